@@ -1,0 +1,261 @@
+// A partition: an append-only sequence of records split into segments, in the directory
+// "<topic>-<partition>". It owns offsets: each record gets the next one from 0 up, contiguous
+// at append time and never reused (compaction may leave gaps; it never renumbers).
+//
+// Invariants: segments are sorted by base offset and do not overlap; only the last (active)
+// segment is ever appended to, and a segment is synced before the next one is created, so a
+// crash can only tear the active segment's tail.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::record_batch::{encode_batch, RecordBatch, RecordInput, RecordRef};
+use crate::segment::{
+    parse_segment_file_name, read_batch, RecoveryReport, Segment, CLEANED_SUFFIX,
+};
+use crate::storage::Storage;
+
+pub struct Partition {
+    directory: String,
+    segments: Vec<Segment>,
+    /// Appended to since the last sync.
+    dirty: bool,
+    /// Set when a failed append could not be undone: the file may hold a partial batch, so
+    /// nothing more is appended until the log is reopened (and recovery cuts it away).
+    failed: Option<Error>,
+    encode_buffer: Vec<u8>,
+    read_buffer: Vec<u8>,
+}
+
+/// Where a read stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadOutcome {
+    /// Records handed to the visitor.
+    pub records: u32,
+    /// The offset to read from next.
+    pub next_offset: i64,
+}
+
+impl Partition {
+    /// A new partition with one empty segment at offset 0.
+    pub fn create(storage: &mut dyn Storage, directory: String) -> Result<Partition> {
+        let segment = Segment::create(storage, &directory, 0)?;
+        Ok(Partition::with_segments(directory, vec![segment]))
+    }
+
+    fn with_segments(directory: String, segments: Vec<Segment>) -> Partition {
+        Partition {
+            directory,
+            segments,
+            dirty: false,
+            failed: None,
+            encode_buffer: Vec::new(),
+            read_buffer: Vec::new(),
+        }
+    }
+
+    /// Opens the partition's segments, recovering the tail, or creates it when missing.
+    pub fn open(
+        storage: &mut dyn Storage,
+        directory: String,
+    ) -> Result<(Partition, RecoveryReport)> {
+        let mut bases = Vec::new();
+        for name in storage.list(&directory)? {
+            if let Some(base) = parse_segment_file_name(&name) {
+                bases.push(base);
+            } else if name.ends_with(CLEANED_SUFFIX) {
+                // An interrupted compaction: the original segment is still whole.
+                storage.remove(&format!("{directory}/{name}"))?;
+            }
+        }
+        bases.sort_unstable();
+        if bases.is_empty() {
+            return Ok((
+                Partition::create(storage, directory)?,
+                RecoveryReport::default(),
+            ));
+        }
+        let mut segments: Vec<Segment> = Vec::with_capacity(bases.len());
+        let mut total = RecoveryReport::default();
+        for (index, &base) in bases.iter().enumerate() {
+            let is_active = index + 1 == bases.len();
+            let path = format!("{directory}/{}", crate::segment::segment_file_name(base));
+            let limit = bases.get(index + 1).copied();
+            let (segment, report) = Segment::recover(storage, path, base, is_active, limit)?;
+            total.batches += report.batches;
+            total.truncated_bytes += report.truncated_bytes;
+            if report.reason.is_some() {
+                total.reason = report.reason;
+            }
+            segments.push(segment);
+        }
+        Ok((Partition::with_segments(directory, segments), total))
+    }
+
+    pub fn directory(&self) -> &str {
+        &self.directory
+    }
+
+    fn active(&self) -> &Segment {
+        // There is always at least one segment: created with one, and never emptied.
+        &self.segments[self.segments.len() - 1]
+    }
+
+    /// The first offset still stored (Kafka's log start offset).
+    pub fn low_watermark(&self) -> i64 {
+        self.segments.first().map_or(0, |s| s.base_offset)
+    }
+
+    /// The offset the next record will get.
+    pub fn high_watermark(&self) -> i64 {
+        self.active().next_offset
+    }
+
+    pub fn size_bytes(&self) -> u64 {
+        self.segments.iter().map(|s| s.size).sum()
+    }
+
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    /// Appends `records` as one batch; returns the offset of the first. Rolls to a new
+    /// segment first when the batch would push a non-empty active segment past `segment_bytes`.
+    pub fn append<'r, I>(
+        &mut self,
+        storage: &mut dyn Storage,
+        records: I,
+        default_timestamp: i64,
+        segment_bytes: u64,
+    ) -> Result<i64>
+    where
+        I: Iterator<Item = &'r RecordInput<'r>> + Clone,
+    {
+        if let Some(error) = &self.failed {
+            return Err(Error::new(
+                ErrorKind::Io,
+                format!(
+                    "{} stopped taking writes after an earlier failure ({}); close and reopen the log",
+                    self.directory,
+                    error.message()
+                ),
+            ));
+        }
+        let base_offset = self.high_watermark();
+        self.encode_buffer.clear();
+        encode_batch(
+            &mut self.encode_buffer,
+            base_offset,
+            default_timestamp,
+            records,
+        )?;
+        // Check what we are about to make durable, as a reader will check it later.
+        let batch = RecordBatch::parse(&self.encode_buffer)
+            .map_err(|e| e.into_error("freshly encoded batch"))?;
+        let header = *batch.header();
+        let batch_size = self.encode_buffer.len() as u64;
+
+        if !self.active().is_empty() && self.active().size + batch_size > segment_bytes {
+            self.roll(storage, base_offset)?;
+        }
+        let last = self.segments.len() - 1;
+        let path = self.segments[last].path.clone();
+        let size_before = self.segments[last].size;
+        if let Err(error) = storage.append(&path, &self.encode_buffer) {
+            // Undo a partial write so the next append does not land after garbage.
+            if storage.truncate(&path, size_before).is_err() {
+                self.failed = Some(error.clone());
+            }
+            return Err(error);
+        }
+        self.segments[last].push_batch(&header, size_before);
+        self.dirty = true;
+        Ok(base_offset)
+    }
+
+    fn roll(&mut self, storage: &mut dyn Storage, base_offset: i64) -> Result<()> {
+        // The sealed segment must be durable before anything lands in the next one, so that
+        // recovery only ever has the active segment's tail to repair.
+        self.sync(storage)?;
+        let segment = Segment::create(storage, &self.directory, base_offset)?;
+        self.segments.push(segment);
+        Ok(())
+    }
+
+    /// Makes every append so far durable.
+    pub fn sync(&mut self, storage: &mut dyn Storage) -> Result<()> {
+        if self.dirty {
+            storage.sync(&self.active().path)?;
+            self.dirty = false;
+        }
+        Ok(())
+    }
+
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// Hands records from `offset` on to `visit`, in offset order, until `records_max` records
+    /// or (after at least one record) `bytes_max` bytes of batches. `offset` must lie within
+    /// [low, high] watermarks; at `high` nothing is read.
+    pub fn read(
+        &mut self,
+        storage: &mut dyn Storage,
+        offset: i64,
+        records_max: u32,
+        bytes_max: u64,
+        visit: &mut dyn FnMut(&RecordRef<'_>),
+    ) -> Result<ReadOutcome> {
+        let (low, high) = (self.low_watermark(), self.high_watermark());
+        if offset < low || offset > high {
+            return Err(Error::new(
+                ErrorKind::OffsetOutOfRange,
+                format!(
+                    "offset {offset} is outside {} (low {low}, high {high})",
+                    self.directory
+                ),
+            ));
+        }
+        let mut outcome = ReadOutcome {
+            records: 0,
+            next_offset: offset,
+        };
+        let mut bytes_read: u64 = 0;
+        let first = self.segments.partition_point(|s| s.base_offset <= offset);
+        let first = first.saturating_sub(1);
+        for segment in &self.segments[first..] {
+            let mut position = if segment.base_offset <= offset {
+                segment.position_for(offset)
+            } else {
+                0
+            };
+            while position < segment.size {
+                if outcome.records >= records_max
+                    || (outcome.records > 0 && bytes_read >= bytes_max)
+                {
+                    return Ok(outcome);
+                }
+                let batch = read_batch(storage, &segment.path, position, &mut self.read_buffer)?;
+                let batch_size = batch.bytes().len() as u64;
+                position += batch_size;
+                if batch.next_offset() <= outcome.next_offset {
+                    continue;
+                }
+                bytes_read += batch_size;
+                for record in batch.records() {
+                    if record.offset < outcome.next_offset {
+                        continue;
+                    }
+                    if outcome.records >= records_max {
+                        return Ok(outcome);
+                    }
+                    visit(&record);
+                    outcome.records += 1;
+                    outcome.next_offset = record.offset + 1;
+                }
+                // Skip the gap compaction may have left at the end of the batch.
+                outcome.next_offset = outcome.next_offset.max(batch.next_offset());
+            }
+            outcome.next_offset = outcome.next_offset.max(segment.next_offset);
+        }
+        Ok(outcome)
+    }
+}
