@@ -34,8 +34,11 @@
 //! assert_eq!(records[0].value.as_deref(), Some(&b"{\"stock\":2}"[..]));
 //! ```
 
+mod assignor;
+mod consumer_offsets;
 mod crc32c;
 mod error;
+mod group;
 mod log;
 mod manifest;
 mod partition;
@@ -46,15 +49,19 @@ mod storage;
 mod topic;
 mod varint;
 
+pub use crate::assignor::{assign, Assignor, MemberSubscription, TopicPartition};
 pub use crate::crc32c::{crc32c, crc32c_update};
 pub use crate::error::{Error, ErrorKind, Result};
+pub use crate::group::{
+    ConsumerOptions, GroupDescription, MemberDescription, MemberId, OffsetReset, PartitionLag,
+};
 #[cfg(not(target_arch = "wasm32"))]
 pub use crate::log::SystemClock;
 pub use crate::log::{
     Clock, Log, LogOptions, ManualClock, Message, PartitionOffsets, Placement, Producer,
     SEND_MESSAGES_MAX, TIMESTAMP_MAX,
 };
-pub use crate::partition::ReadOutcome;
+pub use crate::partition::{CompactionReport, ReadOutcome};
 pub use crate::partitioner::{murmur2, partition_for_key, to_positive, PartitionerKind};
 pub use crate::record_batch::{
     encode_batch, verify_batch, BatchHeader, Batches, DecodeError, Header, Record, RecordBatch,

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::group::Groups;
 use crate::manifest;
 use crate::partition::{Partition, ReadOutcome};
 use crate::partitioner::{Partitioner, PartitionerKind, SplitMix64};
@@ -118,6 +119,7 @@ pub struct Log {
     recovery: RecoveryReport,
     /// Bumped on every append: lets a waiting consumer tell whether anything new arrived.
     append_sequence: u64,
+    pub(crate) groups: Groups,
 }
 
 impl Log {
@@ -125,21 +127,26 @@ impl Log {
     /// recovers each partition's tail.
     pub fn open(mut storage: Box<dyn Storage>, options: LogOptions) -> Result<Log> {
         storage.lock()?;
-        match Log::load(&mut *storage) {
-            Ok((topics, recovery)) => Ok(Log {
-                storage,
-                clock: options.clock,
-                topics,
-                random: SplitMix64::new(options.seed),
-                closed: false,
-                recovery,
-                append_sequence: 0,
-            }),
+        let (topics, recovery) = match Log::load(&mut *storage) {
+            Ok(loaded) => loaded,
             Err(error) => {
                 storage.unlock();
-                Err(error)
+                return Err(error);
             }
-        }
+        };
+        let mut log = Log {
+            storage,
+            clock: options.clock,
+            topics,
+            random: SplitMix64::new(options.seed),
+            closed: false,
+            recovery,
+            append_sequence: 0,
+            groups: Groups::default(),
+        };
+        // On failure, dropping `log` releases the lock.
+        log.load_commits()?;
+        Ok(log)
     }
 
     fn load(storage: &mut dyn Storage) -> Result<(BTreeMap<String, Topic>, RecoveryReport)> {
@@ -188,11 +195,6 @@ impl Log {
 
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
-    }
-
-    fn store_manifest(&mut self) -> Result<()> {
-        let infos: Vec<TopicInfo> = self.topic_infos(true);
-        manifest::store(&mut *self.storage, &infos)
     }
 
     fn topic_infos(&self, include_internal: bool) -> Vec<TopicInfo> {
@@ -272,18 +274,14 @@ impl Log {
                 format!("topic {name:?} has {current} partitions; a topic can only grow"),
             ));
         }
-        self.store_manifest_with_partitions(name, count)
+        self.store_manifest_with_partitions(name, count)?;
+        self.rebalance_subscribers(name);
+        Ok(())
     }
 
     pub(crate) fn topic(&self, name: &str) -> Result<&Topic> {
         self.topics
             .get(name)
-            .ok_or_else(|| Error::unknown_topic(name))
-    }
-
-    pub(crate) fn topic_mut(&mut self, name: &str) -> Result<&mut Topic> {
-        self.topics
-            .get_mut(name)
             .ok_or_else(|| Error::unknown_topic(name))
     }
 
@@ -309,15 +307,6 @@ impl Log {
                 high: p.high_watermark(),
             })
             .collect())
-    }
-
-    pub(crate) fn partition_mut(&mut self, topic: &str, partition: u32) -> Result<&mut Partition> {
-        let topic_state = self.topic_mut(topic)?;
-        let count = topic_state.partitions.len() as u32;
-        topic_state
-            .partitions
-            .get_mut(partition as usize)
-            .ok_or_else(|| invalid_partition(topic, partition as i64, count))
     }
 
     pub(crate) fn watermarks(&self, topic: &str, partition: u32) -> Result<(i64, i64)> {
@@ -476,6 +465,15 @@ impl Log {
 
     pub fn is_closed(&self) -> bool {
         self.closed
+    }
+}
+
+impl std::fmt::Debug for Log {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Log")
+            .field("topics", &self.topics.keys().collect::<Vec<_>>())
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
     }
 }
 

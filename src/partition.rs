@@ -7,9 +7,11 @@
 // crash can only tear the active segment's tail.
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::record_batch::{encode_batch, RecordBatch, RecordInput, RecordRef};
+use std::collections::HashMap;
+
+use crate::record_batch::{encode_batch, encode_retained, RecordBatch, RecordInput, RecordRef};
 use crate::segment::{
-    parse_segment_file_name, read_batch, RecoveryReport, Segment, CLEANED_SUFFIX,
+    parse_segment_file_name, read_batch, segment_file_name, RecoveryReport, Segment, CLEANED_SUFFIX,
 };
 use crate::storage::Storage;
 
@@ -23,6 +25,15 @@ pub struct Partition {
     failed: Option<Error>,
     encode_buffer: Vec<u8>,
     read_buffer: Vec<u8>,
+    /// Segments below this base offset were compacted since they were sealed.
+    compacted_below: i64,
+}
+
+/// What a compaction pass did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CompactionReport {
+    pub segments_rewritten: u32,
+    pub records_removed: u64,
 }
 
 /// Where a read stopped.
@@ -49,6 +60,7 @@ impl Partition {
             failed: None,
             encode_buffer: Vec::new(),
             read_buffer: Vec::new(),
+            compacted_below: 0,
         }
     }
 
@@ -90,10 +102,6 @@ impl Partition {
         Ok((Partition::with_segments(directory, segments), total))
     }
 
-    pub fn directory(&self) -> &str {
-        &self.directory
-    }
-
     fn active(&self) -> &Segment {
         // There is always at least one segment: created with one, and never emptied.
         &self.segments[self.segments.len() - 1]
@@ -111,10 +119,6 @@ impl Partition {
 
     pub fn size_bytes(&self) -> u64 {
         self.segments.iter().map(|s| s.size).sum()
-    }
-
-    pub fn segments(&self) -> &[Segment] {
-        &self.segments
     }
 
     /// Appends `records` as one batch; returns the offset of the first. Rolls to a new
@@ -219,6 +223,7 @@ impl Partition {
             next_offset: offset,
         };
         let mut bytes_read: u64 = 0;
+        // Segments emptied by compaction hold nothing to read: skip to the next.
         let first = self.segments.partition_point(|s| s.base_offset <= offset);
         let first = first.saturating_sub(1);
         for segment in &self.segments[first..] {
@@ -257,5 +262,164 @@ impl Partition {
             outcome.next_offset = outcome.next_offset.max(segment.next_offset);
         }
         Ok(outcome)
+    }
+
+    /// Deletes whole old segments (never the data of the active one): those whose newest
+    /// record is older than `retention_ms`, then the oldest while the rest still holds at
+    /// least `retention_bytes` (Kafka's rule). An expired active segment is rolled first so
+    /// that it can go too. Returns the number of segments deleted.
+    pub fn apply_retention(
+        &mut self,
+        storage: &mut dyn Storage,
+        now: i64,
+        retention_ms: Option<i64>,
+        retention_bytes: Option<u64>,
+    ) -> Result<u32> {
+        let expired = |segment: &Segment| match (retention_ms, segment.max_timestamp) {
+            (Some(ms), Some(newest)) => newest < now.saturating_sub(ms),
+            _ => false,
+        };
+        if expired(self.active()) {
+            let next = self.high_watermark();
+            self.roll(storage, next)?;
+        }
+        let mut deleted = 0;
+        // Bounded by the segment count; the active segment always stays.
+        while self.segments.len() > 1 {
+            let first = &self.segments[0];
+            let over_size = retention_bytes
+                .is_some_and(|limit| self.size_bytes() - first.size >= limit && first.size > 0);
+            let empty_and_superseded = first.is_empty();
+            if !(expired(first) || over_size || empty_and_superseded) {
+                break;
+            }
+            storage.remove(&first.path)?;
+            self.segments.remove(0);
+            deleted += 1;
+        }
+        Ok(deleted)
+    }
+
+    /// Whether segments were sealed since the last compaction (so it has work to do).
+    pub fn needs_compaction(&self) -> bool {
+        self.segments.len() > 1 && self.active().base_offset > self.compacted_below
+    }
+
+    /// Keeps the latest record per key in the sealed segments (the active one is never
+    /// touched, as in Kafka); drops tombstones older than `delete_retention_ms`. Offsets never
+    /// change. Each rewritten segment goes to "<name>.cleaned", is synced, then renamed over
+    /// the original: a crash leaves either segment whole, and open removes a leftover.
+    pub fn compact(
+        &mut self,
+        storage: &mut dyn Storage,
+        now: i64,
+        delete_retention_ms: i64,
+    ) -> Result<CompactionReport> {
+        let mut report = CompactionReport::default();
+        if self.segments.len() < 2 {
+            return Ok(report);
+        }
+        let latest = self.latest_offsets_by_key(storage)?;
+        let tombstone_horizon = now.saturating_sub(delete_retention_ms);
+        let sealed = self.segments.len() - 1;
+        for index in 0..sealed {
+            let (rewritten, removed) =
+                self.rewrite_segment(storage, index, &latest, tombstone_horizon)?;
+            report.segments_rewritten += rewritten as u32;
+            report.records_removed += removed;
+        }
+        // Fully emptied sealed segments go; the first one stays to keep the low watermark
+        // meaningful only if it still holds data.
+        let mut index = 0;
+        while index + 1 < self.segments.len() {
+            if self.segments[index].is_empty() {
+                storage.remove(&self.segments[index].path)?;
+                self.segments.remove(index);
+            } else {
+                index += 1;
+            }
+        }
+        self.compacted_below = self.active().base_offset;
+        Ok(report)
+    }
+
+    fn latest_offsets_by_key(
+        &mut self,
+        storage: &mut dyn Storage,
+    ) -> Result<HashMap<Vec<u8>, i64>> {
+        let mut latest: HashMap<Vec<u8>, i64> = HashMap::new();
+        let low = self.low_watermark();
+        let mut next = low;
+        loop {
+            let outcome = self.read(storage, next, 10_000, 4 * 1024 * 1024, &mut |record| {
+                if let Some(key) = record.key {
+                    match latest.get_mut(key) {
+                        Some(offset) => *offset = record.offset,
+                        None => {
+                            latest.insert(key.to_vec(), record.offset);
+                        }
+                    }
+                }
+            })?;
+            if outcome.records == 0 || outcome.next_offset >= self.high_watermark() {
+                break;
+            }
+            next = outcome.next_offset;
+        }
+        Ok(latest)
+    }
+
+    /// Rewrites one sealed segment without its superseded records; returns whether it was
+    /// rewritten and how many records went.
+    fn rewrite_segment(
+        &mut self,
+        storage: &mut dyn Storage,
+        index: usize,
+        latest: &HashMap<Vec<u8>, i64>,
+        tombstone_horizon: i64,
+    ) -> Result<(bool, u64)> {
+        let segment = self.segments[index].clone();
+        let mut keep = |record: &RecordRef<'_>| match record.key {
+            // Keyless records cannot be superseded (compacted topics refuse them anyway).
+            None => true,
+            Some(key) => {
+                let is_latest = latest.get(key) == Some(&record.offset);
+                let expired_tombstone =
+                    record.value.is_none() && record.timestamp < tombstone_horizon;
+                is_latest && !expired_tombstone
+            }
+        };
+        let mut output = Vec::new();
+        let mut removed: u64 = 0;
+        let mut position = 0;
+        while position < segment.size {
+            let batch = read_batch(storage, &segment.path, position, &mut self.read_buffer)?;
+            position += batch.bytes().len() as u64;
+            let kept = encode_retained(&mut output, &batch, &mut keep);
+            removed += (batch.header().record_count as u32 - kept) as u64;
+        }
+        if removed == 0 {
+            return Ok((false, 0));
+        }
+        let cleaned = format!("{}{CLEANED_SUFFIX}", segment.path);
+        storage.open(&cleaned)?;
+        storage.truncate(&cleaned, 0)?;
+        storage.append(&cleaned, &output)?;
+        storage.sync(&cleaned)?;
+        storage.rename(&cleaned, &segment.path)?;
+        let limit = self.segments.get(index + 1).map(|s| s.base_offset);
+        let (rebuilt, _) = Segment::recover(
+            storage,
+            format!(
+                "{}/{}",
+                self.directory,
+                segment_file_name(segment.base_offset)
+            ),
+            segment.base_offset,
+            false,
+            limit,
+        )?;
+        self.segments[index] = rebuilt;
+        Ok((true, removed))
     }
 }

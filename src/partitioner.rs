@@ -99,7 +99,7 @@ impl SplitMix64 {
 
     /// Uniform in 0..bound (bound > 0), without modulo bias worth noticing for u32 bounds.
     pub fn below(&mut self, bound: u32) -> u32 {
-        ((self.next_u64() >> 32) * bound as u64 >> 32) as u32
+        (((self.next_u64() >> 32) * bound as u64) >> 32) as u32
     }
 }
 

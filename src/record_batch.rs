@@ -410,6 +410,8 @@ pub struct RecordRef<'a> {
     pub key: Option<&'a [u8]>,
     pub value: Option<&'a [u8]>,
     headers: HeadersRef<'a>,
+    /// The record's bytes in its batch, length prefix included (deltas relative to the batch).
+    raw: &'a [u8],
 }
 
 impl<'a> RecordRef<'a> {
@@ -537,20 +539,58 @@ impl<'a> Iterator for Records<'a> {
             return None;
         }
         self.left -= 1;
+        let start = self.reader.clone();
         // The batch was verified in `parse`, so this cannot fail; stop quietly if it did.
         let record = decode_record(&mut self.reader).ok()?;
+        let raw = start
+            .clone()
+            .take(self.reader.position() - start.position())
+            .ok()?;
         Some(RecordRef {
             offset: self.base_offset + record.offset_delta as i64,
             timestamp: self.base_timestamp.wrapping_add(record.timestamp_delta),
             key: record.key,
             value: record.value,
             headers: record.headers,
+            raw,
         })
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         (0, Some(self.left as usize))
     }
+}
+
+/// Appends to `out` a copy of `batch` holding only the records `keep` accepts, with their
+/// offsets and timestamps unchanged (the header keeps the base offset, base timestamp and last
+/// offset delta, so offsets never move: compaction leaves gaps, as in Kafka). Returns the
+/// number of records kept; writes nothing when that is zero.
+pub fn encode_retained(
+    out: &mut Vec<u8>,
+    batch: &RecordBatch<'_>,
+    keep: &mut dyn FnMut(&RecordRef<'_>) -> bool,
+) -> u32 {
+    let start = out.len();
+    out.extend_from_slice(&batch.bytes[..BATCH_HEADER_SIZE]);
+    let mut kept: u32 = 0;
+    for record in batch.records() {
+        if keep(&record) {
+            out.extend_from_slice(record.raw);
+            kept += 1;
+        }
+    }
+    if kept == 0 {
+        out.truncate(start);
+        return 0;
+    }
+    let batch_length = (out.len() - start - LOG_OVERHEAD) as i32;
+    out[start + BATCH_LENGTH_OFFSET..start + BATCH_LENGTH_OFFSET + 4]
+        .copy_from_slice(&batch_length.to_be_bytes());
+    out[start + RECORDS_COUNT_OFFSET..start + RECORDS_COUNT_OFFSET + 4]
+        .copy_from_slice(&(kept as i32).to_be_bytes());
+    let crc = crc32c(&out[start + ATTRIBUTES_OFFSET..]);
+    out[start + CRC_OFFSET..start + CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    kept
 }
 
 /// Walks the batches laid end to end in `bytes`: stops at the first incomplete or corrupt one.
@@ -658,6 +698,43 @@ mod tests {
             (decoded[1].key.clone(), decoded[1].value.clone()),
             (None, None)
         );
+    }
+
+    #[test]
+    fn retained_copies_keep_offsets_and_timestamps() {
+        let values: Vec<Vec<u8>> = (0..5).map(|i| vec![b'a' + i]).collect();
+        let inputs: Vec<RecordInput<'_>> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| RecordInput {
+                value: Some(v),
+                timestamp: Some(100 + i as i64),
+                ..Default::default()
+            })
+            .collect();
+        let bytes = encode(10, 0, &inputs);
+        let batch = RecordBatch::parse(&bytes).unwrap();
+        let mut out = Vec::new();
+        let kept = encode_retained(&mut out, &batch, &mut |r| r.offset % 2 == 1);
+        assert_eq!(kept, 2);
+        let retained = verify_batch(&out).unwrap();
+        let records: Vec<Record> = retained.records().map(|r| r.to_owned()).collect();
+        assert_eq!(
+            records.iter().map(|r| r.offset).collect::<Vec<_>>(),
+            vec![11, 13]
+        );
+        assert_eq!(
+            records.iter().map(|r| r.timestamp).collect::<Vec<_>>(),
+            vec![101, 103]
+        );
+        assert_eq!(
+            retained.next_offset(),
+            15,
+            "the batch still ends where it ended"
+        );
+        let length = out.len();
+        assert_eq!(encode_retained(&mut out, &batch, &mut |_| false), 0);
+        assert_eq!(out.len(), length, "nothing written for an empty result");
     }
 
     #[test]

@@ -181,11 +181,6 @@ impl Segment {
             n => self.index[n - 1].position,
         }
     }
-
-    /// Index entries, for tests.
-    pub fn index(&self) -> &[IndexEntry] {
-        &self.index
-    }
 }
 
 fn describe(position: u64, error: DecodeError) -> String {
