@@ -626,11 +626,11 @@ impl Log {
     /// Commits offsets (the next offset to read) for partitions the member owns.
     pub fn commit(&mut self, member: MemberId, offsets: &[(&str, u32, i64)]) -> Result<()> {
         self.check_open()?;
+        self.groups.member(member)?;
         let mut entries = Vec::with_capacity(offsets.len());
         for &(topic, partition, offset) in offsets {
             let (_, high) = self.check_partition(topic, partition)?;
             if !self.owns(member, topic, partition) {
-                self.groups.member(member)?;
                 return Err(not_assigned(topic, partition));
             }
             if offset < 0 || offset > high {

@@ -506,7 +506,8 @@ fn consumer_offsets_info() -> TopicInfo {
         partitions: 1,
         config: TopicConfig {
             cleanup_policy: CleanupPolicy::Compact,
-            segment_bytes: 1024 * 1024,
+            // Small segments, so that compaction keeps the commit history short.
+            segment_bytes: 64 * 1024,
             delete_retention_ms: 0,
             ..TopicConfig::default()
         },

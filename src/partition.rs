@@ -328,9 +328,9 @@ impl Partition {
             report.segments_rewritten += rewritten as u32;
             report.records_removed += removed;
         }
-        // Fully emptied sealed segments go; the first one stays to keep the low watermark
-        // meaningful only if it still holds data.
-        let mut index = 0;
+        // Emptied sealed segments go, except the first: it holds the low watermark in place,
+        // which compaction must not move (only retention does, as in Kafka).
+        let mut index = 1;
         while index + 1 < self.segments.len() {
             if self.segments[index].is_empty() {
                 storage.remove(&self.segments[index].path)?;
