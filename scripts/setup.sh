@@ -26,3 +26,35 @@ for component in rustfmt clippy; do
     rustup component add "$component"
   fi
 done
+
+# wasm-bindgen's CLI must be exactly the version of the wasm-bindgen crate in Cargo.lock.
+wasm_bindgen_version=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"$/\1/p')
+if command -v wasm-bindgen >/dev/null && wasm-bindgen --version | grep -qx "wasm-bindgen $wasm_bindgen_version"; then
+  say "wasm-bindgen-cli $wasm_bindgen_version: present"
+else
+  say "installing wasm-bindgen-cli $wasm_bindgen_version (about 2 minutes)"
+  cargo install wasm-bindgen-cli --version "$wasm_bindgen_version"
+fi
+
+# Debian's Chromium and ChromeDriver, for the browser tests (nothing downloads a browser).
+if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
+  say "chromium and chromium-driver: present"
+else
+  say "installing Debian's chromium and chromium-driver"
+  sudo_if_needed=""
+  [ "$(id -u)" -eq 0 ] || sudo_if_needed="sudo"
+  $sudo_if_needed apt-get update
+  DEBIAN_FRONTEND=noninteractive $sudo_if_needed apt-get install -y --no-install-recommends chromium chromium-driver
+fi
+
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "setup: node and npm are missing; install Node.js 20 or newer" >&2
+  exit 1
+fi
+# npm ci only when package-lock.json changed since the last install.
+if [ -f node_modules/.package-lock.json ] && [ node_modules/.package-lock.json -nt package-lock.json ]; then
+  say "npm packages: present"
+else
+  say "npm ci (playwright-core, vite, binaryen; no browser downloads)"
+  npm ci --no-audit --no-fund
+fi

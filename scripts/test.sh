@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of brook: formatting and lints, the core's native tests (unit, property,
-# recovery), and a wasm32 build of the crate so nothing that cannot run there creeps in.
+# recovery), the wasm bindings' tests in Node, the JS API's tests in Node, and the packed npm
+# tarball installed into fresh apps (Node, a plain browser page, a Vite build) in Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -10,13 +11,23 @@ say() { printf '\n== test: %s\n' "$*"; }
 say "cargo fmt --check"
 cargo fmt --all -- --check
 
-say "cargo clippy (native, all targets)"
+say "cargo clippy (native and wasm32)"
 cargo clippy --all-targets -- -D warnings
-
-say "cargo build --target wasm32-unknown-unknown (the core must build for wasm)"
-cargo build --lib --target wasm32-unknown-unknown
 cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
 
 say "cargo test (native: unit, property, recovery and crash tests)"
 cargo test --all-targets
 cargo test --doc
+
+say "cargo test --target wasm32-unknown-unknown (the bindings' own tests, in Node)"
+CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+  cargo test --target wasm32-unknown-unknown --test wasm_bindings
+
+say "build the npm package's wasm (release) into pkg/"
+./scripts/build.sh
+
+say "node --test tests/js (the JS API through node:test)"
+node --test --test-reporter=spec tests/js/
+
+say "node --test tests/pack (npm pack, installed into a Node app, a browser page and a Vite build)"
+node --test --test-reporter=spec tests/pack/

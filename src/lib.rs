@@ -35,6 +35,8 @@
 //! ```
 
 mod assignor;
+#[cfg(target_arch = "wasm32")]
+pub mod bindings;
 mod consumer_offsets;
 mod crc32c;
 mod error;
@@ -48,6 +50,7 @@ mod segment;
 mod storage;
 mod topic;
 mod varint;
+pub mod wire;
 
 pub use crate::assignor::{assign, Assignor, MemberSubscription, TopicPartition};
 pub use crate::crc32c::{crc32c, crc32c_update};

@@ -1,0 +1,644 @@
+// The wasm bindings: one #[wasm_bindgen] type around the core's `Log`. Each method checks its
+// JS arguments (interop), calls the core, and converts the result; core errors become JS
+// errors with a `code`. Messages cross the boundary packed (see `wire`): one call per send
+// and one per poll. The JS wrapper (js/brook.js) turns this into the KafkaJS-shaped API.
+
+mod host_storage;
+mod interop;
+
+use js_sys::{Object, Reflect};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+use self::host_storage::{HostStorage, JsHostStorage};
+use self::interop::{
+    array, boolean, field, integer, js_error, options, string, strings, to_js, to_value, JsResult,
+};
+use crate::assignor::Assignor;
+use crate::error::ErrorKind;
+use crate::group::{ConsumerOptions, MemberId, OffsetReset};
+use crate::log::{Clock, Log, LogOptions, Producer};
+use crate::partitioner::PartitionerKind;
+use crate::storage::{MemoryStorage, Storage};
+use crate::topic::{CleanupPolicy, TopicConfig, PARTITIONS_MAX};
+use crate::wire::{decode_send, PollWriter};
+
+/// JS numbers are exact up to here; offsets and sizes beyond it are refused.
+const SAFE_INTEGER_MAX: f64 = 9_007_199_254_740_991.0;
+/// Partition numbers a caller may name (a topic has at most PARTITIONS_MAX).
+const PARTITION_MAX: f64 = (PARTITIONS_MAX - 1) as f64;
+
+#[wasm_bindgen(start)]
+fn start() {
+    // A panic must never happen; if one does, the console says where.
+    console_error_panic_hook::set_once();
+}
+
+struct JsClock;
+
+impl Clock for JsClock {
+    fn now_ms(&self) -> i64 {
+        js_sys::Date::now() as i64
+    }
+}
+
+/// Placement state of one producer.
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct WasmProducer {
+    producer: Producer,
+}
+
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct WasmLog {
+    log: Log,
+}
+
+fn seed_from(seed: f64) -> u64 {
+    // Any bits will do; JS passes 53 random bits from crypto.getRandomValues.
+    seed.to_bits() ^ 0x9E37_79B9_7F4A_7C15
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TopicView {
+    topic: String,
+    partitions: u32,
+    max_message_bytes: u32,
+    segment_bytes: f64,
+    retention_ms: Option<f64>,
+    retention_bytes: Option<f64>,
+    cleanup_policy: &'static str,
+    internal: bool,
+}
+
+#[derive(Serialize)]
+struct OffsetsView {
+    partition: u32,
+    low: f64,
+    high: f64,
+}
+
+#[derive(Serialize)]
+struct TopicPartitionView {
+    topic: String,
+    partition: u32,
+}
+
+#[derive(Serialize)]
+struct LagView {
+    partition: u32,
+    low: f64,
+    high: f64,
+    committed: Option<f64>,
+    lag: f64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MemberView {
+    member_id: f64,
+    name: String,
+    topics: Vec<String>,
+    assignment: Vec<TopicPartitionView>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GroupView {
+    group_id: String,
+    generation: i32,
+    assignor: &'static str,
+    members: Vec<MemberView>,
+}
+
+fn partitions_view(list: Vec<(String, u32)>) -> Vec<TopicPartitionView> {
+    list.into_iter()
+        .map(|(topic, partition)| TopicPartitionView { topic, partition })
+        .collect()
+}
+
+fn member_id(value: f64) -> JsResult<MemberId> {
+    if value.fract() != 0.0 || !(0.0..=SAFE_INTEGER_MAX).contains(&value) {
+        return Err(js_error(
+            ErrorKind::UnknownMember,
+            format!("{value} is not a member id"),
+        ));
+    }
+    Ok(value as MemberId)
+}
+
+fn partition_arg(value: &JsValue) -> JsResult<u32> {
+    integer(
+        value,
+        "partition",
+        0.0,
+        PARTITION_MAX,
+        ErrorKind::InvalidPartition,
+    )
+    .map(|p| p as u32)
+}
+
+fn offset_arg(value: &JsValue) -> JsResult<i64> {
+    integer(
+        value,
+        "offset",
+        0.0,
+        SAFE_INTEGER_MAX,
+        ErrorKind::OffsetOutOfRange,
+    )
+    .map(|o| o as i64)
+}
+
+fn optional_integer(object: &Object, name: &str, max: f64) -> JsResult<Option<f64>> {
+    let value = field(object, name);
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    // -1 means "no limit", as in Kafka's configs.
+    if value.as_f64() == Some(-1.0) {
+        return Ok(Some(-1.0));
+    }
+    integer(&value, name, 0.0, max, ErrorKind::InvalidConfig).map(Some)
+}
+
+fn topic_config(object: &Object) -> JsResult<TopicConfig> {
+    let mut config = TopicConfig::default();
+    if let Some(v) = optional_integer(object, "maxMessageBytes", u32::MAX as f64)? {
+        config.max_message_bytes = if v < 0.0 { 0 } else { v as u32 };
+    }
+    if let Some(v) = optional_integer(object, "segmentBytes", SAFE_INTEGER_MAX)? {
+        config.segment_bytes = if v < 0.0 { 0 } else { v as u64 };
+    }
+    if let Some(v) = optional_integer(object, "retentionMs", SAFE_INTEGER_MAX)? {
+        config.retention_ms = (v >= 0.0).then_some(v as i64);
+    }
+    if let Some(v) = optional_integer(object, "retentionBytes", SAFE_INTEGER_MAX)? {
+        config.retention_bytes = (v >= 0.0).then_some(v as u64);
+    }
+    if let Some(v) = optional_integer(object, "deleteRetentionMs", SAFE_INTEGER_MAX)? {
+        config.delete_retention_ms = v.max(0.0) as i64;
+    }
+    let policy = field(object, "cleanupPolicy");
+    if !policy.is_undefined() {
+        config.cleanup_policy =
+            CleanupPolicy::from_name(&string(&policy, "cleanupPolicy")?).map_err(to_js)?;
+    }
+    config.validate().map_err(to_js)?;
+    Ok(config)
+}
+
+#[wasm_bindgen]
+impl WasmLog {
+    /// A log in memory.
+    #[wasm_bindgen(js_name = openMemory)]
+    pub fn open_memory(seed: f64) -> JsResult<WasmLog> {
+        WasmLog::open_storage(Box::new(MemoryStorage::new()), seed)
+    }
+
+    /// A log in a host-provided file system (Node: node:fs).
+    #[wasm_bindgen(js_name = openHost)]
+    pub fn open_host(host: HostStorage, seed: f64) -> JsResult<WasmLog> {
+        WasmLog::open_storage(Box::new(JsHostStorage::new(host)), seed)
+    }
+
+    fn open_storage(storage: Box<dyn Storage>, seed: f64) -> JsResult<WasmLog> {
+        let options = LogOptions {
+            clock: Box::new(JsClock),
+            seed: seed_from(seed),
+        };
+        Log::open(storage, options)
+            .map(|log| WasmLog { log })
+            .map_err(to_js)
+    }
+
+    /// `createTopic({ topic, partitions, maxMessageBytes, segmentBytes, retentionMs,
+    /// retentionBytes, cleanupPolicy, deleteRetentionMs })`.
+    #[wasm_bindgen(js_name = createTopic)]
+    pub fn create_topic(&mut self, request: JsValue) -> JsResult<()> {
+        const KNOWN: &[&str] = &[
+            "topic",
+            "partitions",
+            "numPartitions",
+            "maxMessageBytes",
+            "segmentBytes",
+            "retentionMs",
+            "retentionBytes",
+            "cleanupPolicy",
+            "deleteRetentionMs",
+        ];
+        if request.is_undefined() {
+            return Err(js_error(
+                ErrorKind::InvalidArgument,
+                "createTopic needs { topic, partitions }",
+            ));
+        }
+        let request = options(&request, "createTopic", KNOWN)?;
+        let topic = string(&field(&request, "topic"), "topic")?;
+        // KafkaJS spells it numPartitions; either works, partitions defaults to 1 as in Kafka.
+        let mut partitions = field(&request, "partitions");
+        if partitions.is_undefined() {
+            partitions = field(&request, "numPartitions");
+        }
+        let partitions = if partitions.is_undefined() {
+            1
+        } else {
+            integer(
+                &partitions,
+                "partitions",
+                1.0,
+                PARTITIONS_MAX as f64,
+                ErrorKind::InvalidPartitions,
+            )? as u32
+        };
+        let config = topic_config(&request)?;
+        self.log
+            .create_topic(&topic, partitions, config)
+            .map_err(to_js)
+    }
+
+    #[wasm_bindgen(js_name = createPartitions)]
+    pub fn create_partitions(&mut self, topic: JsValue, count: JsValue) -> JsResult<()> {
+        let topic = string(&topic, "topic")?;
+        let count = integer(
+            &count,
+            "count",
+            1.0,
+            PARTITIONS_MAX as f64,
+            ErrorKind::InvalidPartitions,
+        )?;
+        self.log
+            .create_partitions(&topic, count as u32)
+            .map_err(to_js)
+    }
+
+    pub fn topics(&self, include_internal: bool) -> JsResult<JsValue> {
+        self.log.check_open().map_err(to_js)?;
+        let views: Vec<TopicView> = self
+            .log
+            .topics(include_internal)
+            .into_iter()
+            .map(|t| TopicView {
+                topic: t.name,
+                partitions: t.partitions,
+                max_message_bytes: t.config.max_message_bytes,
+                segment_bytes: t.config.segment_bytes as f64,
+                retention_ms: t.config.retention_ms.map(|v| v as f64),
+                retention_bytes: t.config.retention_bytes.map(|v| v as f64),
+                cleanup_policy: t.config.cleanup_policy.name(),
+                internal: t.internal,
+            })
+            .collect();
+        to_value(&views)
+    }
+
+    pub fn offsets(&self, topic: JsValue) -> JsResult<JsValue> {
+        let topic = string(&topic, "topic")?;
+        let offsets = self.log.offsets(&topic).map_err(to_js)?;
+        let views: Vec<OffsetsView> = offsets
+            .iter()
+            .map(|o| OffsetsView {
+                partition: o.partition,
+                low: o.low as f64,
+                high: o.high as f64,
+            })
+            .collect();
+        to_value(&views)
+    }
+
+    /// A producer; `partitioner` is "default", "roundRobin" or "random".
+    pub fn producer(&mut self, partitioner: JsValue) -> JsResult<WasmProducer> {
+        self.log.check_open().map_err(to_js)?;
+        let kind = if partitioner.is_undefined() {
+            PartitionerKind::Default
+        } else {
+            PartitionerKind::from_name(&string(&partitioner, "partitioner")?).map_err(to_js)?
+        };
+        Ok(WasmProducer {
+            producer: self.log.producer(kind),
+        })
+    }
+
+    /// Appends `count` packed messages (see `wire`) to `topic`; returns [partition, offset]
+    /// pairs, one per message, in order. Durable after `flush`.
+    pub fn send(
+        &mut self,
+        producer: &mut WasmProducer,
+        topic: JsValue,
+        count: u32,
+        packed: &[u8],
+    ) -> JsResult<Vec<f64>> {
+        let topic = string(&topic, "topic")?;
+        let mut headers = Vec::new();
+        let messages = decode_send(packed, count, &mut headers).map_err(to_js)?;
+        let placements = self
+            .log
+            .send(&mut producer.producer, &topic, &messages)
+            .map_err(to_js)?;
+        let mut out = Vec::with_capacity(placements.len() * 2);
+        for placement in placements {
+            out.push(placement.partition as f64);
+            out.push(placement.offset as f64);
+        }
+        Ok(out)
+    }
+
+    pub fn flush(&mut self) -> JsResult<()> {
+        self.log.flush().map_err(to_js)
+    }
+
+    #[wasm_bindgen(js_name = hasUnflushed)]
+    pub fn has_unflushed(&self) -> bool {
+        self.log.has_unflushed()
+    }
+
+    pub fn maintain(&mut self) -> JsResult<u32> {
+        self.log.maintain().map_err(to_js)
+    }
+
+    #[wasm_bindgen(js_name = appendSequence)]
+    pub fn append_sequence(&self) -> f64 {
+        self.log.append_sequence() as f64
+    }
+
+    pub fn close(&mut self) -> JsResult<()> {
+        self.log.close().map_err(to_js)
+    }
+
+    #[wasm_bindgen(js_name = isClosed)]
+    pub fn is_closed(&self) -> bool {
+        self.log.is_closed()
+    }
+
+    /// Joins a group: `{ groupId, autoCommit = true, assignor = "cooperativeSticky",
+    /// fromBeginning = false, offsetReset }` and the topics to subscribe to.
+    #[wasm_bindgen(js_name = joinGroup)]
+    pub fn join_group(&mut self, request: JsValue, topics: JsValue) -> JsResult<f64> {
+        const KNOWN: &[&str] = &[
+            "groupId",
+            "autoCommit",
+            "assignor",
+            "fromBeginning",
+            "offsetReset",
+        ];
+        let request = options(&request, "consumer options", KNOWN)?;
+        let group_id = string(&field(&request, "groupId"), "groupId")?;
+        let auto_commit = boolean(&field(&request, "autoCommit"), "autoCommit", true)?;
+        let assignor = match field(&request, "assignor") {
+            value if value.is_undefined() => Assignor::CooperativeSticky,
+            value => {
+                let name = string(&value, "assignor")?;
+                Assignor::from_name(&name).ok_or_else(|| {
+                    js_error(
+                        ErrorKind::InvalidArgument,
+                        format!("unknown assignor {name:?}; use \"range\", \"roundRobin\" or \"cooperativeSticky\""),
+                    )
+                })?
+            }
+        };
+        let from_beginning = boolean(&field(&request, "fromBeginning"), "fromBeginning", false)?;
+        let offset_reset = match field(&request, "offsetReset") {
+            value if value.is_undefined() => {
+                if from_beginning { OffsetReset::Earliest } else { OffsetReset::Latest }
+            }
+            value => match string(&value, "offsetReset")?.as_str() {
+                "earliest" => OffsetReset::Earliest,
+                "latest" => OffsetReset::Latest,
+                "none" => OffsetReset::None,
+                other => {
+                    return Err(js_error(
+                        ErrorKind::InvalidArgument,
+                        format!("offsetReset {other:?} is unknown; use \"earliest\", \"latest\" or \"none\""),
+                    ))
+                }
+            },
+        };
+        let topics = strings(&topics, "topics")?;
+        let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
+        let options = ConsumerOptions {
+            group_id,
+            auto_commit,
+            assignor,
+            offset_reset,
+        };
+        self.log
+            .join_group(options, &topics)
+            .map(|m| m as f64)
+            .map_err(to_js)
+    }
+
+    pub fn subscribe(&mut self, member: f64, topics: JsValue) -> JsResult<()> {
+        let topics = strings(&topics, "topics")?;
+        let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
+        self.log
+            .subscribe(member_id(member)?, &topics)
+            .map_err(to_js)
+    }
+
+    #[wasm_bindgen(js_name = leaveGroup)]
+    pub fn leave_group(&mut self, member: f64) -> JsResult<()> {
+        self.log.leave_group(member_id(member)?).map_err(to_js)
+    }
+
+    /// Up to `max_records` records as a packed buffer (see `wire`).
+    pub fn poll(
+        &mut self,
+        member: f64,
+        max_records: JsValue,
+        max_bytes: JsValue,
+    ) -> JsResult<Vec<u8>> {
+        let member = member_id(member)?;
+        let records_max = integer(
+            &max_records,
+            "maxRecords",
+            1.0,
+            1_000_000.0,
+            ErrorKind::InvalidArgument,
+        )? as u32;
+        let bytes_max = integer(
+            &max_bytes,
+            "maxBytes",
+            1.0,
+            SAFE_INTEGER_MAX,
+            ErrorKind::InvalidArgument,
+        )? as u64;
+        let mut writer = PollWriter::new();
+        let mut highs: Vec<(String, u32, i64)> = Vec::new();
+        // Watermarks are read once per partition chunk, before the visit borrows the log.
+        for (topic, partition) in self.log.assignment(member).map_err(to_js)? {
+            let high = self
+                .log
+                .offsets(&topic)
+                .map_err(to_js)?
+                .get(partition as usize)
+                .map_or(0, |o| o.high);
+            highs.push((topic, partition, high));
+        }
+        self.log
+            .poll(
+                member,
+                records_max,
+                bytes_max,
+                &mut |topic, partition, record| {
+                    let high = highs
+                        .iter()
+                        .find(|(t, p, _)| t == topic && *p == partition)
+                        .map_or(0, |h| h.2);
+                    writer.record(topic, partition, high, record)
+                },
+            )
+            .map_err(to_js)?;
+        Ok(writer.finish())
+    }
+
+    #[wasm_bindgen(js_name = hasRecords)]
+    pub fn has_records(&self, member: f64) -> bool {
+        member_id(member).is_ok_and(|m| self.log.has_records(m))
+    }
+
+    pub fn owns(&self, member: f64, topic: &str, partition: u32) -> bool {
+        member_id(member).is_ok_and(|m| self.log.owns(m, topic, partition))
+    }
+
+    pub fn generation(&self, member: f64) -> JsResult<i32> {
+        self.log.generation(member_id(member)?).map_err(to_js)
+    }
+
+    pub fn assignment(&self, member: f64) -> JsResult<JsValue> {
+        let assignment = self.log.assignment(member_id(member)?).map_err(to_js)?;
+        to_value(&partitions_view(assignment))
+    }
+
+    /// Commits `[{ topic, partition, offset }]` (offset = the next offset to read).
+    pub fn commit(&mut self, member: f64, offsets: JsValue) -> JsResult<()> {
+        let member = member_id(member)?;
+        let list = array(&offsets, "offsets", 100_000)?;
+        let mut entries = Vec::with_capacity(list.length() as usize);
+        for item in list.iter() {
+            let item = options(
+                &item,
+                "an offset to commit",
+                &["topic", "partition", "offset", "metadata"],
+            )?;
+            let topic = string(&field(&item, "topic"), "topic")?;
+            let partition = partition_arg(&field(&item, "partition"))?;
+            let offset = offset_arg(&field(&item, "offset"))?;
+            entries.push((topic, partition, offset));
+        }
+        let borrowed: Vec<(&str, u32, i64)> = entries
+            .iter()
+            .map(|(t, p, o)| (t.as_str(), *p, *o))
+            .collect();
+        self.log.commit(member, &borrowed).map_err(to_js)
+    }
+
+    pub fn seek(
+        &mut self,
+        member: f64,
+        topic: JsValue,
+        partition: JsValue,
+        offset: JsValue,
+    ) -> JsResult<()> {
+        let member = member_id(member)?;
+        let topic = string(&topic, "topic")?;
+        let partition = partition_arg(&partition)?;
+        let offset = offset_arg(&offset)?;
+        self.log
+            .seek(member, &topic, partition, offset)
+            .map_err(to_js)
+    }
+
+    /// Pauses or resumes `[{ topic, partitions? }]` (no partitions = the whole topic).
+    #[wasm_bindgen(js_name = setPaused)]
+    pub fn set_paused(&mut self, member: f64, topics: JsValue, paused: bool) -> JsResult<()> {
+        let member = member_id(member)?;
+        let list = array(&topics, "topics", 10_000)?;
+        for item in list.iter() {
+            let item = options(
+                &item,
+                "a topic to pause or resume",
+                &["topic", "partitions"],
+            )?;
+            let topic = string(&field(&item, "topic"), "topic")?;
+            let partitions = field(&item, "partitions");
+            let partitions = if partitions.is_undefined() {
+                None
+            } else {
+                let list = array(&partitions, "partitions", PARTITIONS_MAX)?;
+                Some(
+                    list.iter()
+                        .map(|p| partition_arg(&p))
+                        .collect::<JsResult<Vec<u32>>>()?,
+                )
+            };
+            self.log
+                .set_paused(member, &topic, partitions.as_deref(), paused)
+                .map_err(to_js)?;
+        }
+        Ok(())
+    }
+
+    pub fn paused(&self, member: f64) -> JsResult<JsValue> {
+        let paused = self.log.paused(member_id(member)?).map_err(to_js)?;
+        to_value(&partitions_view(paused))
+    }
+
+    pub fn committed(&self, group_id: &str, topic: &str, partition: u32) -> Option<f64> {
+        self.log
+            .committed(group_id, topic, partition)
+            .map(|o| o as f64)
+    }
+
+    pub fn lag(&self, group_id: JsValue, topic: JsValue) -> JsResult<JsValue> {
+        let group_id = string(&group_id, "groupId")?;
+        let topic = string(&topic, "topic")?;
+        let lag = self.log.lag(&group_id, &topic).map_err(to_js)?;
+        let views: Vec<LagView> = lag
+            .iter()
+            .map(|l| LagView {
+                partition: l.partition,
+                low: l.low as f64,
+                high: l.high as f64,
+                committed: l.committed.map(|c| c as f64),
+                lag: l.lag as f64,
+            })
+            .collect();
+        to_value(&views)
+    }
+
+    #[wasm_bindgen(js_name = describeGroup)]
+    pub fn describe_group(&self, group_id: JsValue) -> JsResult<JsValue> {
+        let group_id = string(&group_id, "groupId")?;
+        match self.log.describe_group(&group_id) {
+            None => Ok(JsValue::UNDEFINED),
+            Some(group) => to_value(&GroupView {
+                group_id: group.group_id,
+                generation: group.generation,
+                assignor: group.assignor.name(),
+                members: group
+                    .members
+                    .into_iter()
+                    .map(|m| MemberView {
+                        member_id: m.member as f64,
+                        name: m.name,
+                        topics: m.topics,
+                        assignment: partitions_view(m.assignment),
+                    })
+                    .collect(),
+            }),
+        }
+    }
+
+    pub fn groups(&self) -> Vec<String> {
+        self.log.groups()
+    }
+}
+
+/// Errors thrown by the bindings carry `code`; exported for the bindings' own tests.
+#[wasm_bindgen(js_name = errorCode)]
+pub fn error_code(error: &JsValue) -> Option<String> {
+    Reflect::get(error, &JsValue::from_str("code"))
+        .ok()
+        .and_then(|c| c.as_string())
+}

@@ -1,0 +1,447 @@
+// The packed byte formats that carry messages across the wasm boundary: one buffer per send
+// and one per poll, so the hot paths cross the boundary once per batch, not once per message,
+// and decode without allocating per message. All integers are little-endian (what a JS
+// DataView reads fastest on every platform that runs wasm).
+//
+// Send (JS -> Rust), `count` messages back to back:
+//   u8 flags (1 = key, 2 = value, 4 = partition, 8 = timestamp)
+//   [f64 partition] [f64 timestamp] [u32 key length, key] [u32 value length, value]
+//   u32 header count, then per header: u32 key length, key (UTF-8), u8 has value,
+//   [u32 value length, value]
+//
+// Poll (Rust -> JS):
+//   u32 chunk count, then per chunk (a run of records of one partition):
+//   u32 topic length, topic (UTF-8), u32 partition, f64 high watermark, u32 record count,
+//   then per record: f64 offset, f64 timestamp, i32 key length (-1 = null), key,
+//   i32 value length (-1 = null), value, u32 header count, then per header:
+//   u32 key length, key, i32 value length (-1 = null), value
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::log::Message;
+use crate::record_batch::{Header, RecordInput, RecordRef};
+
+const FLAG_KEY: u8 = 1;
+const FLAG_VALUE: u8 = 2;
+const FLAG_PARTITION: u8 = 4;
+const FLAG_TIMESTAMP: u8 = 8;
+/// The largest partition number a JS number may name (PARTITIONS_MAX is far below).
+const PARTITION_NUMBER_MAX: f64 = u32::MAX as f64;
+
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    position: usize,
+}
+
+fn malformed(what: &str) -> Error {
+    Error::new(
+        ErrorKind::InvalidArgument,
+        format!("malformed send buffer: {what} (the JS wrapper builds it; pass messages through producer.send)"),
+    )
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, count: usize) -> Result<&'a [u8]> {
+        let end = self
+            .position
+            .checked_add(count)
+            .filter(|&end| end <= self.bytes.len())
+            .ok_or_else(|| malformed("it ends early"))?;
+        let slice = &self.bytes[self.position..end];
+        self.position = end;
+        Ok(slice)
+    }
+
+    fn u8(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn u32(&mut self) -> Result<u32> {
+        let b = self.take(4)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn f64(&mut self) -> Result<f64> {
+        let b = self.take(8)?;
+        Ok(f64::from_le_bytes([
+            b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+        ]))
+    }
+
+    fn bytes(&mut self) -> Result<&'a [u8]> {
+        let length = self.u32()? as usize;
+        self.take(length)
+    }
+}
+
+/// A message's position in the send buffer, before its headers are sliced.
+struct Parsed<'a> {
+    key: Option<&'a [u8]>,
+    value: Option<&'a [u8]>,
+    partition: Option<u32>,
+    timestamp: Option<i64>,
+    headers: (usize, usize),
+}
+
+fn check_partition(index: usize, partition: f64) -> Result<u32> {
+    if partition.fract() != 0.0 || !(0.0..=PARTITION_NUMBER_MAX).contains(&partition) {
+        return Err(Error::new(
+            ErrorKind::InvalidPartition,
+            format!("message {index}: partition must be a whole number from 0, got {partition}"),
+        ));
+    }
+    Ok(partition as u32)
+}
+
+fn check_timestamp(index: usize, timestamp: f64) -> Result<i64> {
+    if timestamp.fract() != 0.0 || !(0.0..=crate::log::TIMESTAMP_MAX as f64).contains(&timestamp) {
+        return Err(Error::new(
+            ErrorKind::InvalidRecord,
+            format!("message {index}: timestamp must be whole milliseconds since 1970 (0 to 2^53-1), got {timestamp}"),
+        ));
+    }
+    Ok(timestamp as i64)
+}
+
+/// Decodes a send buffer of `count` messages. `headers` receives every header of the send
+/// (one vector for all of them); the messages borrow from it and from `bytes`.
+pub fn decode_send<'a>(
+    bytes: &'a [u8],
+    count: u32,
+    headers: &'a mut Vec<Header<'a>>,
+) -> Result<Vec<Message<'a>>> {
+    if count as usize > crate::log::SEND_MESSAGES_MAX {
+        return Err(Error::new(
+            ErrorKind::MessageTooLarge,
+            format!(
+                "{count} messages in one send; send at most {} at once",
+                crate::log::SEND_MESSAGES_MAX
+            ),
+        ));
+    }
+    let mut cursor = Cursor { bytes, position: 0 };
+    let mut parsed = Vec::with_capacity(count as usize);
+    for index in 0..count as usize {
+        let flags = cursor.u8()?;
+        let partition = if flags & FLAG_PARTITION != 0 {
+            Some(check_partition(index, cursor.f64()?)?)
+        } else {
+            None
+        };
+        let timestamp = if flags & FLAG_TIMESTAMP != 0 {
+            Some(check_timestamp(index, cursor.f64()?)?)
+        } else {
+            None
+        };
+        let key = if flags & FLAG_KEY != 0 {
+            Some(cursor.bytes()?)
+        } else {
+            None
+        };
+        let value = if flags & FLAG_VALUE != 0 {
+            Some(cursor.bytes()?)
+        } else {
+            None
+        };
+        let header_count = cursor.u32()? as usize;
+        // Each header takes at least five bytes: a corrupt count cannot make us loop long.
+        if header_count > (bytes.len() - cursor.position) / 5 {
+            return Err(malformed("header count exceeds the buffer"));
+        }
+        let first = headers.len();
+        for _ in 0..header_count {
+            let key = std::str::from_utf8(cursor.bytes()?).map_err(|_| {
+                Error::new(
+                    ErrorKind::InvalidRecord,
+                    format!("message {index}: a header key is not UTF-8"),
+                )
+            })?;
+            let value = if cursor.u8()? != 0 {
+                Some(cursor.bytes()?)
+            } else {
+                None
+            };
+            headers.push(Header { key, value });
+        }
+        parsed.push(Parsed {
+            key,
+            value,
+            partition,
+            timestamp,
+            headers: (first, headers.len()),
+        });
+    }
+    if cursor.position != bytes.len() {
+        return Err(malformed("bytes after the last message"));
+    }
+    let headers: &'a [Header<'a>] = headers;
+    Ok(parsed
+        .into_iter()
+        .map(|p| Message {
+            record: RecordInput {
+                key: p.key,
+                value: p.value,
+                headers: &headers[p.headers.0..p.headers.1],
+                timestamp: p.timestamp,
+            },
+            partition: p.partition,
+        })
+        .collect())
+}
+
+/// Builds a poll buffer chunk by chunk.
+#[derive(Debug)]
+pub struct PollWriter {
+    out: Vec<u8>,
+    chunks: u32,
+    /// (topic, partition) of the open chunk and where its record count sits.
+    open: Option<(String, u32, usize)>,
+}
+
+impl Default for PollWriter {
+    fn default() -> PollWriter {
+        PollWriter::new()
+    }
+}
+
+impl PollWriter {
+    pub fn new() -> PollWriter {
+        PollWriter {
+            out: vec![0; 4],
+            chunks: 0,
+            open: None,
+        }
+    }
+
+    fn put_u32(&mut self, value: u32) {
+        self.out.extend_from_slice(&value.to_le_bytes());
+    }
+
+    fn put_f64(&mut self, value: f64) {
+        self.out.extend_from_slice(&value.to_le_bytes());
+    }
+
+    fn put_nullable(&mut self, bytes: Option<&[u8]>) {
+        match bytes {
+            None => self.out.extend_from_slice(&(-1i32).to_le_bytes()),
+            Some(bytes) => {
+                self.put_u32(bytes.len() as u32);
+                self.out.extend_from_slice(bytes);
+            }
+        }
+    }
+
+    pub fn record(
+        &mut self,
+        topic: &str,
+        partition: u32,
+        high_watermark: i64,
+        record: &RecordRef<'_>,
+    ) {
+        let same = matches!(&self.open, Some((t, p, _)) if t == topic && *p == partition);
+        if !same {
+            self.chunks += 1;
+            self.put_u32(topic.len() as u32);
+            self.out.extend_from_slice(topic.as_bytes());
+            self.put_u32(partition);
+            self.put_f64(high_watermark as f64);
+            let count_at = self.out.len();
+            self.put_u32(0);
+            self.open = Some((topic.to_owned(), partition, count_at));
+        }
+        if let Some((_, _, count_at)) = &self.open {
+            let at = *count_at;
+            let count = u32::from_le_bytes([
+                self.out[at],
+                self.out[at + 1],
+                self.out[at + 2],
+                self.out[at + 3],
+            ]);
+            self.out[at..at + 4].copy_from_slice(&(count + 1).to_le_bytes());
+        }
+        self.put_f64(record.offset as f64);
+        self.put_f64(record.timestamp as f64);
+        self.put_nullable(record.key);
+        self.put_nullable(record.value);
+        self.put_u32(record.header_count());
+        for header in record.headers() {
+            self.put_u32(header.key.len() as u32);
+            self.out.extend_from_slice(header.key.as_bytes());
+            self.put_nullable(header.value);
+        }
+    }
+
+    /// The buffer, with its chunk count filled in.
+    pub fn finish(mut self) -> Vec<u8> {
+        let chunks = self.chunks.to_le_bytes();
+        self.out[..4].copy_from_slice(&chunks);
+        self.out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encode_message(
+        out: &mut Vec<u8>,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        partition: Option<f64>,
+        headers: &[(&str, Option<&[u8]>)],
+    ) {
+        let mut flags = 0;
+        if key.is_some() {
+            flags |= FLAG_KEY;
+        }
+        if value.is_some() {
+            flags |= FLAG_VALUE;
+        }
+        if partition.is_some() {
+            flags |= FLAG_PARTITION;
+        }
+        out.push(flags);
+        if let Some(p) = partition {
+            out.extend_from_slice(&p.to_le_bytes());
+        }
+        for bytes in [key, value].into_iter().flatten() {
+            out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+            out.extend_from_slice(bytes);
+        }
+        out.extend_from_slice(&(headers.len() as u32).to_le_bytes());
+        for (k, v) in headers {
+            out.extend_from_slice(&(k.len() as u32).to_le_bytes());
+            out.extend_from_slice(k.as_bytes());
+            match v {
+                None => out.push(0),
+                Some(v) => {
+                    out.push(1);
+                    out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+                    out.extend_from_slice(v);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn send_buffers_decode_with_headers_sliced_per_message() {
+        let mut bytes = Vec::new();
+        encode_message(
+            &mut bytes,
+            Some(b"k"),
+            Some(b"v"),
+            None,
+            &[("a", Some(b"1")), ("b", None)],
+        );
+        encode_message(&mut bytes, None, None, Some(2.0), &[]);
+        encode_message(&mut bytes, None, Some(b""), None, &[("c", Some(b""))]);
+        let mut headers = Vec::new();
+        let messages = decode_send(&bytes, 3, &mut headers).unwrap();
+        assert_eq!(messages[0].record.key, Some(&b"k"[..]));
+        assert_eq!(messages[0].record.headers.len(), 2);
+        assert_eq!(
+            messages[0].record.headers[1],
+            Header {
+                key: "b",
+                value: None
+            }
+        );
+        assert_eq!(
+            (messages[1].record.value, messages[1].partition),
+            (None, Some(2))
+        );
+        assert_eq!(
+            messages[2].record.headers,
+            &[Header {
+                key: "c",
+                value: Some(&b""[..])
+            }]
+        );
+    }
+
+    #[test]
+    fn bad_send_buffers_are_refused_not_panicked_on() {
+        let mut bytes = Vec::new();
+        encode_message(
+            &mut bytes,
+            Some(b"key"),
+            Some(b"value"),
+            Some(1.0),
+            &[("h", Some(b"x"))],
+        );
+        for cut in 0..bytes.len() {
+            let mut headers = Vec::new();
+            assert!(
+                decode_send(&bytes[..cut], 1, &mut headers).is_err(),
+                "cut {cut}"
+            );
+        }
+        let mut headers = Vec::new();
+        assert_eq!(
+            decode_send(&bytes, 2, &mut headers).unwrap_err().code(),
+            "INVALID_ARGUMENT"
+        );
+        for partition in [-1.0, 1.5, f64::NAN, f64::INFINITY, 5e9] {
+            let mut bytes = Vec::new();
+            encode_message(&mut bytes, None, None, Some(partition), &[]);
+            let mut headers = Vec::new();
+            assert_eq!(
+                decode_send(&bytes, 1, &mut headers).unwrap_err().code(),
+                "INVALID_PARTITION",
+                "{partition}"
+            );
+        }
+        let mut bytes = vec![FLAG_TIMESTAMP];
+        bytes.extend_from_slice(&(-5.0f64).to_le_bytes());
+        bytes.extend_from_slice(&0u32.to_le_bytes());
+        let mut headers = Vec::new();
+        assert_eq!(
+            decode_send(&bytes, 1, &mut headers).unwrap_err().code(),
+            "INVALID_RECORD"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn random_send_buffers_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64), count in 0u32..4) {
+            let mut headers = Vec::new();
+            let _ = decode_send(&bytes, count, &mut headers);
+        }
+    }
+
+    #[test]
+    fn poll_buffers_group_records_into_partition_chunks() {
+        let mut batch = Vec::new();
+        let inputs = [
+            RecordInput {
+                key: Some(b"k"),
+                value: Some(b"v"),
+                ..Default::default()
+            },
+            RecordInput {
+                key: None,
+                value: None,
+                ..Default::default()
+            },
+        ];
+        crate::record_batch::encode_batch(&mut batch, 5, 77, inputs.iter()).unwrap();
+        let batch = crate::record_batch::verify_batch(&batch).unwrap();
+        let mut writer = PollWriter::new();
+        for record in batch.records() {
+            writer.record("t", 1, 9, &record);
+        }
+        writer.record("u", 0, 1, &batch.records().next().unwrap());
+        let out = writer.finish();
+        assert_eq!(
+            u32::from_le_bytes(out[0..4].try_into().unwrap()),
+            2,
+            "two chunks"
+        );
+        // First chunk: topic "t", partition 1, high 9, 2 records.
+        assert_eq!(&out[4..8], &1u32.to_le_bytes());
+        assert_eq!(out[8], b't');
+        assert_eq!(&out[9..13], &1u32.to_le_bytes());
+        assert_eq!(&out[13..21], &9f64.to_le_bytes());
+        assert_eq!(&out[21..25], &2u32.to_le_bytes());
+        assert_eq!(&out[25..33], &5f64.to_le_bytes(), "first offset");
+    }
+}

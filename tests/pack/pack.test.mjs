@@ -1,0 +1,160 @@
+// The packed npm tarball, installed into fresh apps the way a user would: Node ESM, a plain
+// browser page with an import map (the .wasm fetched relative to the module), and a Vite
+// build. Nothing here imports from the source tree.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readdirSync } from "node:fs";
+import { createServer } from "node:http";
+import { readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, extname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const repo = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+let work;
+let app;
+
+function run(command, args, cwd) {
+  const result = spawnSync(command, args, { cwd, encoding: "utf8", env: { ...process.env, npm_config_audit: "false", npm_config_fund: "false" } });
+  if (result.status !== 0) {
+    throw new Error(`${command} ${args.join(" ")} failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
+  }
+  return result.stdout;
+}
+
+before(() => {
+  work = mkdtempSync(join(tmpdir(), "brook-pack-"));
+  // `npm pack` runs the prepack build, as it would for a release.
+  const output = run("npm", ["pack", "--json", "--pack-destination", work], repo);
+  const [{ filename, files }] = JSON.parse(output.slice(output.indexOf("[")));
+  const paths = files.map((f) => f.path);
+  for (const needed of ["js/node.js", "js/browser.js", "js/brook.js", "pkg/brook_core.js", "pkg/brook_core_bg.wasm", "index.d.ts", "package.json"]) {
+    assert.ok(paths.includes(needed), `tarball holds ${needed}: ${paths.join(", ")}`);
+  }
+  assert.ok(!paths.some((p) => p.startsWith("src/") || p.startsWith("target/")), "no sources or build output in the tarball");
+  app = join(work, "app");
+  mkdirSync(app);
+  writeFileSync(join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }));
+  run("npm", ["install", "--no-audit", "--no-fund", join(work, filename)], app);
+});
+
+after(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+// What every app below does: keyed and explicit sends, then a consumer group reads them back.
+const story = `
+  await log.createTopic({ topic: "inventory", partitions: 3 });
+  const producer = log.producer();
+  const sent = await producer.send({ topic: "inventory", messages: [
+    { key: "abc-123", value: JSON.stringify({ action: "new_product", stock: 2 }) },
+    { value: "no key", partition: 2, headers: { source: "web" } },
+  ]});
+  const consumer = log.consumer({ groupId: "app", autoCommit: false });
+  await consumer.subscribe({ topics: ["inventory"], fromBeginning: true });
+  const messages = await consumer.poll({ maxRecords: 10 });
+  const decoder = new TextDecoder();
+  const result = {
+    sent: sent.map((s) => [s.partition, s.offset]),
+    read: messages.map((m) => [m.partition, m.offset, decoder.decode(m.value)]).sort(),
+    header: decoder.decode(messages.find((m) => m.partition === 2).headers.source),
+  };
+  await consumer.disconnect();
+`;
+const expected = {
+  sent: [[1, 0], [2, 0]],
+  read: [[1, 0, '{"action":"new_product","stock":2}'], [2, 0, "no key"]],
+  header: "web",
+};
+
+test("Node ESM app: file storage through the installed package", () => {
+  const data = join(work, "data");
+  writeFileSync(join(app, "node-app.mjs"), `
+    import { Log, BrookError } from "brook";
+    const log = await Log.open({ path: ${JSON.stringify(data)} });
+    ${story}
+    let code = null;
+    try { await log.createTopic({ topic: "inventory", partitions: 3 }); } catch (e) { code = e instanceof BrookError && e.code; }
+    await log.close();
+    const again = await Log.open({ path: ${JSON.stringify(data)} });
+    result.reopened = again.offsets("inventory").map((o) => o.high);
+    await again.close();
+    result.code = code;
+    console.log(JSON.stringify(result));
+  `);
+  const result = JSON.parse(run("node", ["node-app.mjs"], app));
+  assert.deepEqual(result, { ...expected, code: "TOPIC_ALREADY_EXISTS", reopened: [0, 1, 1] });
+  assert.ok(readdirSync(data).includes("inventory-1"), "segments are on disk");
+});
+
+const browserPage = (importMap) => `<!doctype html><meta charset="utf-8"><title>brook</title>
+  ${importMap}
+  <script type="module">
+    import { Log } from "brook";
+    try {
+      const log = await Log.open();
+      ${story}
+      await log.close();
+      window.__result = result;
+    } catch (error) {
+      window.__result = { error: String(error && error.stack || error) };
+    }
+  </script>`;
+
+const types = { ".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm", ".json": "application/json" };
+
+async function serve(root) {
+  const server = createServer(async (request, response) => {
+    const path = decodeURIComponent(new URL(request.url, "http://x").pathname);
+    const file = join(root, path.endsWith("/") ? path + "index.html" : path);
+    if (!file.startsWith(root)) return response.writeHead(403).end();
+    try {
+      const body = await readFile(file);
+      response.writeHead(200, { "content-type": types[extname(file)] || "application/octet-stream" }).end(body);
+    } catch {
+      response.writeHead(404).end();
+    }
+  });
+  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+  return { server, url: `http://127.0.0.1:${server.address().port}/` };
+}
+
+async function resultOfPage(root, pagePath) {
+  const { chromium } = await import("playwright-core");
+  const { server, url } = await serve(root);
+  const browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
+  });
+  try {
+    const page = await browser.newPage();
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    await page.goto(url + pagePath);
+    await page.waitForFunction(() => window.__result !== undefined, null, { timeout: 20000 });
+    const result = await page.evaluate(() => window.__result);
+    assert.deepEqual(errors, []);
+    return result;
+  } finally {
+    await browser.close();
+    server.close();
+  }
+}
+
+test("plain browser page: import map, .wasm fetched relative to the module", async () => {
+  const importMap = `<script type="importmap">{ "imports": { "brook": "./node_modules/brook/js/browser.js" } }</script>`;
+  writeFileSync(join(app, "index.html"), browserPage(importMap));
+  assert.deepEqual(await resultOfPage(app, "index.html"), expected);
+});
+
+test("Vite build of an app that imports brook", async () => {
+  const site = join(app, "vite-site");
+  mkdirSync(site, { recursive: true });
+  writeFileSync(join(site, "index.html"), browserPage(""));
+  // Vite from this repository's devDependencies, building the app's own copy of brook.
+  execFileSync(process.execPath, [join(repo, "node_modules/vite/bin/vite.js"), "build", "--logLevel", "warn"], { cwd: site, stdio: "pipe" });
+  const assets = readdirSync(join(site, "dist/assets"));
+  assert.ok(assets.some((name) => name.endsWith(".wasm")), `Vite emitted the wasm: ${assets}`);
+  assert.deepEqual(await resultOfPage(join(site, "dist"), "index.html"), expected);
+});
