@@ -20,10 +20,16 @@ fn object(entries: &[(&str, JsValue)]) -> JsValue {
 
 fn code(error: JsValue) -> String {
     assert_eq!(
-        Reflect::get(&error, &"name".into()).unwrap().as_string().as_deref(),
+        Reflect::get(&error, &"name".into())
+            .unwrap()
+            .as_string()
+            .as_deref(),
         Some("BrookError")
     );
-    Reflect::get(&error, &"code".into()).unwrap().as_string().unwrap()
+    Reflect::get(&error, &"code".into())
+        .unwrap()
+        .as_string()
+        .unwrap()
 }
 
 /// One message in the send wire format: value only, or with an explicit partition.
@@ -52,14 +58,30 @@ fn log_with_topic(partitions: f64) -> WasmLog {
 fn send_and_poll_round_trip_through_the_packed_formats() {
     let mut log = log_with_topic(2.0);
     let mut producer = log.producer(JsValue::UNDEFINED).unwrap();
-    let placed = log.send(&mut producer, "t".into(), 3, &packed(&["a", "b", "c"], Some(1.0))).unwrap();
+    let placed = log
+        .send(
+            &mut producer,
+            "t".into(),
+            3,
+            &packed(&["a", "b", "c"], Some(1.0)),
+        )
+        .unwrap();
     assert_eq!(placed, vec![1.0, 0.0, 1.0, 1.0, 1.0, 2.0]);
     let options = object(&[("groupId", "g".into()), ("fromBeginning", true.into())]);
-    let member = log.join_group(options, Array::of1(&"t".into()).into()).unwrap();
+    let member = log
+        .join_group(options, Array::of1(&"t".into()).into())
+        .unwrap();
     assert!(log.has_records(member));
     let buffer = log.poll(member, 10.into(), 1_000_000.into()).unwrap();
-    assert_eq!(u32::from_le_bytes(buffer[0..4].try_into().unwrap()), 1, "one partition chunk");
-    assert!(!log.has_records(member), "auto commit moved the position to the end");
+    assert_eq!(
+        u32::from_le_bytes(buffer[0..4].try_into().unwrap()),
+        1,
+        "one partition chunk"
+    );
+    assert!(
+        !log.has_records(member),
+        "auto commit moved the position to the end"
+    );
     assert_eq!(log.committed("g", "t", 1), Some(3.0));
 }
 
@@ -78,13 +100,28 @@ fn numbers_are_checked_not_coerced() {
         assert_eq!(code(log.create_topic(request).unwrap_err()), expected);
     }
     let typo = object(&[("topic", "t".into()), ("retentionMS", 5.into())]);
-    assert_eq!(code(log.create_topic(typo).unwrap_err()), "INVALID_ARGUMENT");
+    assert_eq!(
+        code(log.create_topic(typo).unwrap_err()),
+        "INVALID_ARGUMENT"
+    );
     let bad_name = object(&[("topic", "../x".into())]);
-    assert_eq!(code(log.create_topic(bad_name).unwrap_err()), "INVALID_TOPIC_NAME");
-    assert_eq!(code(log.create_topic(JsValue::from_f64(3.0)).unwrap_err()), "INVALID_ARGUMENT");
-    assert_eq!(code(log.create_topic(JsValue::UNDEFINED).unwrap_err()), "INVALID_ARGUMENT");
+    assert_eq!(
+        code(log.create_topic(bad_name).unwrap_err()),
+        "INVALID_TOPIC_NAME"
+    );
+    assert_eq!(
+        code(log.create_topic(JsValue::from_f64(3.0)).unwrap_err()),
+        "INVALID_ARGUMENT"
+    );
+    assert_eq!(
+        code(log.create_topic(JsValue::UNDEFINED).unwrap_err()),
+        "INVALID_ARGUMENT"
+    );
     let policy = object(&[("topic", "t".into()), ("cleanupPolicy", "gzip".into())]);
-    assert_eq!(code(log.create_topic(policy).unwrap_err()), "INVALID_CONFIG");
+    assert_eq!(
+        code(log.create_topic(policy).unwrap_err()),
+        "INVALID_CONFIG"
+    );
     // Still usable.
     log.create_topic(object(&[("topic", "t".into())])).unwrap();
     assert_eq!(Array::from(&log.topics(false).unwrap()).length(), 1);
@@ -104,29 +141,104 @@ fn garbage_send_buffers_and_bad_arguments_never_poison_the_instance() {
             .collect();
         let _ = log.send(&mut producer, "t".into(), (length % 5) as u32, &garbage);
     }
-    assert_eq!(code(log.send(&mut producer, "t".into(), 1, &packed(&["x"], Some(3.0))).unwrap_err()), "INVALID_PARTITION");
-    assert_eq!(code(log.send(&mut producer, "t".into(), 1, &packed(&["x"], Some(-1.0))).unwrap_err()), "INVALID_PARTITION");
-    assert_eq!(code(log.send(&mut producer, 5.into(), 1, &packed(&["x"], None)).unwrap_err()), "INVALID_ARGUMENT");
-    assert_eq!(code(log.send(&mut producer, "nope".into(), 1, &packed(&["x"], None)).unwrap_err()), "UNKNOWN_TOPIC");
-    assert_eq!(code(log.send(&mut producer, "t".into(), 0, &[]).unwrap_err()), "INVALID_ARGUMENT");
-    assert_eq!(code(log.producer("hash".into()).unwrap_err()), "INVALID_ARGUMENT");
-    assert_eq!(code(log.offsets(JsValue::NULL).unwrap_err()), "INVALID_ARGUMENT");
-    assert_eq!(code(log.poll(12345.0, 1.into(), 1.into()).unwrap_err()), "UNKNOWN_MEMBER_ID");
-    assert_eq!(code(log.poll(-1.0, 1.into(), 1.into()).unwrap_err()), "UNKNOWN_MEMBER_ID");
+    assert_eq!(
+        code(
+            log.send(&mut producer, "t".into(), 1, &packed(&["x"], Some(3.0)))
+                .unwrap_err()
+        ),
+        "INVALID_PARTITION"
+    );
+    assert_eq!(
+        code(
+            log.send(&mut producer, "t".into(), 1, &packed(&["x"], Some(-1.0)))
+                .unwrap_err()
+        ),
+        "INVALID_PARTITION"
+    );
+    assert_eq!(
+        code(
+            log.send(&mut producer, 5.into(), 1, &packed(&["x"], None))
+                .unwrap_err()
+        ),
+        "INVALID_ARGUMENT"
+    );
+    assert_eq!(
+        code(
+            log.send(&mut producer, "nope".into(), 1, &packed(&["x"], None))
+                .unwrap_err()
+        ),
+        "UNKNOWN_TOPIC"
+    );
+    assert_eq!(
+        code(log.send(&mut producer, "t".into(), 0, &[]).unwrap_err()),
+        "INVALID_ARGUMENT"
+    );
+    assert_eq!(
+        code(log.producer("hash".into()).unwrap_err()),
+        "INVALID_ARGUMENT"
+    );
+    assert_eq!(
+        code(log.offsets(JsValue::NULL).unwrap_err()),
+        "INVALID_ARGUMENT"
+    );
+    assert_eq!(
+        code(log.poll(12345.0, 1.into(), 1.into()).unwrap_err()),
+        "UNKNOWN_MEMBER_ID"
+    );
+    assert_eq!(
+        code(log.poll(-1.0, 1.into(), 1.into()).unwrap_err()),
+        "UNKNOWN_MEMBER_ID"
+    );
     let options = object(&[("groupId", "g".into())]);
     let member = log.join_group(options, "t".into()).unwrap();
-    assert_eq!(code(log.poll(member, "10".into(), 1.into()).unwrap_err()), "INVALID_ARGUMENT");
-    assert_eq!(code(log.seek(member, "t".into(), 0.into(), "0".into()).unwrap_err()), "OFFSET_OUT_OF_RANGE");
-    assert_eq!(code(log.seek(member, "t".into(), 1.5.into(), 0.into()).unwrap_err()), "INVALID_PARTITION");
-    let bad_commit = Array::of1(&object(&[("topic", "t".into()), ("partition", 0.into()), ("offset", 99.into())]));
-    assert_eq!(code(log.commit(member, bad_commit.into()).unwrap_err()), "OFFSET_OUT_OF_RANGE");
-    assert_eq!(code(log.commit(member, JsValue::from_str("x")).unwrap_err()), "INVALID_ARGUMENT");
+    assert_eq!(
+        code(log.poll(member, "10".into(), 1.into()).unwrap_err()),
+        "INVALID_ARGUMENT"
+    );
+    assert_eq!(
+        code(
+            log.seek(member, "t".into(), 0.into(), "0".into())
+                .unwrap_err()
+        ),
+        "OFFSET_OUT_OF_RANGE"
+    );
+    assert_eq!(
+        code(
+            log.seek(member, "t".into(), 1.5.into(), 0.into())
+                .unwrap_err()
+        ),
+        "INVALID_PARTITION"
+    );
+    let bad_commit = Array::of1(&object(&[
+        ("topic", "t".into()),
+        ("partition", 0.into()),
+        ("offset", 99.into()),
+    ]));
+    assert_eq!(
+        code(log.commit(member, bad_commit.into()).unwrap_err()),
+        "OFFSET_OUT_OF_RANGE"
+    );
+    assert_eq!(
+        code(log.commit(member, JsValue::from_str("x")).unwrap_err()),
+        "INVALID_ARGUMENT"
+    );
     let unknown_option = object(&[("groupId", "h".into()), ("autocommit", true.into())]);
-    assert_eq!(code(log.join_group(unknown_option, "t".into()).unwrap_err()), "INVALID_ARGUMENT");
+    assert_eq!(
+        code(log.join_group(unknown_option, "t".into()).unwrap_err()),
+        "INVALID_ARGUMENT"
+    );
     // After all that, the log still takes and serves records.
-    let placed = log.send(&mut producer, "t".into(), 2, &packed(&["ok", "fine"], None)).unwrap();
+    let placed = log
+        .send(&mut producer, "t".into(), 2, &packed(&["ok", "fine"], None))
+        .unwrap();
     assert_eq!(placed.len(), 4);
     log.close().unwrap();
-    assert_eq!(code(log.send(&mut producer, "t".into(), 1, &packed(&["x"], None)).unwrap_err()), "CLOSED");
+    assert_eq!(
+        code(
+            log.send(&mut producer, "t".into(), 1, &packed(&["x"], None))
+                .unwrap_err()
+        ),
+        "CLOSED"
+    );
     assert_eq!(code(log.topics(false).unwrap_err()), "CLOSED");
 }
