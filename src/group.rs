@@ -173,6 +173,12 @@ impl Log {
             match outcome {
                 Ok(outcome) if outcome.next_offset > offset => offset = outcome.next_offset,
                 Ok(_) => break,
+                // A damaged commit record must not lock the user out of every topic: commits
+                // after it are lost (their groups re-read from earlier commits: at-least-once).
+                Err(error) if error.kind() == ErrorKind::CorruptData => {
+                    self.recovery_note(format!("__consumer_offsets: {}", error.message()));
+                    break;
+                }
                 Err(error) => {
                     self.groups = groups;
                     return Err(error);

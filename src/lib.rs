@@ -75,5 +75,5 @@ pub use crate::segment::{segment_file_name, RecoveryReport};
 pub use crate::storage::FsStorage;
 pub use crate::storage::{MemoryStorage, Storage};
 pub use crate::topic::{
-    CleanupPolicy, TopicConfig, TopicInfo, CONSUMER_OFFSETS_TOPIC, PARTITIONS_MAX,
+    CleanupPolicy, TopicConfig, TopicInfo, CONSUMER_OFFSETS_TOPIC, PARTITIONS_MAX, TOPICS_MAX,
 };

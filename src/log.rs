@@ -14,7 +14,7 @@ use crate::segment::RecoveryReport;
 use crate::storage::Storage;
 use crate::topic::{
     validate_partition_count, validate_topic_name, CleanupPolicy, TopicConfig, TopicInfo,
-    CONSUMER_OFFSETS_TOPIC,
+    CONSUMER_OFFSETS_TOPIC, TOPICS_MAX,
 };
 
 /// The most messages one send may carry (bounds the work of one call).
@@ -186,6 +186,10 @@ impl Log {
         &self.recovery
     }
 
+    pub(crate) fn recovery_note(&mut self, reason: String) {
+        self.recovery.reason = Some(reason);
+    }
+
     pub(crate) fn check_open(&self) -> Result<()> {
         if self.closed {
             return Err(Error::closed());
@@ -220,6 +224,12 @@ impl Log {
             return Err(Error::new(
                 ErrorKind::TopicAlreadyExists,
                 format!("topic {name:?} already exists"),
+            ));
+        }
+        if self.topics.len() >= TOPICS_MAX {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("a log holds at most {TOPICS_MAX} topics"),
             ));
         }
         // The manifest first: a crash before the partitions exist leaves a topic whose

@@ -186,8 +186,16 @@ impl Partition {
 
     /// Makes every append so far durable.
     pub fn sync(&mut self, storage: &mut dyn Storage) -> Result<()> {
+        if let Some(error) = &self.failed {
+            return Err(error.clone());
+        }
         if self.dirty {
-            storage.sync(&self.active().path)?;
+            if let Err(error) = storage.sync(&self.active().path) {
+                // After a failed fsync the kernel may have dropped the dirty pages, so a retry
+                // that succeeds proves nothing: refuse writes until a reopen re-reads the file.
+                self.failed = Some(error.clone());
+                return Err(error);
+            }
             self.dirty = false;
         }
         Ok(())

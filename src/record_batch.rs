@@ -72,9 +72,10 @@ impl RecordInput<'_> {
 
     /// The record's encoded size in a batch, length prefix included; what max.message.bytes limits.
     pub fn encoded_size(&self) -> usize {
-        // Deltas cost at most a few bytes; measure with zero deltas plus their worst case.
-        let body = self.body_size(0, 0);
-        body + varint_size(body as i32) + 9
+        // Measured with zero deltas (one byte each), plus the worst case of the deltas: a
+        // varlong takes at most 10 bytes and a varint 5, so at most 13 more.
+        let body = self.body_size(0, 0) + 13;
+        body + varint_size(body as i32)
     }
 }
 

@@ -86,10 +86,13 @@ impl Segment {
         self.size == 0
     }
 
-    /// Opens a segment file and rebuilds its state from the bytes. `verify_records` also reads
-    /// each batch whole and checks its CRC (done for the active segment, where a crash can tear
-    /// a write). `expected_next`, when set, is the offset the first batch must start at.
-    /// Cuts the file at the first batch that is short, corrupt or out of order.
+    /// Opens a segment file and rebuilds its state from the bytes. `verify_records` marks the
+    /// active segment, where a crash can tear a write: each batch is read whole, its CRC and
+    /// records checked, base offsets must be contiguous, and the file is cut at the first bad
+    /// batch. A sealed segment was synced before the next one began, so damage there is not a
+    /// torn write: its headers are walked, and at the first bad one the segment simply ends
+    /// (the bytes stay on disk for inspection; reads past that point are not offered).
+    /// `offset_limit`, the next segment's base offset, bounds a sealed segment's offsets.
     pub fn recover(
         storage: &mut dyn Storage,
         path: String,
@@ -140,7 +143,9 @@ impl Segment {
                 }
             };
             if let Some(reason) = problem {
-                storage.truncate(&segment.path, position)?;
+                if verify_records {
+                    storage.truncate(&segment.path, position)?;
+                }
                 report.truncated_bytes = length - position;
                 report.reason = Some(reason);
                 break;

@@ -381,7 +381,13 @@ mod native {
             }
             let full = self.full(path);
             if let Some(parent) = full.parent() {
-                fs::create_dir_all(parent).map_err(|e| io_error("open", path, e))?;
+                if !parent.exists() {
+                    fs::create_dir_all(parent).map_err(|e| io_error("open", path, e))?;
+                    // The new directory's own entry lives in the root: make it durable too.
+                    if let Ok(root) = File::open(&self.root) {
+                        let _ = root.sync_all();
+                    }
+                }
             }
             let existed = full.exists();
             let file = OpenOptions::new()

@@ -6,6 +6,9 @@ use crate::error::{Error, ErrorKind, Result};
 
 /// Kafka's limit: 249 characters, so that "<topic>-<partition>" stays a legal file name.
 pub const TOPIC_NAME_LENGTH_MAX: usize = 249;
+/// Topics per log, user and internal: keeps the manifest far below MANIFEST_BYTES_MAX
+/// (10,000 topics of the longest names take about 3 MB).
+pub const TOPICS_MAX: usize = 10_000;
 /// Partitions per topic. A limit like every other size; far above what one process needs.
 pub const PARTITIONS_MAX: u32 = 10_000;
 pub const MAX_MESSAGE_BYTES_DEFAULT: u32 = 1024 * 1024;

@@ -781,3 +781,69 @@ fn storage_trait_is_object_safe_and_shared() {
     assert_eq!(a.read_at("x", 1, &mut buffer).unwrap(), 2);
     assert_eq!(&buffer[..2], b"bc");
 }
+
+#[test]
+fn damage_in_a_sealed_segment_is_reported_and_left_on_disk() {
+    let storage = MemoryStorage::with_crash_simulation();
+    {
+        let mut log = open(&storage).unwrap();
+        log.create_topic("t", 1, small_segments()).unwrap();
+        let mut producer = log.producer(PartitionerKind::Default);
+        for i in 0..60 {
+            let value = format!("record {i:02} {}", "s".repeat(60));
+            log.send(&mut producer, "t", &[value_message(value.as_bytes())])
+                .unwrap();
+        }
+        log.close().unwrap();
+    }
+    let first = "t-0/00000000000000000000.log";
+    let mut bytes = storage.file(first).unwrap();
+    // Damage the magic byte of the second batch of the first (sealed) segment.
+    let first_batch_size = 12 + i32::from_be_bytes(bytes[8..12].try_into().unwrap()) as usize;
+    bytes[first_batch_size + 16] = 7;
+    storage.set_file(first, bytes.clone());
+    let mut log = open(&storage).unwrap();
+    assert!(log
+        .recovery_report()
+        .reason
+        .as_deref()
+        .unwrap_or("")
+        .contains("magic"));
+    assert_eq!(
+        storage.file(first).unwrap(),
+        bytes,
+        "durable bytes are not cut away"
+    );
+    assert_eq!(log.read_records("t", 0, 0, 1).unwrap()[0].offset, 0);
+    // Later segments are whole, and the log keeps taking writes.
+    let high = log.offsets("t").unwrap()[0].high;
+    assert_eq!(high, 60);
+    let tail = log.read_records("t", 0, 50, 100).unwrap();
+    assert_eq!(tail.len(), 10);
+}
+
+#[test]
+fn a_failed_fsync_stops_writes_until_reopen() {
+    let storage = MemoryStorage::with_crash_simulation();
+    let mut log = open(&storage).unwrap();
+    log.create_topic("t", 1, TopicConfig::default()).unwrap();
+    let mut producer = log.producer(PartitionerKind::Default);
+    log.send(&mut producer, "t", &[value_message(b"a")])
+        .unwrap();
+    storage.fail_after(0);
+    assert_eq!(log.flush().unwrap_err().code(), "IO_ERROR");
+    storage.heal();
+    // A retried fsync could succeed after the kernel dropped the data: refuse instead.
+    assert_eq!(log.flush().unwrap_err().code(), "IO_ERROR");
+    assert_eq!(
+        log.send(&mut producer, "t", &[value_message(b"b")])
+            .unwrap_err()
+            .code(),
+        "IO_ERROR"
+    );
+    std::mem::forget(log);
+    let mut log = open(&storage.crash_image(|_, n| n)).unwrap();
+    log.send(&mut producer, "t", &[value_message(b"c")])
+        .unwrap();
+    log.flush().unwrap();
+}
