@@ -43,6 +43,7 @@ mod error;
 mod group;
 mod log;
 mod manifest;
+mod mirror;
 mod partition;
 mod partitioner;
 mod record_batch;
@@ -64,6 +65,7 @@ pub use crate::log::{
     Clock, Log, LogOptions, ManualClock, Message, PartitionOffsets, Placement, Producer,
     SEND_MESSAGES_MAX, TIMESTAMP_MAX,
 };
+pub use crate::mirror::{BatchKey, Change, LoadReport, MirrorStorage};
 pub use crate::partition::{CompactionReport, ReadOutcome};
 pub use crate::partitioner::{murmur2, partition_for_key, to_positive, PartitionerKind};
 pub use crate::record_batch::{

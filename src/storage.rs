@@ -140,6 +140,15 @@ impl MemoryStorage {
         self.state.borrow().files.get(path).map(|f| f.live.clone())
     }
 
+    /// A file's length, without copying it.
+    pub fn len(&self, path: &str) -> Option<u64> {
+        self.state
+            .borrow()
+            .files
+            .get(path)
+            .map(|f| f.live.len() as u64)
+    }
+
     /// Replaces a file's contents, durably (for tests that corrupt bytes).
     pub fn set_file(&self, path: &str, bytes: Vec<u8>) {
         let mut state = self.state.borrow_mut();
