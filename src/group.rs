@@ -125,6 +125,10 @@ impl Groups {
             .ok_or_else(|| unknown_member(member))
     }
 
+    pub(crate) fn clear_commits(&mut self) {
+        self.committed.clear();
+    }
+
     /// Rebuilds the committed map from the records of `__consumer_offsets`.
     pub(crate) fn apply_commit_record(&mut self, key: Option<&[u8]>, value: Option<&[u8]>) {
         let Some((group, topic, partition)) = key.and_then(consumer_offsets::decode_key) else {

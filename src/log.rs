@@ -181,6 +181,33 @@ impl Log {
         Ok((topics, recovery))
     }
 
+    /// Swaps in another store and reloads everything from it (topics, data, commits), keeping
+    /// the consumers: their groups rebalance, and a position beyond the reloaded data is reset
+    /// by the usual rule on the next poll. For stores whose durable copy is elsewhere (the
+    /// IndexedDB mirror), after a failed write left the working copy ahead of it.
+    pub fn replace_storage(&mut self, mut storage: Box<dyn Storage>) -> Result<()> {
+        self.check_open()?;
+        storage.lock()?;
+        let (topics, recovery) = match Log::load(&mut *storage) {
+            Ok(loaded) => loaded,
+            Err(error) => {
+                storage.unlock();
+                return Err(error);
+            }
+        };
+        self.storage.unlock();
+        self.storage = storage;
+        self.topics = topics;
+        self.recovery = recovery;
+        self.groups.clear_commits();
+        self.load_commits()?;
+        for group in self.groups() {
+            self.rebalance(&group);
+        }
+        self.append_sequence += 1;
+        Ok(())
+    }
+
     /// What recovery found and cut on open.
     pub fn recovery_report(&self) -> &RecoveryReport {
         &self.recovery

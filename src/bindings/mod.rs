@@ -4,9 +4,10 @@
 // and one per poll. The JS wrapper (js/brook.js) turns this into the KafkaJS-shaped API.
 
 mod host_storage;
+mod idb;
 mod interop;
 
-use js_sys::{Object, Reflect};
+use js_sys::{Object, Promise, Reflect};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
@@ -53,6 +54,52 @@ pub struct WasmProducer {
 #[derive(Debug)]
 pub struct WasmLog {
     log: Log,
+    /// The IndexedDB database behind a `MirrorStorage`, for logs opened by name.
+    indexed_db: Option<IndexedDbStore>,
+}
+
+/// An IndexedDB database read back into a mirror: what `openIndexedDb` builds a log from,
+/// and what `replaceStore` swaps in after a failed transaction.
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct IndexedDbStore {
+    database: web_sys::IdbDatabase,
+    mirror: crate::mirror::MirrorStorage,
+    dropped: u64,
+}
+
+#[wasm_bindgen]
+impl IndexedDbStore {
+    /// Batches found damaged on load and dropped (with everything after them).
+    #[wasm_bindgen(getter)]
+    pub fn dropped(&self) -> f64 {
+        self.dropped as f64
+    }
+}
+
+impl std::fmt::Debug for crate::mirror::MirrorStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MirrorStorage")
+    }
+}
+
+/// Opens (creating if needed) the IndexedDB database `name` and reads it back, checking every
+/// stored batch.
+#[wasm_bindgen(js_name = loadIndexedDb)]
+pub async fn load_indexed_db(name: String) -> JsResult<IndexedDbStore> {
+    let database = idb::open_database(&name).await?;
+    let (mirror, report) = idb::load(&database).await?;
+    Ok(IndexedDbStore {
+        database,
+        mirror,
+        dropped: report.dropped,
+    })
+}
+
+/// Deletes the IndexedDB database `name` (close its log first).
+#[wasm_bindgen(js_name = deleteIndexedDb)]
+pub async fn delete_indexed_db(name: String) -> JsResult<()> {
+    idb::delete_database(&name).await
 }
 
 fn seed_from(seed: f64) -> u64 {
@@ -209,8 +256,53 @@ impl WasmLog {
             seed: seed_from(seed),
         };
         Log::open(storage, options)
-            .map(|log| WasmLog { log })
+            .map(|log| WasmLog {
+                log,
+                indexed_db: None,
+            })
             .map_err(to_js)
+    }
+
+    /// A log in an IndexedDB database read by `loadIndexedDb`.
+    #[wasm_bindgen(js_name = openIndexedDb)]
+    pub fn open_indexed_db(store: IndexedDbStore, seed: f64) -> JsResult<WasmLog> {
+        let mut log = WasmLog::open_storage(Box::new(store.mirror.clone()), seed)?;
+        log.indexed_db = Some(store);
+        Ok(log)
+    }
+
+    /// Makes every change so far durable and resolves then: files are synced when `strict`
+    /// (relaxed leaves them to the OS); an IndexedDB log writes its journal in one
+    /// transaction with the strict or relaxed durability hint. Calls made in order complete
+    /// in order (IndexedDB runs overlapping readwrite transactions in creation order).
+    pub fn persist(&mut self, strict: bool) -> JsResult<Promise> {
+        let Some(store) = &self.indexed_db else {
+            if strict {
+                self.log.flush().map_err(to_js)?;
+            } else {
+                self.log.check_open().map_err(to_js)?;
+            }
+            return Ok(Promise::resolve(&JsValue::UNDEFINED));
+        };
+        self.log.flush().map_err(to_js)?;
+        let changes = store.mirror.take_changes();
+        if changes.is_empty() {
+            return Ok(Promise::resolve(&JsValue::UNDEFINED));
+        }
+        idb::write(&store.database, &changes, strict)
+    }
+
+    /// After a failed IndexedDB transaction the working copy is ahead of the database: swap
+    /// in a fresh read of the database (what is durable), keeping consumers and their groups.
+    #[wasm_bindgen(js_name = replaceStore)]
+    pub fn replace_store(&mut self, store: IndexedDbStore) -> JsResult<()> {
+        self.log
+            .replace_storage(Box::new(store.mirror.clone()))
+            .map_err(to_js)?;
+        if let Some(old) = self.indexed_db.replace(store) {
+            old.database.close();
+        }
+        Ok(())
     }
 
     /// `createTopic({ topic, partitions, maxMessageBytes, segmentBytes, retentionMs,
@@ -363,7 +455,11 @@ impl WasmLog {
     }
 
     pub fn close(&mut self) -> JsResult<()> {
-        self.log.close().map_err(to_js)
+        let closed = self.log.close().map_err(to_js);
+        if let Some(store) = &self.indexed_db {
+            store.database.close();
+        }
+        closed
     }
 
     #[wasm_bindgen(js_name = isClosed)]
