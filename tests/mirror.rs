@@ -351,3 +351,52 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_failed_transaction_is_undone_by_reloading_what_is_durable() {
+    let clock = ManualClock::new(NOW);
+    let mut store = Store::default();
+    let (mut log, mirror) = store.open(&clock);
+    log.create_topic("t", 1, TopicConfig::default()).unwrap();
+    send(&mut log, "t", 0, None, "durable");
+    flush(&mut log, &mirror, &mut store);
+    let member = log
+        .join_group(
+            ConsumerOptions {
+                offset_reset: OffsetReset::Earliest,
+                ..ConsumerOptions::new("g")
+            },
+            &["t"],
+        )
+        .unwrap();
+    send(&mut log, "t", 0, None, "refused");
+    log.flush().unwrap();
+    let refused = mirror.take_changes(); // the browser said QuotaExceededError: nothing applied
+    assert!(!refused.is_empty());
+    let (reloaded, _) = MirrorStorage::load(
+        store.manifest.clone(),
+        store.segments.iter().cloned().collect(),
+        store
+            .batches
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    )
+    .unwrap();
+    log.replace_storage(Box::new(reloaded)).unwrap();
+    assert_eq!(values(&mut log, "t", 0), vec![(0, "durable".to_owned())]);
+    assert_eq!(
+        log.assignment(member).unwrap().len(),
+        1,
+        "the consumer is still a member"
+    );
+    let mut seen = Vec::new();
+    log.poll(member, 10, u64::MAX, &mut |_, _, r| seen.push(r.offset))
+        .unwrap();
+    assert_eq!(seen, vec![0]);
+    assert_eq!(
+        send(&mut log, "t", 0, None, "later"),
+        1,
+        "the refused offset is given again"
+    );
+}
