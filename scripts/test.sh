@@ -23,6 +23,11 @@ say "cargo test --target wasm32-unknown-unknown (the bindings' own tests, in Nod
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
   cargo test --target wasm32-unknown-unknown --test wasm_bindings
 
+say "cargo test --target wasm32-unknown-unknown (the IndexedDB backend, in headless Chromium)"
+CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=60 \
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+  cargo test --target wasm32-unknown-unknown --test wasm_indexed_db
+
 say "build the npm package's wasm (release) into pkg/"
 ./scripts/build.sh
 

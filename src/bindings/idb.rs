@@ -268,8 +268,27 @@ pub async fn delete_database(name: &str) -> Result<(), JsValue> {
     let request = factory()?
         .delete_database(name)
         .map_err(|e| idb_error("delete", e))?;
-    JsFuture::from(request_promise(&request))
+    let done = request_promise(&request);
+    // While another connection (a log in this or another tab) is open the deletion waits for
+    // it; say so instead of hanging. The deletion still happens once that log closes.
+    let blocked = Promise::new(&mut |_, reject| {
+        let on_blocked = Closure::once_into_js(move || {
+            let error = js_error(
+                ErrorKind::LogLocked,
+                "the database is open in a log (here or in another tab); close it first",
+            );
+            let _ = reject.call1(&JsValue::UNDEFINED, &error);
+        });
+        request.set_onblocked(Some(on_blocked.unchecked_ref()));
+    });
+    JsFuture::from(Promise::race(&Array::of2(&done, &blocked)))
         .await
-        .map_err(|e| idb_error("delete", e))?;
+        .map_err(|e| {
+            if Reflect::has(&e, &"code".into()).unwrap_or(false) {
+                e
+            } else {
+                idb_error("delete", e)
+            }
+        })?;
     Ok(())
 }
