@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs the demo. Until the web page exists, it is the inventory story of the seed article
-# told through the core: random placement goes wrong, keyed placement never does.
+# Sets up, builds brook for the browser, and serves the demo page (www/) on 127.0.0.1.
+# PORT=8080 by default; the URL is printed once the server listens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
-printf '\n== demo: cargo run --example inventory\n'
-cargo run --quiet --example inventory
+./scripts/build.sh
+printf '\n== demo: serving www/ (open the URL below)\n'
+exec node scripts/serve.mjs "${PORT:-8080}"
