@@ -1,0 +1,234 @@
+// The public API of brook, for Node (files) and browsers; see README.md and DESIGN.md.
+
+/** The stable `code` of every error brook throws. */
+export type BrookErrorCode =
+  | "UNKNOWN_TOPIC"
+  | "INVALID_TOPIC_NAME"
+  | "TOPIC_ALREADY_EXISTS"
+  | "INVALID_PARTITION"
+  | "INVALID_PARTITIONS"
+  | "OFFSET_OUT_OF_RANGE"
+  | "MESSAGE_TOO_LARGE"
+  | "INVALID_RECORD"
+  | "INVALID_CONFIG"
+  | "INVALID_ARGUMENT"
+  | "LOG_LOCKED"
+  | "CORRUPT_DATA"
+  | "QUOTA_EXCEEDED"
+  | "CLOSED"
+  | "IO_ERROR"
+  | "UNKNOWN_MEMBER_ID"
+  | "REBALANCE_IN_PROGRESS";
+
+export class BrookError extends Error {
+  constructor(code: BrookErrorCode, message: string);
+  readonly name: "BrookError";
+  readonly code: BrookErrorCode;
+}
+
+export interface LogOptions {
+  /** Node: a directory of segment files (created if missing). */
+  path?: string;
+  /** Browsers: an IndexedDB database (arrives in a later release). */
+  name?: string;
+  /** "strict" (default): a send or commit resolves once fsynced; concurrent ones share a flush.
+   * "relaxed": once written to the OS. */
+  durability?: "strict" | "relaxed";
+}
+
+export type CleanupPolicy = "delete" | "compact";
+
+export interface TopicConfig {
+  /** Largest encoded record, in bytes; default 1 MiB. */
+  maxMessageBytes?: number;
+  /** Segment size before a new one starts, in bytes; default 16 MiB. */
+  segmentBytes?: number;
+  /** Keep records this long; -1 or absent: forever. Applied by `maintain()`. */
+  retentionMs?: number;
+  /** Keep this many bytes per partition; -1 or absent: no limit. */
+  retentionBytes?: number;
+  cleanupPolicy?: CleanupPolicy;
+  /** How long compaction keeps a tombstone; default 1 day. */
+  deleteRetentionMs?: number;
+}
+
+export interface CreateTopicRequest extends TopicConfig {
+  topic: string;
+  /** 1 to 10,000; default 1. */
+  partitions?: number;
+  /** KafkaJS's spelling of `partitions`. */
+  numPartitions?: number;
+}
+
+export interface TopicDescription {
+  topic: string;
+  partitions: number;
+  maxMessageBytes: number;
+  segmentBytes: number;
+  retentionMs?: number;
+  retentionBytes?: number;
+  cleanupPolicy: CleanupPolicy;
+  internal: boolean;
+}
+
+export interface PartitionOffsets {
+  partition: number;
+  /** The first offset still stored. */
+  low: number;
+  /** The next offset to be written. */
+  high: number;
+}
+
+export interface PartitionLag extends PartitionOffsets {
+  topic: string;
+  /** The group's committed offset (the next to read), if any. */
+  committed?: number;
+  lag: number;
+}
+
+/** Keys, values and header values: strings are sent as UTF-8. */
+export type Bytes = string | Uint8Array | ArrayBufferView | ArrayBuffer;
+
+export interface Message {
+  key?: Bytes | null;
+  /** null or absent: a tombstone (compaction removes the key). */
+  value?: Bytes | null;
+  /** Explicit placement; else the key's murmur2 partition (Kafka's), else the partitioner's. */
+  partition?: number;
+  /** Milliseconds since 1970; default now. */
+  timestamp?: number;
+  headers?: Record<string, Bytes | null | undefined>;
+}
+
+export interface ProducerRecord {
+  topic: string;
+  /** 1 to 100,000 messages, appended with one call into the core. */
+  messages: Message[];
+}
+
+export interface RecordMetadata {
+  topic: string;
+  partition: number;
+  offset: number;
+}
+
+export interface ProducerOptions {
+  /** "default": by key (Kafka's murmur2), keyless messages spread; "random"; "roundRobin". */
+  partitioner?: "default" | "random" | "roundRobin";
+}
+
+export interface Producer {
+  /** Resolves with one placement per message, in order, once durable under the log's setting. */
+  send(record: ProducerRecord): Promise<RecordMetadata[]>;
+}
+
+/** A delivered record; key, value and header values are bytes (views, not copies). */
+export interface KafkaMessage {
+  topic: string;
+  partition: number;
+  offset: number;
+  timestamp: number;
+  key: Uint8Array | null;
+  value: Uint8Array | null;
+  headers: Record<string, Uint8Array | null>;
+}
+
+export interface ConsumerOptions {
+  groupId: string;
+  /** true (default): a record's position is committed as it is delivered (at-most-once).
+   * false: only commit()/commitOffsets() commit (at-least-once). */
+  autoCommit?: boolean;
+  assignor?: "cooperativeSticky" | "range" | "roundRobin";
+  /** Where to start in a partition without a commit: its beginning, or (default) its end. */
+  fromBeginning?: boolean;
+  /** Records per poll (default 500) and about how many bytes (default 1 MiB). */
+  maxRecords?: number;
+  maxBytes?: number;
+}
+
+export type ConsumerSubscription =
+  | { topics: string[]; topic?: never; fromBeginning?: boolean }
+  | { topic: string; topics?: never; fromBeginning?: boolean };
+
+export interface EachMessagePayload {
+  topic: string;
+  partition: number;
+  message: KafkaMessage;
+}
+
+export interface Batch {
+  topic: string;
+  partition: number;
+  /** The partition's next offset to be written, when polled. */
+  highWatermark: number;
+  messages: KafkaMessage[];
+}
+
+export interface EachBatchPayload {
+  batch: Batch;
+  /** false once the consumer is stopping (disconnect, close). */
+  isRunning(): boolean;
+  /** true once a rebalance moved the partition to another member. */
+  isStale(): boolean;
+}
+
+export interface ConsumerRunConfig {
+  eachMessage?: (payload: EachMessagePayload) => Promise<void> | void;
+  eachBatch?: (payload: EachBatchPayload) => Promise<void> | void;
+  /** Called with the error that stopped the loop (a handler's, or the log's); default
+   * console.error. The failed message is delivered again by a later run when autoCommit is false. */
+  onError?: (error: unknown) => void;
+}
+
+export interface TopicPartition {
+  topic: string;
+  partition: number;
+}
+
+export interface TopicPartitionOffset extends TopicPartition {
+  /** The next offset to read (Kafka's convention). */
+  offset: number;
+}
+
+export interface TopicPartitions {
+  topic: string;
+  /** Absent: every partition of the topic. */
+  partitions?: number[];
+}
+
+export interface Consumer {
+  /** Joins the group on the first call; later calls add topics. */
+  subscribe(subscription: ConsumerSubscription): Promise<void>;
+  /** Resolves once the loop runs; it runs until disconnect(), close() or an error. */
+  run(config: ConsumerRunConfig): Promise<void>;
+  /** Pull style: the messages available now (possibly none). Not while run() is active. */
+  poll(options?: { maxRecords?: number; maxBytes?: number }): Promise<KafkaMessage[]>;
+  /** Commits past `message` (its offset + 1). */
+  commit(message: TopicPartition & { offset: number }): Promise<void>;
+  commitOffsets(offsets: TopicPartitionOffset[]): Promise<void>;
+  seek(target: TopicPartitionOffset): void;
+  pause(topics: TopicPartitions[]): void;
+  resume(topics: TopicPartitions[]): void;
+  assignment(): TopicPartition[];
+  paused(): TopicPartition[];
+  lag(): PartitionLag[];
+  /** Stops the loop after the handler in flight and leaves the group. Idempotent. */
+  disconnect(): Promise<void>;
+}
+
+export class Log {
+  private constructor();
+  /** `{}`: in memory; `{ path }`: files (Node); `{ name }`: IndexedDB (browsers, later). */
+  static open(options?: LogOptions): Promise<Log>;
+  createTopic(request: CreateTopicRequest): Promise<void>;
+  createPartitions(request: { topic: string; count: number }): Promise<void>;
+  topics(): TopicDescription[];
+  offsets(topic: string): PartitionOffsets[];
+  /** Runs retention and compaction; resolves with the number of segments changed. */
+  maintain(): Promise<number>;
+  producer(options?: ProducerOptions): Producer;
+  consumer(options: ConsumerOptions): Consumer;
+  /** Stops every consumer loop, flushes and releases the log (its lock). Idempotent; every
+   * later call fails with CLOSED. Do not await it inside a consumer's handler. */
+  close(): Promise<void>;
+}

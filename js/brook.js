@@ -1,0 +1,1022 @@
+// brook's JavaScript layer, shared by the Node and browser entry points: the KafkaJS-shaped API
+// over the wasm core. It adapts and schedules — argument encoding, delivery loops, group-commit
+// flushes, wake-ups of idle consumers — and keeps no log state: topics, offsets, groups,
+// positions and commits all live in Rust. Each runtime supplies how the wasm is initialised and
+// which storages exist (see createApi).
+
+/** An error with a stable `code`: UNKNOWN_TOPIC, INVALID_TOPIC_NAME, TOPIC_ALREADY_EXISTS,
+ * INVALID_PARTITION, INVALID_PARTITIONS, OFFSET_OUT_OF_RANGE, MESSAGE_TOO_LARGE, INVALID_RECORD,
+ * INVALID_CONFIG, INVALID_ARGUMENT, LOG_LOCKED, CORRUPT_DATA, QUOTA_EXCEEDED, CLOSED, IO_ERROR,
+ * UNKNOWN_MEMBER_ID or REBALANCE_IN_PROGRESS (the core's `ErrorKind::code`). */
+export class BrookError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.name = "BrookError";
+    this.code = code;
+  }
+}
+
+function invalidArgument(message) {
+  return new BrookError("INVALID_ARGUMENT", message);
+}
+
+/** Runs a wasm call; an error the bindings throw (an `Error` named BrookError) becomes one. */
+function translated(operation) {
+  try {
+    return operation();
+  } catch (error) {
+    if (error instanceof BrookError || error?.name !== "BrookError") throw error;
+    throw new BrookError(error.code, error.message);
+  }
+}
+
+/** What a value is, for messages: `"3" (a string)`. */
+function describe(value) {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  switch (typeof value) {
+    case "string":
+      return `${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)} (a string)`;
+    case "number":
+      return String(value);
+    case "undefined":
+      return "undefined";
+    case "object": {
+      const name = value.constructor?.name;
+      return name && name !== "Object" ? `a ${name}` : "an object";
+    }
+    default:
+      return `a ${typeof value}`;
+  }
+}
+
+/** `value` as an options object (undefined = empty), refusing names outside `known`, so that a
+ * typo is an error instead of a silently ignored setting. */
+function checkedOptions(value, what, known) {
+  if (value === undefined) return {};
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw invalidArgument(`${what} must be an object, got ${describe(value)}`);
+  }
+  for (const name of Object.keys(value)) {
+    if (!known.includes(name)) {
+      throw invalidArgument(
+        `${what} has an unknown option ${JSON.stringify(name)}; known options: ${known.join(", ")}`,
+      );
+    }
+  }
+  return value;
+}
+
+function isPlainObject(value) {
+  if (typeof value !== "object" || value === null) return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+function checkedFunction(value, name) {
+  if (value !== undefined && typeof value !== "function") {
+    throw invalidArgument(`${name} must be a function, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function checkedBoolean(value, name) {
+  if (value !== undefined && typeof value !== "boolean") {
+    throw invalidArgument(`${name} must be true or false, got ${describe(value)}`);
+  }
+  return value;
+}
+
+// ---- Send buffers (wire.rs, "Send"): every message of a send in one little-endian buffer ----
+
+const FLAG_KEY = 1;
+const FLAG_VALUE = 2;
+const FLAG_PARTITION = 4;
+const FLAG_TIMESTAMP = 8;
+const MESSAGE_FIELDS = ["key", "value", "partition", "timestamp", "headers"];
+const SEND_BUFFER_BYTES_INITIAL = 64 * 1024;
+/** Above this, a send's buffer is dropped afterwards rather than kept for the next send. */
+const SEND_BUFFER_BYTES_KEPT_MAX = 4 * 1024 * 1024;
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+
+/** A growable byte buffer. One serves every send: encoding and `core.send` run without an
+ * await in between, so sends never interleave in it. */
+class SendBuffer {
+  constructor() {
+    this.#replace(new Uint8Array(SEND_BUFFER_BYTES_INITIAL));
+    this.length = 0;
+  }
+
+  #replace(bytes) {
+    this.bytes = bytes;
+    this.view = new DataView(bytes.buffer);
+  }
+
+  /** Empty, and small again after an unusually large send. */
+  reset() {
+    if (this.bytes.length > SEND_BUFFER_BYTES_KEPT_MAX) {
+      this.#replace(new Uint8Array(SEND_BUFFER_BYTES_INITIAL));
+    }
+    this.length = 0;
+  }
+
+  /** Room for `count` more bytes. */
+  reserve(count) {
+    const needed = this.length + count;
+    if (needed <= this.bytes.length) return;
+    const bytes = new Uint8Array(Math.max(needed, this.bytes.length * 2));
+    bytes.set(this.bytes.subarray(0, this.length));
+    this.#replace(bytes);
+  }
+
+  u8(value) {
+    this.reserve(1);
+    this.bytes[this.length++] = value;
+  }
+
+  u32(value) {
+    this.reserve(4);
+    this.view.setUint32(this.length, value, true);
+    this.length += 4;
+  }
+
+  f64(value) {
+    this.reserve(8);
+    this.view.setFloat64(this.length, value, true);
+    this.length += 8;
+  }
+
+  /** u32 length, then the bytes. */
+  data(bytes) {
+    this.u32(bytes.length);
+    this.reserve(bytes.length);
+    this.bytes.set(bytes, this.length);
+    this.length += bytes.length;
+  }
+
+  /** u32 length, then the UTF-8 bytes, encoded in place. */
+  text(text) {
+    const start = this.length;
+    this.reserve(4 + text.length);
+    const { read, written } = textEncoder.encodeInto(text, this.bytes.subarray(start + 4));
+    // Counted before any growth, so that growing keeps the bytes just written.
+    this.length = start + 4 + written;
+    if (read < text.length) {
+      // Not ASCII: room for the worst case (3 bytes per UTF-16 unit) of the rest.
+      this.reserve((text.length - read) * 3);
+      const rest = this.bytes.subarray(this.length);
+      this.length += textEncoder.encodeInto(text.slice(read), rest).written;
+    }
+    this.view.setUint32(start, this.length - start - 4, true);
+  }
+
+  contents() {
+    return this.bytes.subarray(0, this.length);
+  }
+}
+
+const sendBuffer = new SendBuffer();
+
+/** Bytes of a key, value or header value: Uint8Array (Buffer too) as is, other views and
+ * ArrayBuffers as a Uint8Array over the same memory; null when not bytes. */
+function asBytes(value) {
+  if (value instanceof Uint8Array) return value;
+  if (ArrayBuffer.isView(value))
+    return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  return null;
+}
+
+function writePayload(out, value, index, name) {
+  if (typeof value === "string") return out.text(value);
+  const bytes = asBytes(value);
+  if (bytes === null) {
+    throw new BrookError(
+      "INVALID_RECORD",
+      `message ${index}: ${name} must be a string, a Uint8Array (or Buffer), or null; got ${describe(value)} (convert it, e.g. with JSON.stringify)`,
+    );
+  }
+  out.data(bytes);
+}
+
+function checkMessage(message, index) {
+  if (typeof message !== "object" || message === null || Array.isArray(message)) {
+    throw new BrookError(
+      "INVALID_RECORD",
+      `message ${index} must be an object like { key, value, headers }, got ${describe(message)}`,
+    );
+  }
+  for (const field in message) {
+    if (!MESSAGE_FIELDS.includes(field)) {
+      throw new BrookError(
+        "INVALID_RECORD",
+        `message ${index} has an unknown field ${JSON.stringify(field)}; a message has ${MESSAGE_FIELDS.join(", ")}`,
+      );
+    }
+  }
+}
+
+function writeHeaders(out, headers, index) {
+  const countAt = out.length;
+  out.u32(0);
+  if (headers == null) return;
+  if (!isPlainObject(headers)) {
+    throw new BrookError(
+      "INVALID_RECORD",
+      `message ${index}: headers must be an object of name -> string, Uint8Array or null, got ${describe(headers)}`,
+    );
+  }
+  let count = 0;
+  for (const name of Object.keys(headers)) {
+    const value = headers[name];
+    out.text(name);
+    if (value == null) {
+      out.u8(0);
+    } else {
+      out.u8(1);
+      writePayload(out, value, index, `header ${JSON.stringify(name)}`);
+    }
+    count += 1;
+  }
+  out.view.setUint32(countAt, count, true);
+}
+
+function writeMessage(out, message, index) {
+  checkMessage(message, index);
+  const { key, value, partition, timestamp, headers } = message;
+  if (partition != null && typeof partition !== "number") {
+    throw new BrookError(
+      "INVALID_PARTITION",
+      `message ${index}: partition must be a number, got ${describe(partition)}`,
+    );
+  }
+  if (timestamp != null && typeof timestamp !== "number") {
+    throw new BrookError(
+      "INVALID_RECORD",
+      `message ${index}: timestamp must be a number of milliseconds since 1970 (Date.now()), got ${describe(timestamp)}`,
+    );
+  }
+  out.u8(
+    (key != null ? FLAG_KEY : 0) |
+      (value != null ? FLAG_VALUE : 0) |
+      (partition != null ? FLAG_PARTITION : 0) |
+      (timestamp != null ? FLAG_TIMESTAMP : 0),
+  );
+  // The core checks the numbers (whole, in range); JS only checks they are numbers.
+  if (partition != null) out.f64(partition);
+  if (timestamp != null) out.f64(timestamp);
+  if (key != null) writePayload(out, key, index, "key");
+  if (value != null) writePayload(out, value, index, "value");
+  writeHeaders(out, headers, index);
+}
+
+function encodeMessages(messages) {
+  sendBuffer.reset();
+  for (let index = 0; index < messages.length; index++) {
+    writeMessage(sendBuffer, messages[index], index);
+  }
+  return sendBuffer.contents();
+}
+
+// ---- Poll buffers (wire.rs, "Poll"): chunks of records, one partition each ----
+
+/** Reads a poll buffer; keys, values and header values are views into it, not copies. */
+class PollReader {
+  constructor(bytes) {
+    this.bytes = bytes;
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.position = 0;
+  }
+
+  u32() {
+    const value = this.view.getUint32(this.position, true);
+    this.position += 4;
+    return value;
+  }
+
+  f64() {
+    const value = this.view.getFloat64(this.position, true);
+    this.position += 8;
+    return value;
+  }
+
+  text() {
+    const length = this.u32();
+    const start = this.position;
+    this.position += length;
+    return textDecoder.decode(this.bytes.subarray(start, this.position));
+  }
+
+  /** i32 length (-1 = null), then the bytes. */
+  nullable() {
+    const length = this.view.getInt32(this.position, true);
+    this.position += 4;
+    if (length < 0) return null;
+    const start = this.position;
+    this.position += length;
+    return this.bytes.subarray(start, this.position);
+  }
+}
+
+function readMessage(reader, topic, partition) {
+  const offset = reader.f64();
+  const timestamp = reader.f64();
+  const key = reader.nullable();
+  const value = reader.nullable();
+  const headers = {};
+  for (let count = reader.u32(); count > 0; count--) {
+    const name = reader.text();
+    headers[name] = reader.nullable();
+  }
+  return { topic, partition, offset, timestamp, key, value, headers };
+}
+
+/** A poll buffer as chunks `{ topic, partition, highWatermark, messages }`. */
+function decodePoll(bytes) {
+  const reader = new PollReader(bytes);
+  const chunks = new Array(reader.u32());
+  for (let index = 0; index < chunks.length; index++) {
+    const topic = reader.text();
+    const partition = reader.u32();
+    const highWatermark = reader.f64();
+    const messages = new Array(reader.u32());
+    for (let at = 0; at < messages.length; at++) {
+      messages[at] = readMessage(reader, topic, partition);
+    }
+    chunks[index] = { topic, partition, highWatermark, messages };
+  }
+  return chunks;
+}
+
+// ---- The open log: the wasm object and the scheduling around it ----
+
+const DURABILITIES = ["strict", "relaxed"];
+/** A delivery loop busy for this long lets timers and I/O run before it continues. */
+const LOOP_SLICE_MS = 10;
+
+/** The wasm log plus what JS schedules around it: shared flushes, wake-ups, running consumers. */
+class OpenLog {
+  #wasm;
+  #durability;
+  #flush = null;
+  #change = null;
+  /** Stop functions of the consumers whose loops may be running. */
+  consumers = new Set();
+  closing = false;
+
+  constructor(wasm, durability) {
+    this.#wasm = wasm;
+    this.#durability = durability;
+  }
+
+  get closed() {
+    return this.#wasm === null;
+  }
+
+  assertOpen() {
+    if (this.#wasm === null) {
+      throw new BrookError("CLOSED", "the log is closed; open it again with Log.open");
+    }
+  }
+
+  /** Calls the wasm log; errors become BrookErrors, calls after close fail with CLOSED. */
+  invoke(operation) {
+    this.assertOpen();
+    return translated(() => operation(this.#wasm));
+  }
+
+  /** Resolves once everything written so far is durable under the log's setting. Strict:
+   * every caller in the same turn shares one flush (group commit). */
+  durable() {
+    if (this.#durability === "relaxed") return undefined;
+    this.#flush ??= new Promise((resolve, reject) => {
+      queueMicrotask(() => {
+        this.#flush = null;
+        try {
+          this.invoke((wasm) => wasm.flush());
+          resolve();
+        } catch (error) {
+          reject(error);
+        }
+      });
+    });
+    return this.#flush;
+  }
+
+  /** A promise that resolves at the next change a waiting consumer may care about. */
+  changed() {
+    if (this.#change === null) {
+      let resolve;
+      const promise = new Promise((settle) => (resolve = settle));
+      this.#change = { promise, resolve };
+    }
+    return this.#change.promise;
+  }
+
+  notify() {
+    const change = this.#change;
+    this.#change = null;
+    change?.resolve();
+  }
+
+  async close() {
+    this.closing = true;
+    await Promise.all([...this.consumers].map((stop) => stop()));
+    // A flush already scheduled runs first; its waiters learn its outcome, close flushes again.
+    await this.#flush?.catch(() => {});
+    try {
+      this.invoke((wasm) => wasm.close());
+    } finally {
+      this.#wasm?.free();
+      this.#wasm = null;
+      this.notify();
+    }
+  }
+}
+
+// ---- Producer ----
+
+class Producer {
+  #log;
+  #producer;
+
+  constructor(log, producer) {
+    this.#log = log;
+    this.#producer = producer;
+  }
+
+  /** Appends `messages` to `topic`; resolves with `[{ topic, partition, offset }]`, one per
+   * message in order, once they are durable under the log's setting. */
+  async send(request) {
+    this.#log.assertOpen();
+    const { topic, messages } = checkedOptions(request, "send", ["topic", "messages"]);
+    if (!Array.isArray(messages)) {
+      throw invalidArgument(
+        `send needs messages: an array of { key, value, partition, headers, timestamp }, got ${describe(messages)}`,
+      );
+    }
+    const packed = encodeMessages(messages);
+    const placements = this.#log.invoke((wasm) =>
+      wasm.send(this.#producer, topic, messages.length, packed),
+    );
+    try {
+      await this.#log.durable();
+    } finally {
+      this.#log.notify();
+    }
+    const metadata = new Array(messages.length);
+    for (let index = 0; index < metadata.length; index++) {
+      metadata[index] = {
+        topic,
+        partition: placements[2 * index],
+        offset: placements[2 * index + 1],
+      };
+    }
+    return metadata;
+  }
+}
+
+// ---- Consumer ----
+
+const CONSUMER_OPTIONS = [
+  "groupId",
+  "autoCommit",
+  "assignor",
+  "fromBeginning",
+  "maxRecords",
+  "maxBytes",
+];
+const MAX_RECORDS_DEFAULT = 500;
+const MAX_BYTES_DEFAULT = 1024 * 1024;
+
+function partitionKey(topic, partition) {
+  return `${topic}\u0000${partition}`;
+}
+
+/** Reports the error that stopped a loop; never throws, so that close() always completes. */
+function reportError(error, onError) {
+  try {
+    if (onError) return onError(error);
+  } catch (failure) {
+    console.error("brook: onError threw:", failure);
+  }
+  console.error("brook: the consumer stopped because of this error:", error);
+}
+
+class Consumer {
+  #log;
+  #groupId;
+  #autoCommit;
+  #assignor;
+  #fromBeginning;
+  #maxRecords;
+  #maxBytes;
+  /** The member id in the core's group; null until the first subscribe joins. */
+  #member = null;
+  #topics = [];
+  #loop = null;
+  #stopping = false;
+  /** Bumped by seek, pause and resume, so a delivery in progress re-checks its partitions. */
+  #revision = 0;
+  /** Partitions seeked since the last poll: their polled records are stale. */
+  #seeked = new Set();
+  #sliceStart = 0;
+  #stop = () => this.#stopLoop();
+
+  constructor(log, options) {
+    this.#log = log;
+    const settings = checkedOptions(options, "consumer options", CONSUMER_OPTIONS);
+    if (typeof settings.groupId !== "string") {
+      throw invalidArgument(`consumer needs groupId: a string, got ${describe(settings.groupId)}`);
+    }
+    this.#groupId = settings.groupId;
+    this.#autoCommit = checkedBoolean(settings.autoCommit, "autoCommit") ?? true;
+    this.#assignor = settings.assignor;
+    this.#fromBeginning = checkedBoolean(settings.fromBeginning, "fromBeginning");
+    // The core checks the numbers on every poll (the first poll of run() or poll()).
+    this.#maxRecords = settings.maxRecords ?? MAX_RECORDS_DEFAULT;
+    this.#maxBytes = settings.maxBytes ?? MAX_BYTES_DEFAULT;
+  }
+
+  #joined(operation) {
+    this.#log.assertOpen();
+    if (this.#member === null) {
+      throw invalidArgument(`subscribe before calling ${operation}`);
+    }
+    return this.#member;
+  }
+
+  /** Joins the group on the first call; later calls add topics (the group rebalances). */
+  async subscribe(subscription) {
+    this.#log.assertOpen();
+    const { topic, topics, fromBeginning } = checkedOptions(subscription, "subscribe", [
+      "topic",
+      "topics",
+      "fromBeginning",
+    ]);
+    if ((topic === undefined) === (topics === undefined)) {
+      throw invalidArgument("subscribe needs either topics: [names] or topic: name");
+    }
+    const names = topics ?? topic;
+    if (names instanceof RegExp) {
+      throw invalidArgument("topic patterns (RegExp) are not supported; list the topic names");
+    }
+    this.#settleFromBeginning(checkedBoolean(fromBeginning, "fromBeginning"));
+    const added = Array.isArray(names) ? names : [names];
+    const all = [...new Set([...this.#topics, ...added])];
+    if (this.#member === null) {
+      const options = {
+        groupId: this.#groupId,
+        autoCommit: this.#autoCommit,
+        assignor: this.#assignor,
+        fromBeginning: this.#fromBeginning ?? false,
+      };
+      this.#member = this.#log.invoke((wasm) => wasm.joinGroup(options, all));
+    } else {
+      this.#log.invoke((wasm) => wasm.subscribe(this.#member, all));
+    }
+    this.#topics = all;
+    this.#log.notify();
+  }
+
+  /** Where to start without a commit is fixed when the consumer joins (the core's offset reset). */
+  #settleFromBeginning(fromBeginning) {
+    if (fromBeginning === undefined) return;
+    if (this.#member !== null && fromBeginning !== (this.#fromBeginning ?? false)) {
+      throw invalidArgument(
+        "fromBeginning is fixed by the first subscribe (or the consumer options); use seek to move within a partition",
+      );
+    }
+    this.#fromBeginning = fromBeginning;
+  }
+
+  /** Starts the delivery loop; resolves once it runs (its first poll has succeeded). */
+  async run(config) {
+    this.#log.assertOpen();
+    const { eachMessage, eachBatch, onError } = checkedOptions(config, "run", [
+      "eachMessage",
+      "eachBatch",
+      "onError",
+    ]);
+    checkedFunction(onError, "onError");
+    if (typeof (eachMessage ?? eachBatch) !== "function" || (eachMessage && eachBatch)) {
+      throw invalidArgument("run needs one handler: eachMessage or eachBatch, a function");
+    }
+    this.#joined("run");
+    if (this.#loop !== null || this.#log.closing) {
+      throw invalidArgument(
+        this.#log.closing
+          ? "the log is closing"
+          : "this consumer is already running; disconnect() stops it",
+      );
+    }
+    const deliver = eachMessage
+      ? (chunks) => this.#deliverMessages(chunks, eachMessage)
+      : (chunks) => this.#deliverBatches(chunks, eachBatch);
+    this.#stopping = false;
+    const first = this.#fetch(this.#maxRecords, this.#maxBytes);
+    this.#log.consumers.add(this.#stop);
+    this.#loop = this.#runLoop(deliver, first, onError);
+  }
+
+  async #runLoop(deliver, first, onError) {
+    let chunks = first;
+    this.#sliceStart = Date.now();
+    try {
+      while (!this.#stopping) {
+        if (chunks.length > 0) {
+          await this.#beforeDelivery();
+          await deliver(chunks);
+          await this.#yieldIfBusy();
+        } else {
+          await this.#waitForRecords();
+        }
+        if (!this.#stopping) chunks = this.#fetch(this.#maxRecords, this.#maxBytes);
+      }
+    } catch (error) {
+      reportError(error, onError);
+    } finally {
+      this.#loop = null;
+      this.#log.consumers.delete(this.#stop);
+    }
+  }
+
+  /** Polls the core and decodes; each chunk remembers the generation and revision it was
+   * polled at, to notice a rebalance, seek or pause during its delivery. */
+  #fetch(maxRecords, maxBytes) {
+    const member = this.#member;
+    const bytes = this.#log.invoke((wasm) => wasm.poll(member, maxRecords, maxBytes));
+    this.#seeked.clear();
+    const chunks = decodePoll(bytes);
+    if (chunks.length > 0) {
+      const generation = this.#log.invoke((wasm) => wasm.generation(member));
+      for (const chunk of chunks) {
+        chunk.generation = generation;
+        chunk.revision = this.#revision;
+      }
+    }
+    return chunks;
+  }
+
+  /** With auto commit the poll committed what it returned: make that durable before the app
+   * sees the records, so a crash while processing skips them (at-most-once), as promised. */
+  async #beforeDelivery() {
+    if (this.#autoCommit) await this.#log.durable();
+  }
+
+  /** Waits, without polling, until a change (send, seek, resume, rebalance, ...) makes records
+   * available or the loop is stopped. */
+  async #waitForRecords() {
+    do {
+      await this.#log.changed();
+    } while (!this.#stopping && !this.#log.invoke((wasm) => wasm.hasRecords(this.#member)));
+    this.#sliceStart = Date.now();
+  }
+
+  /** A loop that always has records would otherwise hold the thread: timers, I/O and the
+   * page would freeze while a backlog drains. */
+  async #yieldIfBusy() {
+    if (Date.now() - this.#sliceStart < LOOP_SLICE_MS) return;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    this.#sliceStart = Date.now();
+  }
+
+  async #deliverMessages(chunks, eachMessage) {
+    for (let at = 0; at < chunks.length; at++) {
+      const chunk = chunks[at];
+      const { topic, partition, messages } = chunk;
+      for (let index = 0; index < messages.length; index++) {
+        if (this.#stopping) return this.#giveBack(chunks, at, index);
+        if (!this.#stillDeliverable(chunk, index)) break;
+        try {
+          await eachMessage({ topic, partition, message: messages[index] });
+        } catch (error) {
+          // Auto commit already counted the failed message as delivered (at-most-once).
+          this.#giveBack(chunks, at, this.#autoCommit ? index + 1 : index);
+          throw error;
+        }
+      }
+    }
+  }
+
+  async #deliverBatches(chunks, eachBatch) {
+    for (let at = 0; at < chunks.length; at++) {
+      const chunk = chunks[at];
+      if (this.#stopping) return this.#giveBack(chunks, at, 0);
+      if (!this.#stillDeliverable(chunk, 0)) continue;
+      const { topic, partition, highWatermark, messages } = chunk;
+      try {
+        await eachBatch({
+          batch: { topic, partition, highWatermark, messages },
+          isRunning: () => !this.#stopping,
+          isStale: () => !this.#owns(chunk),
+        });
+      } catch (error) {
+        this.#giveBack(chunks, at, this.#autoCommit ? messages.length : 0);
+        throw error;
+      }
+    }
+  }
+
+  #owns(chunk) {
+    return this.#log.invoke((wasm) => wasm.owns(this.#member, chunk.topic, chunk.partition));
+  }
+
+  /** Whether the rest of a chunk, from `index`, may still be delivered. A rebalance (the
+   * group's generation moved) or a seek or pause of this consumer since the poll may have
+   * made it stale: a revoked partition stops at once and its new owner continues from the
+   * last commit; a seek's position stands; otherwise the records go back for a later poll. */
+  #stillDeliverable(chunk, index) {
+    const generation = this.#log.invoke((wasm) => wasm.generation(this.#member));
+    if (generation === chunk.generation && this.#revision === chunk.revision) return true;
+    if (!this.#owns(chunk) || this.#seeked.has(partitionKey(chunk.topic, chunk.partition))) {
+      return false;
+    }
+    if (generation !== chunk.generation || this.#isPaused(chunk)) {
+      this.#rewind(chunk, index);
+      return false;
+    }
+    chunk.revision = this.#revision;
+    return true;
+  }
+
+  #isPaused(chunk) {
+    return this.paused().some((p) => p.topic === chunk.topic && p.partition === chunk.partition);
+  }
+
+  /** Records polled but not delivered go back: each still-owned partition is rewound to its
+   * first undelivered record, so that a later poll delivers it again. */
+  #giveBack(chunks, at, index) {
+    this.#rewind(chunks[at], index);
+    for (let next = at + 1; next < chunks.length; next++) this.#rewind(chunks[next], 0);
+  }
+
+  #rewind(chunk, index) {
+    const message = chunk.messages[index];
+    const key = partitionKey(chunk.topic, chunk.partition);
+    if (message === undefined || this.#seeked.has(key) || !this.#owns(chunk)) return;
+    try {
+      this.#log.invoke((wasm) =>
+        wasm.seek(this.#member, chunk.topic, chunk.partition, message.offset),
+      );
+    } catch (error) {
+      // Retention may have deleted the record meanwhile: the offset reset policy applies then.
+      if (!(error instanceof BrookError)) throw error;
+    }
+  }
+
+  /** Pull style: up to `maxRecords` messages available now (possibly none). */
+  async poll(options) {
+    this.#joined("poll");
+    const { maxRecords = this.#maxRecords, maxBytes = this.#maxBytes } = checkedOptions(
+      options,
+      "poll",
+      ["maxRecords", "maxBytes"],
+    );
+    if (this.#loop !== null) {
+      throw invalidArgument("this consumer is running (run); poll and run do not mix");
+    }
+    const chunks = this.#fetch(maxRecords, maxBytes);
+    if (chunks.length > 0) await this.#beforeDelivery();
+    return chunks.flatMap((chunk) => chunk.messages);
+  }
+
+  /** Commits a delivered message: the group resumes after it. */
+  async commit(message) {
+    this.#log.assertOpen();
+    if (typeof message !== "object" || message === null || typeof message.offset !== "number") {
+      throw invalidArgument(
+        `commit takes a message this consumer delivered, got ${describe(message)}; commitOffsets([{ topic, partition, offset }]) commits explicit offsets`,
+      );
+    }
+    const { topic, partition, offset } = message;
+    await this.commitOffsets([{ topic, partition, offset: offset + 1 }]);
+  }
+
+  /** Commits `[{ topic, partition, offset }]`, offset being the next one to read (Kafka's rule). */
+  async commitOffsets(offsets) {
+    const member = this.#joined("commitOffsets");
+    this.#log.invoke((wasm) => wasm.commit(member, offsets));
+    try {
+      await this.#log.durable();
+    } finally {
+      this.#log.notify();
+    }
+  }
+
+  /** The next delivery of that partition starts at `offset`. */
+  seek(target) {
+    const { topic, partition, offset } = checkedOptions(target, "seek", [
+      "topic",
+      "partition",
+      "offset",
+    ]);
+    const member = this.#joined("seek");
+    this.#log.invoke((wasm) => wasm.seek(member, topic, partition, offset));
+    this.#seeked.add(partitionKey(topic, partition));
+    this.#changedPositions();
+  }
+
+  /** Stops delivery from `[{ topic, partitions? }]` (no partitions = the whole topic). */
+  pause(topics) {
+    this.#setPaused(topics, true);
+  }
+
+  resume(topics) {
+    this.#setPaused(topics, false);
+  }
+
+  #setPaused(topics, paused) {
+    const member = this.#joined(paused ? "pause" : "resume");
+    this.#log.invoke((wasm) => wasm.setPaused(member, topics, paused));
+    this.#changedPositions();
+  }
+
+  #changedPositions() {
+    this.#revision += 1;
+    this.#log.notify();
+  }
+
+  /** `[{ topic, partition }]` owned now. */
+  assignment() {
+    this.#log.assertOpen();
+    if (this.#member === null) return [];
+    return this.#log.invoke((wasm) => wasm.assignment(this.#member));
+  }
+
+  paused() {
+    this.#log.assertOpen();
+    if (this.#member === null) return [];
+    return this.#log.invoke((wasm) => wasm.paused(this.#member));
+  }
+
+  /** Per partition of each subscribed topic: `{ topic, partition, low, high, committed, lag }`. */
+  lag() {
+    this.#log.assertOpen();
+    return this.#topics.flatMap((topic) =>
+      this.#log
+        .invoke((wasm) => wasm.lag(this.#groupId, topic))
+        .map((entry) => ({ topic, ...entry })),
+    );
+  }
+
+  async #stopLoop() {
+    this.#stopping = true;
+    this.#log.notify();
+    await this.#loop;
+  }
+
+  /** Stops the loop (after the handler in flight) and leaves the group: its partitions move to
+   * the other members. Idempotent; a no-op once the log is closed. A later subscribe joins
+   * again. */
+  async disconnect() {
+    if (this.#log.closed) return;
+    await this.#stopLoop();
+    const member = this.#member;
+    if (member === null || this.#log.closed) return;
+    this.#member = null;
+    this.#topics = [];
+    this.#log.invoke((wasm) => wasm.leaveGroup(member));
+    this.#log.notify();
+  }
+}
+
+// ---- Log and the factory ----
+
+const OPEN_OPTIONS = ["path", "name", "durability"];
+
+function openSettings(options) {
+  const {
+    path,
+    name,
+    durability = "strict",
+  } = checkedOptions(options, "Log.open options", OPEN_OPTIONS);
+  if (!DURABILITIES.includes(durability)) {
+    throw invalidArgument(`durability must be "strict" or "relaxed", got ${describe(durability)}`);
+  }
+  if (path !== undefined && name !== undefined) {
+    throw invalidArgument("give path (files, Node) or name (IndexedDB, browsers), not both");
+  }
+  if (path !== undefined && (typeof path !== "string" || path === "")) {
+    throw invalidArgument(
+      `path must be a directory name (a non-empty string), got ${describe(path)}`,
+    );
+  }
+  if (name !== undefined) {
+    throw invalidArgument("IndexedDB storage arrives in a later release");
+  }
+  return { path, durability };
+}
+
+/** 53 random bits, all a JS number holds exactly. */
+function randomSeed(getRandomValues) {
+  const words = getRandomValues(new Uint32Array(2));
+  return (words[0] & 0x1fffff) * 2 ** 32 + words[1];
+}
+
+/**
+ * The public API for one runtime.
+ * - `core`: the wasm-bindgen module (`WasmLog`, `WasmProducer`).
+ * - `initialize()`: instantiates the wasm (sync or async); called once, on the first open.
+ * - `fileStorage(path)`: the host storage object of `{ path }` logs; absent where there are no files.
+ * - `getRandomValues`: crypto.getRandomValues, for seeds.
+ */
+export function createApi({
+  core,
+  initialize,
+  fileStorage,
+  getRandomValues = (array) => globalThis.crypto.getRandomValues(array),
+}) {
+  let initialized = null;
+
+  function ready() {
+    initialized ??= Promise.resolve()
+      .then(initialize)
+      .catch((error) => {
+        initialized = null;
+        throw error;
+      });
+    return initialized;
+  }
+
+  function openWasm({ path }) {
+    const seed = randomSeed(getRandomValues);
+    if (path === undefined) return translated(() => core.WasmLog.openMemory(seed));
+    const host = fileStorage(path);
+    return translated(() => core.WasmLog.openHost(host, seed));
+  }
+
+  const opening = Symbol("Log.open");
+
+  class Log {
+    #log;
+    #closing = null;
+
+    constructor(token, log) {
+      if (token !== opening) throw invalidArgument("use Log.open() to open a log");
+      this.#log = log;
+    }
+
+    /** `{}`: in memory; `{ path }`: a directory of files (Node); `durability`: "strict"
+     * (default: a send resolves after fsync) or "relaxed" (after the write). */
+    static async open(options) {
+      const settings = openSettings(options);
+      if (settings.path !== undefined && !fileStorage) {
+        throw invalidArgument("file storage ({ path }) is Node-only");
+      }
+      await ready();
+      return new Log(opening, new OpenLog(openWasm(settings), settings.durability));
+    }
+
+    async createTopic(request) {
+      this.#log.invoke((wasm) => wasm.createTopic(request));
+    }
+
+    /** Grows a topic to `count` partitions; subscribed groups rebalance. */
+    async createPartitions(request) {
+      this.#log.assertOpen();
+      const { topic, count } = checkedOptions(request, "createPartitions", ["topic", "count"]);
+      this.#log.invoke((wasm) => wasm.createPartitions(topic, count));
+      this.#log.notify();
+    }
+
+    /** The user's topics with their configuration. */
+    topics() {
+      return this.#log.invoke((wasm) => wasm.topics(false));
+    }
+
+    /** `[{ partition, low, high }]`; high is the next offset to be written. */
+    offsets(topic) {
+      return this.#log.invoke((wasm) => wasm.offsets(topic));
+    }
+
+    /** Applies retention and compaction where due; resolves with the segments changed. */
+    async maintain() {
+      return this.#log.invoke((wasm) => wasm.maintain());
+    }
+
+    producer(options) {
+      this.#log.assertOpen();
+      const { partitioner } = checkedOptions(options, "producer options", ["partitioner"]);
+      return new Producer(
+        this.#log,
+        this.#log.invoke((wasm) => wasm.producer(partitioner)),
+      );
+    }
+
+    consumer(options) {
+      this.#log.assertOpen();
+      return new Consumer(this.#log, options);
+    }
+
+    /** Stops every consumer loop (after its handler in flight), flushes and releases the log.
+     * Idempotent. Awaiting it inside a handler would wait for that handler: don't. */
+    close() {
+      this.#closing ??= this.#log.close();
+      return this.#closing;
+    }
+  }
+
+  return { Log, BrookError };
+}

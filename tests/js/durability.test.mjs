@@ -1,0 +1,198 @@
+// Files, crashes and locks, with real child processes: what a send acknowledged survives
+// SIGKILL, commits decide what a crashed consumer sees again, and the LOCK file keeps a
+// second writer out without ever locking a user out after a crash.
+
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { BrookError, Log } from "../../js/node.js";
+import { WasmLog } from "../../pkg/brook_core.js";
+import { countCalls, spawnFixture, tempDir, text } from "./helpers.mjs";
+
+async function openFiles(t, path, options = {}) {
+  const log = await Log.open({ path, ...options });
+  t.after(() => log.close());
+  return log;
+}
+
+async function assertLocked(path, holder) {
+  await assert.rejects(Log.open({ path }), (error) => {
+    assert.ok(error instanceof BrookError);
+    assert.equal(error.code, "LOG_LOCKED");
+    assert.match(error.message, holder);
+    return true;
+  });
+}
+
+/** The log at `path` with topic "events" holding `count` records "value-<i>". */
+async function prepareEvents(t, path, count) {
+  const log = await openFiles(t, path);
+  await log.createTopic({ topic: "events", partitions: 1 });
+  if (count > 0) {
+    const messages = Array.from({ length: count }, (_, i) => ({ value: `value-${i}` }));
+    await log.producer().send({ topic: "events", messages });
+  }
+  await log.close();
+}
+
+/** Where group "crashy" resumes after its consumer died handling the first record. */
+async function resumeAfterCrash(t, autoCommit) {
+  const path = tempDir(t);
+  await prepareEvents(t, path, 3);
+  const { lines, exit } = spawnFixture(t, "crash-consumer.mjs", [path, String(autoCommit)]);
+  const [[line], { signal }] = await Promise.all([once(lines, "line"), exit]);
+  assert.equal(line, "handling 0");
+  assert.equal(signal, "SIGKILL");
+
+  const log = await openFiles(t, path);
+  const consumer = log.consumer({ groupId: "crashy", autoCommit, maxRecords: 1 });
+  await consumer.subscribe({ topic: "events", fromBeginning: true });
+  const [next] = await consumer.poll();
+  return next.offset;
+}
+
+test("after a crash mid-handler, manual commit delivers the record again", async (t) => {
+  assert.equal(await resumeAfterCrash(t, false), 0);
+});
+
+test("after a crash mid-handler, auto commit has already moved past the record", async (t) => {
+  assert.equal(await resumeAfterCrash(t, true), 1);
+});
+
+test("every send acknowledged before SIGKILL survives, offsets contiguous from 0", async (t) => {
+  const path = tempDir(t);
+  await prepareEvents(t, path, 0);
+  const { child, lines, exit } = spawnFixture(t, "writer.mjs", [path]);
+  const acknowledged = [];
+  for await (const line of lines) {
+    acknowledged.push(Number(line));
+    if (acknowledged.length === 200) break;
+  }
+  child.kill("SIGKILL");
+  await exit;
+  assert.deepEqual(
+    acknowledged,
+    acknowledged.map((_, i) => i),
+  );
+
+  // The dead writer's LOCK names a pid that no longer runs: the open takes it over.
+  const log = await openFiles(t, path);
+  const [{ low, high }] = log.offsets("events");
+  assert.equal(low, 0);
+  assert.ok(high >= 200, `high watermark ${high}`);
+  const consumer = log.consumer({ groupId: "audit", fromBeginning: true });
+  await consumer.subscribe({ topic: "events" });
+  const records = await consumer.poll({ maxRecords: high });
+  assert.deepEqual(
+    records.map((r) => r.offset),
+    records.map((_, i) => i),
+  );
+  assert.equal(records.length, high);
+  for (const offset of acknowledged) assert.equal(text(records[offset].value), `value-${offset}`);
+});
+
+test("a second open in this process gets LOG_LOCKED until the first closes", async (t) => {
+  const path = tempDir(t);
+  const log = await openFiles(t, path);
+  await assertLocked(path, /already open in this process/);
+  await log.close();
+  const again = await openFiles(t, path);
+  await again.close();
+});
+
+test("an open in another live process gets LOG_LOCKED naming it; once it is killed, the lock is taken over", async (t) => {
+  const path = tempDir(t);
+  await prepareEvents(t, path, 1);
+  const { child, lines, exit } = spawnFixture(t, "hold-lock.mjs", [path]);
+  await once(lines, "line");
+  await assertLocked(path, new RegExp(`open in process ${child.pid}`));
+  child.kill("SIGKILL");
+  await exit;
+  const log = await openFiles(t, path);
+  assert.deepEqual(log.offsets("events"), [{ partition: 0, low: 0, high: 1 }]);
+});
+
+test("a LOCK file left empty, garbled or by this process's pid is taken over", async (t) => {
+  const path = tempDir(t);
+  await prepareEvents(t, path, 1);
+  for (const contents of ["", "not a pid", `${process.pid}\n`]) {
+    writeFileSync(join(path, "LOCK"), contents);
+    const log = await Log.open({ path });
+    assert.deepEqual(log.offsets("events"), [{ partition: 0, low: 0, high: 1 }]);
+    await log.close();
+  }
+});
+
+test("close and reopen keep topics, their configuration, records and commits", async (t) => {
+  const path = tempDir(t);
+  const log = await openFiles(t, path, { durability: "relaxed" });
+  await log.createTopic({ topic: "people", partitions: 2, retentionMs: 60_000 });
+  await log.createTopic({ topic: "sales", partitions: 3, cleanupPolicy: "compact" });
+  const messages = Array.from({ length: 6 }, (_, i) => ({ key: `k${i}`, value: `v${i}` }));
+  await log.producer().send({ topic: "sales", messages });
+  const consumer = log.consumer({ groupId: "report", autoCommit: false, fromBeginning: true });
+  await consumer.subscribe({ topic: "sales" });
+  const delivered = await consumer.poll();
+  await consumer.commitOffsets(
+    delivered.map(({ topic, partition, offset }) => ({ topic, partition, offset: offset + 1 })),
+  );
+  const topicsBefore = log.topics();
+  const offsetsBefore = log.offsets("sales");
+  await log.close();
+
+  const reopened = await openFiles(t, path);
+  assert.deepEqual(reopened.topics(), topicsBefore);
+  assert.equal(reopened.topics()[0].retentionMs, 60_000);
+  assert.deepEqual(reopened.offsets("sales"), offsetsBefore);
+  const resumed = reopened.consumer({ groupId: "report", autoCommit: false, fromBeginning: true });
+  await resumed.subscribe({ topic: "sales" });
+  assert.deepEqual(await resumed.poll(), [], "everything was committed");
+  assert.ok(resumed.lag().every((p) => p.lag === 0 && p.committed === p.high));
+  await reopened.producer().send({ topic: "sales", messages: [{ key: "k0", value: "new" }] });
+  assert.deepEqual(
+    (await resumed.poll()).map((m) => text(m.value)),
+    ["new"],
+  );
+});
+
+test("strict sends issued together share a flush and all resolve", async (t) => {
+  const path = tempDir(t);
+  await prepareEvents(t, path, 0);
+  const log = await openFiles(t, path);
+  const producer = log.producer();
+  const calls = countCalls(t, ["flush"]);
+  const sends = Array.from({ length: 50 }, (_, i) =>
+    producer.send({ topic: "events", messages: [{ value: `value-${i}` }] }),
+  );
+  const results = await Promise.all(sends);
+  assert.deepEqual(
+    results.map(([r]) => r.offset),
+    results.map((_, i) => i),
+  );
+  assert.equal(calls.flush, 1);
+});
+
+test("a failed flush rejects every send that waited on it", async (t) => {
+  const path = tempDir(t);
+  await prepareEvents(t, path, 0);
+  const log = await openFiles(t, path);
+  const producer = log.producer();
+  // The core reports a failed fsync once (instrumenting the wasm class). What follows a real
+  // one is the core's business: it refuses writes to that partition until a reopen.
+  const flush = WasmLog.prototype.flush;
+  WasmLog.prototype.flush = function () {
+    WasmLog.prototype.flush = flush;
+    throw Object.assign(new Error("sync failed"), { name: "BrookError", code: "IO_ERROR" });
+  };
+  t.after(() => (WasmLog.prototype.flush = flush));
+  const outcomes = await Promise.allSettled(
+    [0, 1, 2].map((i) => producer.send({ topic: "events", messages: [{ value: `value-${i}` }] })),
+  );
+  for (const outcome of outcomes) {
+    assert.equal(outcome.status, "rejected");
+    assert.ok(outcome.reason instanceof BrookError);
+    assert.equal(outcome.reason.code, "IO_ERROR");
+  }
+});

@@ -1,0 +1,311 @@
+// Consumer groups and the delivery loop through the public API: each group sees every record,
+// members split partitions and take over a leaver's, run() delivers in order without busy
+// polling, stops on disconnect, and stops delivering a partition the moment it is revoked.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Log } from "../../js/node.js";
+import { countCalls, eventually, fillPartitions, sleep, text } from "./helpers.mjs";
+
+/** A memory log with topic "orders", closed when the test ends (also when it fails). */
+async function openWithTopic(t, partitions) {
+  const log = await Log.open();
+  t.after(() => log.close());
+  await log.createTopic({ topic: "orders", partitions });
+  return log;
+}
+
+/** Starts `consumer` on "orders"; returns the messages it delivers, as they come. */
+async function running(consumer, options = {}) {
+  const delivered = [];
+  await consumer.subscribe({ topic: "orders", fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      delivered.push(message);
+    },
+    ...options,
+  });
+  return delivered;
+}
+
+function byPartition(messages) {
+  const lanes = new Map();
+  for (const m of messages) {
+    if (!lanes.has(m.partition)) lanes.set(m.partition, []);
+    lanes.get(m.partition).push(m.offset);
+  }
+  return lanes;
+}
+
+test("two groups each see every record", async (t) => {
+  const log = await openWithTopic(t, 3);
+  await fillPartitions(log, "orders", 3, 10);
+  for (const groupId of ["billing", "shipping"]) {
+    const consumer = log.consumer({ groupId, fromBeginning: true });
+    await consumer.subscribe({ topic: "orders" });
+    const messages = await consumer.poll({ maxRecords: 100 });
+    assert.equal(messages.length, 30, groupId);
+    assert.deepEqual(
+      consumer.lag().map((p) => p.lag),
+      [0, 0, 0],
+    );
+  }
+  await log.close();
+});
+
+test("members of a group split the partitions", async (t) => {
+  const log = await openWithTopic(t, 4);
+  const members = [];
+  for (let i = 0; i < 3; i++) {
+    const consumer = log.consumer({ groupId: "split" });
+    await consumer.subscribe({ topic: "orders" });
+    members.push(consumer);
+  }
+  assert.deepEqual(members.map((m) => m.assignment().length).sort(), [1, 1, 2]);
+  const owned = members.flatMap((m) => m.assignment().map((tp) => tp.partition));
+  assert.deepEqual(owned.sort(), [0, 1, 2, 3], "each partition owned exactly once");
+  await members[2].disconnect();
+  assert.deepEqual(
+    members.slice(0, 2).map((m) => m.assignment().length),
+    [2, 2],
+  );
+  await log.close();
+});
+
+test("a member leaving hands its partitions to the others, who continue from its last commit", async (t) => {
+  const log = await openWithTopic(t, 4);
+  const leaver = log.consumer({ groupId: "sync", autoCommit: false, fromBeginning: true });
+  const stayer = log.consumer({ groupId: "sync", autoCommit: false, fromBeginning: true });
+  await leaver.subscribe({ topic: "orders" });
+  await stayer.subscribe({ topic: "orders" });
+  await fillPartitions(log, "orders", 4, 5);
+  const leaverPartitions = leaver.assignment().map((tp) => tp.partition);
+  assert.equal(leaverPartitions.length, 2);
+
+  // The leaver processes its partitions but commits only up to offset 2 of each.
+  const processed = await leaver.poll({ maxRecords: 100 });
+  assert.equal(processed.length, 10);
+  for (const message of processed.filter((m) => m.offset === 2)) await leaver.commit(message);
+  await leaver.disconnect();
+
+  assert.equal(stayer.assignment().length, 4);
+  const lanes = byPartition(await stayer.poll({ maxRecords: 100 }));
+  for (const partition of leaverPartitions) assert.deepEqual(lanes.get(partition), [3, 4]);
+  for (const partition of [0, 1, 2, 3].filter((p) => !leaverPartitions.includes(p))) {
+    assert.deepEqual(lanes.get(partition), [0, 1, 2, 3, 4]);
+  }
+  await log.close();
+});
+
+test("running members share the work and the remaining one takes over after a disconnect", async (t) => {
+  const log = await openWithTopic(t, 4);
+  const first = log.consumer({ groupId: "workers" });
+  const second = log.consumer({ groupId: "workers" });
+  const firstSeen = await running(first);
+  const secondSeen = await running(second);
+  await fillPartitions(log, "orders", 4, 10);
+  await eventually(() => firstSeen.length + secondSeen.length === 40);
+  assert.ok(firstSeen.length > 0 && secondSeen.length > 0, "both members delivered");
+
+  await first.disconnect();
+  await fillPartitions(log, "orders", 4, 10);
+  await eventually(() => secondSeen.length + firstSeen.length === 80);
+  assert.equal(firstSeen.length + secondSeen.length, 80, "no record twice");
+  assert.equal(byPartition(secondSeen).size, 4);
+  await log.close();
+});
+
+test("run delivers each partition in order, every record once", async (t) => {
+  const log = await openWithTopic(t, 3);
+  const consumer = log.consumer({ groupId: "ordered", maxRecords: 7 });
+  const delivered = [];
+  let inFlight = 0;
+  let overlaps = 0;
+  await running(consumer, {
+    eachMessage: async ({ message }) => {
+      inFlight += 1;
+      if (inFlight > 1) overlaps += 1;
+      await sleep(0);
+      inFlight -= 1;
+      delivered.push(message);
+    },
+  });
+  const producer = log.producer();
+  for (let batch = 0; batch < 10; batch++) {
+    const messages = Array.from({ length: 30 }, (_, i) => ({
+      key: `k${i % 11}`,
+      value: `${batch}-${i}`,
+    }));
+    await producer.send({ topic: "orders", messages });
+  }
+  await eventually(() => delivered.length === 300, 5000);
+  assert.equal(overlaps, 0, "one handler at a time");
+  for (const [partition, offsets] of byPartition(delivered)) {
+    assert.deepEqual(
+      offsets,
+      offsets.map((_, i) => i),
+      `partition ${partition} in order`,
+    );
+  }
+  await log.close();
+});
+
+test("an idle loop waits without polling and wakes at once when a record arrives", async (t) => {
+  const log = await openWithTopic(t, 2);
+  const consumer = log.consumer({ groupId: "idle" });
+  const delivered = await running(consumer);
+  const calls = countCalls(t, ["poll", "hasRecords"]);
+  const cpuBefore = process.cpuUsage();
+  await sleep(300);
+  const cpu = process.cpuUsage(cpuBefore);
+  assert.deepEqual(calls, { poll: 0, hasRecords: 0 }, "no polling while idle");
+  assert.ok(
+    cpu.user + cpu.system < 60_000,
+    `idle for 300 ms used ${(cpu.user + cpu.system) / 1000} ms of CPU`,
+  );
+
+  const sentAt = performance.now();
+  await log.producer().send({ topic: "orders", messages: [{ value: "wake up" }] });
+  await eventually(() => delivered.length === 1);
+  assert.ok(performance.now() - sentAt < 100, "delivered promptly");
+  assert.ok(calls.poll <= 3, `${calls.poll} polls for one record`);
+
+  await consumer.disconnect();
+  await log.producer().send({ topic: "orders", messages: [{ value: "after disconnect" }] });
+  await sleep(20);
+  assert.equal(delivered.length, 1, "nothing delivered after disconnect");
+  assert.deepEqual(consumer.assignment(), []);
+  await log.close();
+});
+
+test("close stops a running loop, waiting for the handler in flight", async (t) => {
+  const log = await openWithTopic(t, 1);
+  let started = 0;
+  let finished = 0;
+  const consumer = log.consumer({ groupId: "slow" });
+  await consumer.subscribe({ topic: "orders", fromBeginning: true });
+  await consumer.run({
+    eachMessage: async () => {
+      started += 1;
+      await sleep(30);
+      finished += 1;
+    },
+  });
+  await fillPartitions(log, "orders", 1, 5);
+  await eventually(() => started === 1);
+  await log.close();
+  assert.deepEqual([started, finished], [1, 1], "the handler in flight finished, no other began");
+  await sleep(50);
+  assert.deepEqual([started, finished], [1, 1], "nothing after close");
+});
+
+test("a partition revoked by a rebalance stops delivering at once; its new owner gets it", async (t) => {
+  const log = await openWithTopic(t, 2);
+  await fillPartitions(log, "orders", 2, 5);
+  const first = log.consumer({ groupId: "handover", autoCommit: false });
+  const firstSeen = [];
+  let release;
+  const gate = new Promise((resolve) => (release = resolve));
+  await first.subscribe({ topic: "orders", fromBeginning: true });
+  await first.run({
+    eachMessage: async ({ message }) => {
+      firstSeen.push(message);
+      if (firstSeen.length === 1) await gate;
+    },
+  });
+  await eventually(() => firstSeen.length === 1);
+
+  // While the first handler waits, a second member joins and takes one partition.
+  const second = log.consumer({ groupId: "handover", autoCommit: false });
+  const secondSeen = await running(second);
+  const [{ partition: moved }] = second.assignment();
+  release();
+  await eventually(() => secondSeen.length === 5);
+  await sleep(20);
+  const firstAfter = firstSeen.slice(1);
+  assert.ok(
+    firstAfter.every((m) => m.partition !== moved),
+    "nothing of the revoked partition after the rebalance",
+  );
+  assert.equal(
+    firstSeen.filter((m) => m.partition !== moved).length,
+    5,
+    "the kept partition complete",
+  );
+  await log.close();
+});
+
+test("a failing handler stops the loop; without auto commit a later run delivers that record again", async (t) => {
+  const log = await openWithTopic(t, 1);
+  await fillPartitions(log, "orders", 1, 5);
+  const consumer = log.consumer({ groupId: "fragile", autoCommit: false });
+  await consumer.subscribe({ topic: "orders", fromBeginning: true });
+  const errors = [];
+  const seen = [];
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      if (message.offset === 2) throw new Error("cannot process 2");
+      seen.push(message.offset);
+    },
+    onError: (error) => errors.push(error.message),
+  });
+  await eventually(() => errors.length === 1);
+  assert.deepEqual(errors, ["cannot process 2"]);
+  assert.deepEqual(seen, [0, 1]);
+
+  await consumer.run({ eachMessage: async ({ message }) => void seen.push(message.offset) });
+  await eventually(() => seen.length === 5);
+  assert.deepEqual(seen, [0, 1, 2, 3, 4]);
+  await log.close();
+});
+
+test("eachBatch gets one partition's run of records with its high watermark", async (t) => {
+  const log = await openWithTopic(t, 2);
+  await fillPartitions(log, "orders", 2, 3);
+  const consumer = log.consumer({ groupId: "batches" });
+  await consumer.subscribe({ topic: "orders", fromBeginning: true });
+  const batches = [];
+  await consumer.run({
+    eachBatch: async ({ batch, isRunning, isStale }) => {
+      assert.ok(isRunning() && !isStale());
+      batches.push(batch);
+    },
+  });
+  await eventually(() => batches.length === 2);
+  for (const batch of batches) {
+    assert.equal(batch.highWatermark, 3);
+    assert.deepEqual(
+      batch.messages.map((m) => text(m.value)),
+      [0, 1, 2].map((i) => `p${batch.partition}-${i}`),
+    );
+  }
+  await log.close();
+});
+
+test("seek, pause and resume steer a running loop", async (t) => {
+  const log = await openWithTopic(t, 2);
+  const consumer = log.consumer({ groupId: "steer" });
+  const delivered = await running(consumer);
+  consumer.pause([{ topic: "orders", partitions: [1] }]);
+  assert.deepEqual(consumer.paused(), [{ topic: "orders", partition: 1 }]);
+  await fillPartitions(log, "orders", 2, 3);
+  await eventually(() => delivered.length === 3);
+  await sleep(20);
+  assert.ok(
+    delivered.every((m) => m.partition === 0),
+    "paused partition held back",
+  );
+
+  consumer.resume([{ topic: "orders" }]);
+  await eventually(() => delivered.length === 6);
+  consumer.seek({ topic: "orders", partition: 0, offset: 1 });
+  await eventually(() => delivered.length === 8);
+  assert.deepEqual(
+    delivered.slice(6).map((m) => [m.partition, m.offset]),
+    [
+      [0, 1],
+      [0, 2],
+    ],
+  );
+  await log.close();
+});

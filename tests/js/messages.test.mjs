@@ -1,0 +1,69 @@
+// Every field of a message survives the trip through the packed send and poll buffers:
+// strings of any script (including the encoder's growth path), each kind of byte input,
+// null keys, tombstones, headers and explicit timestamps.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Log } from "../../js/node.js";
+import { text } from "./helpers.mjs";
+
+async function roundTrip(t, messages) {
+  const log = await Log.open();
+  t.after(() => log.close());
+  await log.createTopic({ topic: "t", partitions: 1, maxMessageBytes: 4 * 1024 * 1024 });
+  await log.producer().send({ topic: "t", messages });
+  const consumer = log.consumer({ groupId: "g", fromBeginning: true });
+  await consumer.subscribe({ topic: "t" });
+  return consumer.poll({ maxRecords: messages.length });
+}
+
+test("keys, values and headers of every input kind come back as the same bytes", async (t) => {
+  const bytes = new Uint8Array([0, 1, 2, 255]);
+  const inputs = [
+    ["ascii", "plain text"],
+    ["two-byte", "é".repeat(40_000)],
+    ["astral", "🦀 brook ".repeat(10_000)],
+    ["lone surrogate", "a\ud800b"],
+    ["empty string", ""],
+    ["Uint8Array", bytes],
+    ["Buffer", Buffer.from(bytes)],
+    ["a view into a larger buffer", new Uint8Array([9, 9, 0, 1, 2, 255, 9]).subarray(2, 6)],
+    ["DataView", new DataView(bytes.buffer)],
+    ["ArrayBuffer", bytes.buffer],
+  ];
+  const expected = (input) =>
+    typeof input === "string"
+      ? new TextEncoder().encode(input)
+      : new Uint8Array(input.buffer ?? input, input.byteOffset ?? 0, input.byteLength);
+  const messages = inputs.map(([label, input]) => ({
+    key: input,
+    value: input,
+    headers: { label, copy: input },
+  }));
+  const delivered = await roundTrip(t, messages);
+  for (const [index, [label, input]] of inputs.entries()) {
+    const message = delivered[index];
+    assert.deepEqual(message.key, expected(input), `${label} key`);
+    assert.deepEqual(message.value, expected(input), `${label} value`);
+    assert.equal(text(message.headers.label), label);
+    assert.deepEqual(message.headers.copy, expected(input), `${label} header`);
+  }
+});
+
+test("null keys, tombstones, null headers and explicit timestamps", async (t) => {
+  const [keyless, tombstone, stamped] = await roundTrip(t, [
+    { value: "no key", headers: { gone: null, missing: undefined } },
+    { key: "k", value: null },
+    { key: "k", value: "v", timestamp: 1_700_000_000_123 },
+  ]);
+  assert.equal(keyless.key, null);
+  assert.deepEqual(keyless.headers, { gone: null, missing: null });
+  assert.equal(tombstone.value, null);
+  assert.equal(text(tombstone.key), "k");
+  assert.equal(stamped.timestamp, 1_700_000_000_123);
+  assert.ok(Math.abs(keyless.timestamp - Date.now()) < 60_000, "default timestamp is now");
+  assert.deepEqual(
+    [keyless, tombstone, stamped].map((m) => m.offset),
+    [0, 1, 2],
+  );
+});
