@@ -29,12 +29,19 @@ export class BrookError extends Error {
 export interface LogOptions {
   /** Node: a directory of segment files (created if missing). */
   path?: string;
-  /** Browsers: an IndexedDB database (arrives in a later release). */
+  /** Browsers: an IndexedDB database of this name (created if missing). One tab at a time
+   * holds a named log (a Web Lock); another tab's open fails with LOG_LOCKED. */
   name?: string;
-  /** "strict" (default): a send or commit resolves once fsynced; concurrent ones share a flush.
-   * "relaxed": once written to the OS. */
+  /** With `name`: wait for the tab that holds the log to close it, instead of failing. */
+  waitForLock?: boolean;
+  /** "strict" (default): a send or commit resolves once durable (fsync; an IndexedDB
+   * transaction with strict durability); concurrent ones share one flush.
+   * "relaxed": once written to the OS (IndexedDB: a relaxed transaction). */
   durability?: "strict" | "relaxed";
 }
+
+/** Browsers: deletes the IndexedDB database of a named log (close the log first). */
+export function deleteLog(name: string): Promise<void>;
 
 export type CleanupPolicy = "delete" | "compact";
 

@@ -20,13 +20,18 @@ function invalidArgument(message) {
   return new BrookError("INVALID_ARGUMENT", message);
 }
 
-/** Runs a wasm call; an error the bindings throw (an `Error` named BrookError) becomes one. */
+/** An error the bindings throw or reject with (an `Error` named BrookError) as a BrookError. */
+export function translate(error) {
+  if (error instanceof BrookError || error?.name !== "BrookError") return error;
+  return new BrookError(error.code, error.message);
+}
+
+/** Runs a wasm call, translating its error. */
 function translated(operation) {
   try {
     return operation();
   } catch (error) {
-    if (error instanceof BrookError || error?.name !== "BrookError") throw error;
-    throw new BrookError(error.code, error.message);
+    throw translate(error);
   }
 }
 
@@ -365,9 +370,13 @@ class OpenLog {
   consumers = new Set();
   closing = false;
 
-  constructor(wasm, durability) {
+  /** For IndexedDB logs: `{ reload() }` reads the database again; `release()` frees the lock. */
+  #store;
+
+  constructor(wasm, durability, store = null) {
     this.#wasm = wasm;
     this.#durability = durability;
+    this.#store = store;
   }
 
   get closed() {
@@ -386,22 +395,37 @@ class OpenLog {
     return translated(() => operation(this.#wasm));
   }
 
-  /** Resolves once everything written so far is durable under the log's setting. Strict:
-   * every caller in the same turn shares one flush (group commit). */
+  /** Resolves once everything written so far is durable under the log's setting; every
+   * caller in the same turn shares one flush (group commit). Strict files: one fsync;
+   * relaxed files: nothing to wait for; IndexedDB: one transaction with the durability hint. */
   durable() {
-    if (this.#durability === "relaxed") return undefined;
+    if (this.#durability === "relaxed" && !this.#store) return undefined;
     this.#flush ??= new Promise((resolve, reject) => {
       queueMicrotask(() => {
         this.#flush = null;
+        let written;
         try {
-          this.invoke((wasm) => wasm.flush());
-          resolve();
+          written = this.invoke((wasm) => wasm.persist(this.#durability === "strict"));
         } catch (error) {
           reject(error);
+          return;
         }
+        written.then(resolve, (error) => {
+          const failure = translate(error);
+          this.#recover().then(() => reject(failure), reject);
+        });
       });
     });
     return this.#flush;
+  }
+
+  /** A refused IndexedDB write (quota, I/O) leaves the working copy ahead of the database:
+   * reload what is durable, keeping the consumers, so the log stays consistent and usable. */
+  async #recover() {
+    if (!this.#store || this.#wasm === null) return;
+    const loaded = await this.#store.reload();
+    this.invoke((wasm) => wasm.replaceStore(loaded));
+    this.notify();
   }
 
   /** A promise that resolves at the next change a waiting consumer may care about. */
@@ -426,10 +450,13 @@ class OpenLog {
     // A flush already scheduled runs first; its waiters learn its outcome, close flushes again.
     await this.#flush?.catch(() => {});
     try {
+      // An IndexedDB log writes what is pending before it lets go.
+      if (this.#store) await this.invoke((wasm) => wasm.persist(this.#durability === "strict"));
       this.invoke((wasm) => wasm.close());
     } finally {
       this.#wasm?.free();
       this.#wasm = null;
+      this.#store?.release();
       this.notify();
     }
   }
@@ -642,17 +669,18 @@ class Consumer {
     }
   }
 
-  /** Polls the core and decodes; each chunk remembers the generation and revision it was
-   * polled at, to notice a rebalance, seek or pause during its delivery. */
+  /** Polls the core and decodes; each chunk remembers the member's assignment version and
+   * this consumer's revision it was polled at, to notice a rebalance, seek or pause during
+   * its delivery. */
   #fetch(maxRecords, maxBytes) {
     const member = this.#member;
     const bytes = this.#log.invoke((wasm) => wasm.poll(member, maxRecords, maxBytes));
     this.#seeked.clear();
     const chunks = decodePoll(bytes);
     if (chunks.length > 0) {
-      const generation = this.#log.invoke((wasm) => wasm.generation(member));
+      const version = this.#log.invoke((wasm) => wasm.assignmentVersion(member));
       for (const chunk of chunks) {
-        chunk.generation = generation;
+        chunk.assignmentVersion = version;
         chunk.revision = this.#revision;
       }
     }
@@ -724,16 +752,16 @@ class Consumer {
   }
 
   /** Whether the rest of a chunk, from `index`, may still be delivered. A rebalance (the
-   * group's generation moved) or a seek or pause of this consumer since the poll may have
+   * member's assignment version moved) or a seek or pause of this consumer since the poll may have
    * made it stale: a revoked partition stops at once and its new owner continues from the
    * last commit; a seek's position stands; otherwise the records go back for a later poll. */
   #stillDeliverable(chunk, index) {
-    const generation = this.#log.invoke((wasm) => wasm.generation(this.#member));
-    if (generation === chunk.generation && this.#revision === chunk.revision) return true;
+    const version = this.#log.invoke((wasm) => wasm.assignmentVersion(this.#member));
+    if (version === chunk.assignmentVersion && this.#revision === chunk.revision) return true;
     if (!this.#owns(chunk) || this.#seeked.has(partitionKey(chunk.topic, chunk.partition))) {
       return false;
     }
-    if (generation !== chunk.generation || this.#isPaused(chunk)) {
+    if (version !== chunk.assignmentVersion || this.#isPaused(chunk)) {
       this.#rewind(chunk, index);
       return false;
     }
@@ -884,13 +912,14 @@ class Consumer {
 
 // ---- Log and the factory ----
 
-const OPEN_OPTIONS = ["path", "name", "durability"];
+const OPEN_OPTIONS = ["path", "name", "durability", "waitForLock"];
 
 function openSettings(options) {
   const {
     path,
     name,
     durability = "strict",
+    waitForLock,
   } = checkedOptions(options, "Log.open options", OPEN_OPTIONS);
   if (!DURABILITIES.includes(durability)) {
     throw invalidArgument(`durability must be "strict" or "relaxed", got ${describe(durability)}`);
@@ -903,10 +932,13 @@ function openSettings(options) {
       `path must be a directory name (a non-empty string), got ${describe(path)}`,
     );
   }
-  if (name !== undefined) {
-    throw invalidArgument("IndexedDB storage arrives in a later release");
+  if (name !== undefined && (typeof name !== "string" || name === "")) {
+    throw invalidArgument(`name must be a database name (a non-empty string), got ${describe(name)}`);
   }
-  return { path, durability };
+  if (waitForLock !== undefined && typeof waitForLock !== "boolean") {
+    throw invalidArgument(`waitForLock must be true or false, got ${describe(waitForLock)}`);
+  }
+  return { path, name, durability, waitForLock: waitForLock ?? false };
 }
 
 /** 53 random bits, all a JS number holds exactly. */
@@ -926,6 +958,7 @@ export function createApi({
   core,
   initialize,
   fileStorage,
+  namedStorage,
   getRandomValues = (array) => globalThis.crypto.getRandomValues(array),
 }) {
   let initialized = null;
@@ -965,8 +998,23 @@ export function createApi({
       if (settings.path !== undefined && !fileStorage) {
         throw invalidArgument("file storage ({ path }) is Node-only");
       }
+      if (settings.name !== undefined && !namedStorage) {
+        throw invalidArgument("IndexedDB storage ({ name }) is for browsers; in Node use { path }");
+      }
       await ready();
-      return new Log(opening, new OpenLog(openWasm(settings), settings.durability));
+      if (settings.name === undefined) {
+        return new Log(opening, new OpenLog(openWasm(settings), settings.durability));
+      }
+      const store = await namedStorage(settings.name, settings.waitForLock);
+      try {
+        const wasm = translated(() =>
+          core.WasmLog.openIndexedDb(store.loaded, randomSeed(getRandomValues)),
+        );
+        return new Log(opening, new OpenLog(wasm, settings.durability, store));
+      } catch (error) {
+        store.release();
+        throw error;
+      }
     }
 
     async createTopic(request) {

@@ -1,7 +1,64 @@
 // brook for browsers and bundlers: the wasm loads on the first Log.open (no top-level await,
-// so importing brook costs nothing until it is used). There are no files here.
+// so importing brook costs nothing until it is used). Logs live in memory or, with { name },
+// in an IndexedDB database of that name, guarded by a Web Lock so that two tabs never write
+// one log at once: a second tab's open fails with LOG_LOCKED, or waits with waitForLock.
 
 import init, * as core from "../pkg/brook_core.js";
-import { createApi } from "./brook.js";
+import { createApi, BrookError, translate } from "./brook.js";
 
-export const { Log, BrookError } = createApi({ core, initialize: () => init() });
+/** Takes the Web Lock of a log; resolves with its release function. */
+function acquireLock(name, wait) {
+  const locks = globalThis.navigator?.locks;
+  // Without Web Locks (very old browsers, some workers) there is no cross-tab guard.
+  if (!locks) return Promise.resolve(() => {});
+  return new Promise((resolve, reject) => {
+    locks
+      .request(`brook:${name}`, { ifAvailable: !wait }, (lock) => {
+        if (!lock) {
+          reject(
+            new BrookError(
+              "LOG_LOCKED",
+              `the log ${JSON.stringify(name)} is open in another tab or window; close it there, or open with { waitForLock: true }`,
+            ),
+          );
+          return undefined;
+        }
+        // The lock is held until this promise settles: on close, or when the page goes away.
+        return new Promise((release) => resolve(release));
+      })
+      .catch(reject);
+  });
+}
+
+async function load(name) {
+  try {
+    return await core.loadIndexedDb(name);
+  } catch (error) {
+    throw translate(error);
+  }
+}
+
+/** Opens the IndexedDB log `name`: lock first, then read it back. */
+async function namedStorage(name, waitForLock) {
+  const release = await acquireLock(name, waitForLock);
+  try {
+    const loaded = await load(name);
+    return { loaded, reload: () => load(name), release };
+  } catch (error) {
+    release();
+    throw error;
+  }
+}
+
+/** Deletes the IndexedDB database of a log (close the log first). */
+export async function deleteLog(name) {
+  await init();
+  try {
+    await core.deleteIndexedDb(name);
+  } catch (error) {
+    throw translate(error);
+  }
+}
+
+export const { Log } = createApi({ core, initialize: () => init(), namedStorage });
+export { BrookError };

@@ -260,3 +260,11 @@ export const { Log, BrookError } = createApi({
   // globalThis.crypto needs a flag on Node 18.
   getRandomValues: (array) => webcrypto.getRandomValues(array),
 });
+
+/** IndexedDB is for browsers; in Node a log's files are removed with the directory. */
+export async function deleteLog(name) {
+  throw new BrookError(
+    "INVALID_ARGUMENT",
+    `deleteLog(${JSON.stringify(name)}) is for IndexedDB logs in browsers; in Node remove the log's directory`,
+  );
+}

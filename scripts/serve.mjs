@@ -20,7 +20,9 @@ const types = {
 // Only what the page needs is served: no sources, no build output besides pkg/.
 const served = ["/www/", "/js/", "/pkg/"];
 
-export function startServer(port = 0) {
+/** `extra`: more path prefixes to serve (tests serve their own pages). */
+export function startServer(port = 0, { extra = [] } = {}) {
+  const allowed = [...served, ...extra];
   const server = createServer(async (request, response) => {
     const path = normalize(decodeURIComponent(new URL(request.url, "http://localhost").pathname));
     if (path === "/") {
@@ -28,7 +30,7 @@ export function startServer(port = 0) {
       return;
     }
     const file = join(root, path.endsWith("/") ? path + "index.html" : path);
-    if (!served.some((prefix) => path.startsWith(prefix)) || !file.startsWith(root)) {
+    if (!allowed.some((prefix) => path.startsWith(prefix)) || !file.startsWith(root)) {
       response.writeHead(404).end("not found");
       return;
     }

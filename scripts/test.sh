@@ -31,8 +31,14 @@ CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=60 \
 say "build the npm package's wasm (release) into pkg/"
 ./scripts/build.sh
 
+say "tsc --noEmit (index.d.ts against a program that uses the whole API)"
+npx tsc --noEmit --strict --target es2022 --module nodenext --lib es2022,dom index.d.ts tests/js/types-check.ts
+
 say "node --test tests/js (the JS API through node:test)"
 node --test --test-reporter=spec tests/js/
+
+say "node --test tests/browser (IndexedDB: reload, crash, two tabs, quota; headless Chromium)"
+node --test --test-reporter=spec tests/browser/
 
 say "node --test tests/pack (npm pack, installed into a Node app, a browser page and a Vite build)"
 node --test --test-reporter=spec tests/pack/

@@ -94,6 +94,8 @@ struct Member {
     paused: BTreeSet<TopicPartition>,
     /// Where the next poll starts in `assignment`, so that no partition starves the others.
     cursor: usize,
+    /// Bumped whenever `assignment` changes, even if it changes back.
+    assignment_version: u64,
 }
 
 struct Group {
@@ -227,6 +229,7 @@ impl Log {
                 pending_seeks: BTreeMap::new(),
                 paused: BTreeSet::new(),
                 cursor: 0,
+                assignment_version: 0,
             },
         );
         groups
@@ -337,6 +340,10 @@ impl Log {
             } else {
                 member.positions.clear();
             }
+            // An eager rebalance restarts positions even when the partitions stay the same.
+            if member.assignment != new || !assignor.is_cooperative() {
+                member.assignment_version += 1;
+            }
             member.assignment = new;
             member.cursor = 0;
         }
@@ -368,6 +375,12 @@ impl Log {
                 .binary_search_by(|(t, p)| (t.as_str(), *p).cmp(&(topic, partition)))
                 .is_ok()
         })
+    }
+
+    /// Changes whenever the member's assignment (or, for eager assignors, its positions) was
+    /// reset by a rebalance.
+    pub fn assignment_version(&self, member: MemberId) -> Result<u64> {
+        Ok(self.groups.member(member)?.assignment_version)
     }
 
     pub fn generation(&self, member: MemberId) -> Result<i32> {

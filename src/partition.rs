@@ -9,9 +9,12 @@
 use crate::error::{Error, ErrorKind, Result};
 use std::collections::HashMap;
 
-use crate::record_batch::{encode_batch, encode_retained, RecordBatch, RecordInput, RecordRef};
+use crate::record_batch::{
+    encode_batch, encode_retained, RecordBatch, RecordInput, RecordRef, BATCH_HEADER_SIZE,
+};
 use crate::segment::{
-    parse_segment_file_name, read_batch, segment_file_name, RecoveryReport, Segment, CLEANED_SUFFIX,
+    parse_segment_file_name, read_batch, read_header, segment_file_name, RecoveryReport, Segment,
+    CLEANED_SUFFIX,
 };
 use crate::storage::Storage;
 
@@ -27,6 +30,30 @@ pub struct Partition {
     read_buffer: Vec<u8>,
     /// Segments below this base offset were compacted since they were sealed.
     compacted_below: i64,
+    /// Where recent reads stopped, so the next read from there starts at the right batch.
+    read_cursors: Vec<ReadCursor>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct ReadCursor {
+    offset: i64,
+    segment_base: i64,
+    position: u64,
+}
+
+/// Consumers of several groups read one partition at different places: keep a few cursors.
+const READ_CURSORS_MAX: usize = 8;
+
+fn remember(cursors: &mut Vec<ReadCursor>, offset: i64, segment_base: i64, position: u64) {
+    cursors.retain(|c| c.offset != offset);
+    if cursors.len() >= READ_CURSORS_MAX {
+        cursors.remove(0);
+    }
+    cursors.push(ReadCursor {
+        offset,
+        segment_base,
+        position,
+    });
 }
 
 /// What a compaction pass did.
@@ -61,6 +88,7 @@ impl Partition {
             encode_buffer: Vec::new(),
             read_buffer: Vec::new(),
             compacted_below: 0,
+            read_cursors: Vec::new(),
         }
     }
 
@@ -231,33 +259,47 @@ impl Partition {
             next_offset: offset,
         };
         let mut bytes_read: u64 = 0;
-        // Segments emptied by compaction hold nothing to read: skip to the next.
-        let first = self.segments.partition_point(|s| s.base_offset <= offset);
-        let first = first.saturating_sub(1);
-        for segment in &self.segments[first..] {
-            let mut position = if segment.base_offset <= offset {
-                segment.position_for(offset)
-            } else {
-                0
-            };
+        let mut header_bytes = [0u8; BATCH_HEADER_SIZE];
+        let (first, mut position) = self.start_of(offset);
+        for (index, segment) in self.segments.iter().enumerate().skip(first) {
+            if index != first {
+                position = 0;
+            }
             while position < segment.size {
                 if outcome.records >= records_max
                     || (outcome.records > 0 && bytes_read >= bytes_max)
                 {
+                    remember(
+                        &mut self.read_cursors,
+                        outcome.next_offset,
+                        segment.base_offset,
+                        position,
+                    );
                     return Ok(outcome);
                 }
-                let batch = read_batch(storage, &segment.path, position, &mut self.read_buffer)?;
-                let batch_size = batch.bytes().len() as u64;
-                position += batch_size;
-                if batch.next_offset() <= outcome.next_offset {
+                // Batches wholly before the offset are skipped on their header alone.
+                let header = read_header(storage, &segment.path, position, &mut header_bytes)?
+                    .map_err(|reason| Error::corrupt(format!("{}: {reason}", segment.path)))?;
+                if header.next_offset() <= outcome.next_offset {
+                    position += header.size() as u64;
                     continue;
                 }
+                let batch = read_batch(storage, &segment.path, position, &mut self.read_buffer)?;
+                let batch_start = position;
+                let batch_size = batch.bytes().len() as u64;
+                position += batch_size;
                 bytes_read += batch_size;
                 for record in batch.records() {
                     if record.offset < outcome.next_offset {
                         continue;
                     }
                     if outcome.records >= records_max {
+                        remember(
+                            &mut self.read_cursors,
+                            outcome.next_offset,
+                            segment.base_offset,
+                            batch_start,
+                        );
                         return Ok(outcome);
                     }
                     visit(&record);
@@ -270,6 +312,28 @@ impl Partition {
             outcome.next_offset = outcome.next_offset.max(segment.next_offset);
         }
         Ok(outcome)
+    }
+
+    /// The segment index and file position to start a read at `offset`: a remembered cursor
+    /// when a previous read stopped exactly there (consumers read on from where they stopped),
+    /// else the sparse index's entry at or before it.
+    fn start_of(&self, offset: i64) -> (usize, u64) {
+        let index = self
+            .segments
+            .partition_point(|s| s.base_offset <= offset)
+            .saturating_sub(1);
+        let segment = &self.segments[index];
+        let remembered = self.read_cursors.iter().find(|c| {
+            c.offset == offset
+                && c.segment_base == segment.base_offset
+                && c.position <= segment.size
+        });
+        let position = match remembered {
+            Some(cursor) => cursor.position,
+            None if segment.base_offset <= offset => segment.position_for(offset),
+            None => 0,
+        };
+        (index, position)
     }
 
     /// Deletes whole old segments (never the data of the active one): those whose newest
@@ -292,6 +356,7 @@ impl Partition {
             self.roll(storage, next)?;
         }
         let mut deleted = 0;
+        self.read_cursors.clear();
         // Bounded by the segment count; the active segment always stays.
         while self.segments.len() > 1 {
             let first = &self.segments[0];
@@ -328,6 +393,7 @@ impl Partition {
             return Ok(report);
         }
         let latest = self.latest_offsets_by_key(storage)?;
+        self.read_cursors.clear();
         let tombstone_horizon = now.saturating_sub(delete_retention_ms);
         let sealed = self.segments.len() - 1;
         for index in 0..sealed {

@@ -933,3 +933,46 @@ proptest! {
         prop_assert_eq!(log.offsets("c").unwrap()[0].high, writes.len() as i64);
     }
 }
+
+#[test]
+fn assignment_versions_move_only_for_members_whose_assignment_changed() {
+    let (_, mut log) = setup(2, 1);
+    let a = log
+        .join_group(options("g", true, Assignor::CooperativeSticky), &["t"])
+        .unwrap();
+    let before = log.assignment_version(a).unwrap();
+    let b = log
+        .join_group(options("g", true, Assignor::CooperativeSticky), &["t"])
+        .unwrap();
+    assert_ne!(
+        log.assignment_version(a).unwrap(),
+        before,
+        "a gave a partition to b"
+    );
+    let (a_now, b_now) = (
+        log.assignment_version(a).unwrap(),
+        log.assignment_version(b).unwrap(),
+    );
+    let c = log
+        .join_group(options("g", true, Assignor::CooperativeSticky), &["t"])
+        .unwrap();
+    assert_eq!(
+        log.assignment_version(a).unwrap(),
+        a_now,
+        "nothing moved for a"
+    );
+    assert_eq!(
+        log.assignment_version(b).unwrap(),
+        b_now,
+        "nothing moved for b"
+    );
+    assert!(log.assignment(c).unwrap().is_empty());
+    // Eager assignors restart every position, so every member's version moves.
+    let x = log
+        .join_group(options("e", true, Assignor::Range), &["t"])
+        .unwrap();
+    let x_before = log.assignment_version(x).unwrap();
+    log.join_group(options("e", true, Assignor::Range), &["t"])
+        .unwrap();
+    assert_ne!(log.assignment_version(x).unwrap(), x_before);
+}

@@ -560,27 +560,28 @@ impl WasmLog {
             ErrorKind::InvalidArgument,
         )? as u64;
         let mut writer = PollWriter::new();
-        let mut highs: Vec<(String, u32, i64)> = Vec::new();
-        // Watermarks are read once per partition chunk, before the visit borrows the log.
+        // High watermarks are read before the poll borrows the log: they are what the batch
+        // reports (eachBatch's highWatermark), and records cannot be added during the poll.
+        let mut highs: Vec<((String, u32), i64)> = Vec::new();
         for (topic, partition) in self.log.assignment(member).map_err(to_js)? {
-            let high = self
-                .log
-                .offsets(&topic)
-                .map_err(to_js)?
-                .get(partition as usize)
-                .map_or(0, |o| o.high);
-            highs.push((topic, partition, high));
+            let high = self.log.watermarks(&topic, partition).map_err(to_js)?.1;
+            highs.push(((topic, partition), high));
         }
+        let mut current: Option<usize> = None;
         self.log
             .poll(
                 member,
                 records_max,
                 bytes_max,
                 &mut |topic, partition, record| {
-                    let high = highs
-                        .iter()
-                        .find(|(t, p, _)| t == topic && *p == partition)
-                        .map_or(0, |h| h.2);
+                    let same =
+                        |index: usize| highs[index].0 .0 == topic && highs[index].0 .1 == partition;
+                    if !current.is_some_and(same) {
+                        current = highs
+                            .iter()
+                            .position(|h| h.0 .0 == topic && h.0 .1 == partition);
+                    }
+                    let high = current.map_or(0, |index| highs[index].1);
                     writer.record(topic, partition, high, record)
                 },
             )
@@ -599,6 +600,16 @@ impl WasmLog {
 
     pub fn generation(&self, member: f64) -> JsResult<i32> {
         self.log.generation(member_id(member)?).map_err(to_js)
+    }
+
+    /// Bumped whenever this member's assignment changes: a delivery loop compares it before
+    /// each record and re-checks ownership only when it moved.
+    #[wasm_bindgen(js_name = assignmentVersion)]
+    pub fn assignment_version(&self, member: f64) -> JsResult<f64> {
+        self.log
+            .assignment_version(member_id(member)?)
+            .map(|v| v as f64)
+            .map_err(to_js)
     }
 
     pub fn assignment(&self, member: f64) -> JsResult<JsValue> {

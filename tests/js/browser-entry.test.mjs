@@ -37,10 +37,10 @@ test("the wasm loads once, on the first open, and a memory log works", async () 
   await second.close();
 });
 
-test("file storage is refused in browsers, IndexedDB is not there yet", async () => {
+test("file storage is refused in browsers; without IndexedDB a named log says so", async () => {
   for (const [options, pattern] of [
     [{ path: "./data" }, /Node-only/],
-    [{ name: "shop" }, /later release/],
+    [{ name: "shop" }, /IndexedDB is not available here/],
   ]) {
     await assert.rejects(Log.open(options), (error) => {
       assert.ok(error instanceof BrookError);

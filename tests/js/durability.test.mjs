@@ -162,7 +162,7 @@ test("strict sends issued together share a flush and all resolve", async (t) => 
   await prepareEvents(t, path, 0);
   const log = await openFiles(t, path);
   const producer = log.producer();
-  const calls = countCalls(t, ["flush"]);
+  const calls = countCalls(t, ["persist"]);
   const sends = Array.from({ length: 50 }, (_, i) =>
     producer.send({ topic: "events", messages: [{ value: `value-${i}` }] }),
   );
@@ -171,7 +171,7 @@ test("strict sends issued together share a flush and all resolve", async (t) => 
     results.map(([r]) => r.offset),
     results.map((_, i) => i),
   );
-  assert.equal(calls.flush, 1);
+  assert.equal(calls.persist, 1);
 });
 
 test("a failed flush rejects every send that waited on it", async (t) => {
@@ -181,12 +181,12 @@ test("a failed flush rejects every send that waited on it", async (t) => {
   const producer = log.producer();
   // The core reports a failed fsync once (instrumenting the wasm class). What follows a real
   // one is the core's business: it refuses writes to that partition until a reopen.
-  const flush = WasmLog.prototype.flush;
-  WasmLog.prototype.flush = function () {
-    WasmLog.prototype.flush = flush;
+  const persist = WasmLog.prototype.persist;
+  WasmLog.prototype.persist = function () {
+    WasmLog.prototype.persist = persist;
     throw Object.assign(new Error("sync failed"), { name: "BrookError", code: "IO_ERROR" });
   };
-  t.after(() => (WasmLog.prototype.flush = flush));
+  t.after(() => (WasmLog.prototype.persist = persist));
   const outcomes = await Promise.allSettled(
     [0, 1, 2].map((i) => producer.send({ topic: "events", messages: [{ value: `value-${i}` }] })),
   );

@@ -1,0 +1,239 @@
+// brook in a real browser (headless Chromium through playwright-core), persisted in
+// IndexedDB: reloads, a renderer crash in the middle of a stream of sends, two tabs on one
+// log, and a full quota. Each test gets a fresh browser context (its own storage).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { chromium } from "playwright-core";
+import { startServer } from "../../scripts/serve.mjs";
+
+let server;
+let url;
+let browser;
+
+before(async () => {
+  ({ server, url } = await startServer(0, { extra: ["/tests/browser/"] }));
+  url = url.replace(/www\/$/, "tests/browser/page.html");
+  browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+async function openPage(context) {
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (error) => errors.push(String(error)));
+  await page.goto(url);
+  await page.waitForFunction(() => window.ready === true);
+  return { page, errors };
+}
+
+async function withContext(body) {
+  const context = await browser.newContext();
+  try {
+    await body(context);
+  } finally {
+    await context.close();
+  }
+}
+
+test("topics, records and commits come back after a reload", () =>
+  withContext(async (context) => {
+    const { page, errors } = await openPage(context);
+    await page.evaluate(async () => {
+      const log = await brook.Log.open({ name: "shop" });
+      await log.createTopic({ topic: "inventory", partitions: 3 });
+      const producer = log.producer();
+      const messages = ["foobar", "21", "abc", "abc-123"].map((key) => ({ key, value: `stock of ${key}` }));
+      await producer.send({ topic: "inventory", messages });
+      const consumer = log.consumer({ groupId: "view", autoCommit: false });
+      await consumer.subscribe({ topics: ["inventory"], fromBeginning: true });
+      const seen = await consumer.poll({ maxRecords: 10 });
+      await consumer.commit(seen.find((m) => m.partition === 0 && m.offset === 1));
+      await consumer.disconnect();
+      await log.close();
+    });
+    await page.reload();
+    await page.waitForFunction(() => window.ready === true);
+    const result = await page.evaluate(async () => {
+      const log = await brook.Log.open({ name: "shop" });
+      const consumer = log.consumer({ groupId: "view", autoCommit: false });
+      await consumer.subscribe({ topics: ["inventory"], fromBeginning: true });
+      const next = await consumer.poll({ maxRecords: 10 });
+      const decoder = new TextDecoder();
+      const out = {
+        topics: log.topics().map((t) => [t.topic, t.partitions]),
+        offsets: log.offsets("inventory").map((o) => o.high),
+        next: next.map((m) => [m.partition, m.offset, decoder.decode(m.key)]).sort(),
+      };
+      await log.close();
+      return out;
+    });
+    // Kafka's partitioner: "foobar", "21", "abc" on partition 0, "abc-123" on 1.
+    assert.deepEqual(result.topics, [["inventory", 3]]);
+    assert.deepEqual(result.offsets, [3, 1, 0]);
+    assert.deepEqual(result.next, [[0, 2, "abc"], [1, 0, "abc-123"]], "resumes after the commit");
+    assert.deepEqual(errors, []);
+  }));
+
+test("a renderer crash in the middle of sends keeps every acknowledged record", () =>
+  withContext(async (context) => {
+    const { page } = await openPage(context);
+    const acknowledged = [];
+    await page.exposeFunction("acknowledge", (offset) => acknowledged.push(offset));
+    await page.evaluate(async () => {
+      const log = await brook.Log.open({ name: "stream" });
+      await log.createTopic({ topic: "events", partitions: 1 });
+      const producer = log.producer();
+      // Runs until the page dies; each resolved send is reported at once.
+      (async () => {
+        for (let i = 0; ; i++) {
+          const [{ offset }] = await producer.send({ topic: "events", messages: [{ value: `event ${i}` }] });
+          await window.acknowledge(offset);
+        }
+      })();
+    });
+    const deadline = Date.now() + 20000;
+    while (acknowledged.length < 40 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(acknowledged.length >= 40, `sends were acknowledged (${acknowledged.length})`);
+    const cdp = await context.newCDPSession(page);
+    const crashed = new Promise((resolve) => page.once("crash", resolve));
+    cdp.send("Page.crash").catch(() => {}); // never answers: the renderer dies with it
+    await crashed;
+    const ackedBeforeCrash = [...acknowledged];
+
+    const { page: second } = await openPage(context);
+    const stored = await second.evaluate(async () => {
+      const log = await brook.Log.open({ name: "stream" });
+      const consumer = log.consumer({ groupId: "check" });
+      await consumer.subscribe({ topics: ["events"], fromBeginning: true });
+      const all = [];
+      for (;;) {
+        const batch = await consumer.poll({ maxRecords: 1000 });
+        if (batch.length === 0) break;
+        all.push(...batch.map((m) => [m.offset, new TextDecoder().decode(m.value)]));
+      }
+      const [{ offset: next }] = await log.producer().send({ topic: "events", messages: [{ value: "after" }] });
+      await log.close();
+      return { all, next };
+    });
+    const offsets = stored.all.map(([offset]) => offset);
+    assert.deepEqual(offsets, offsets.map((_, i) => i), "offsets are contiguous from 0");
+    for (const offset of ackedBeforeCrash) {
+      assert.equal(stored.all[offset]?.[1], `event ${offset}`, `acknowledged offset ${offset} is there`);
+    }
+    assert.equal(stored.next, offsets.length, "the next send continues after the kept records");
+  }));
+
+test("two tabs: the second is locked out, or waits for the first to close", () =>
+  withContext(async (context) => {
+    const { page: first } = await openPage(context);
+    const { page: second } = await openPage(context);
+    await first.evaluate(async () => {
+      window.log = await brook.Log.open({ name: "shared" });
+      await log.createTopic({ topic: "t", partitions: 1 });
+      await log.producer().send({ topic: "t", messages: [{ value: "from the first tab" }] });
+    });
+    const refused = await second.evaluate(async () => {
+      try {
+        await brook.Log.open({ name: "shared" });
+        return "opened";
+      } catch (error) {
+        return [error instanceof brook.BrookError, error.code];
+      }
+    });
+    assert.deepEqual(refused, [true, "LOG_LOCKED"]);
+    // With waitForLock the second tab gets the log once the first closes it.
+    await second.evaluate(() => {
+      window.waiting = brook.Log.open({ name: "shared", waitForLock: true }).then(async (log) => {
+        window.log = log;
+        return log.offsets("t")[0].high;
+      });
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(await second.evaluate(() => window.log === undefined), true, "still waiting");
+    await first.evaluate(() => log.close());
+    assert.equal(await second.evaluate(() => window.waiting), 1, "sees the first tab's record");
+    // A tab that goes away releases its lock too.
+    await second.close();
+    const third = (await openPage(context)).page;
+    assert.equal(await third.evaluate(async () => {
+      const log = await brook.Log.open({ name: "shared" });
+      const high = log.offsets("t")[0].high;
+      await log.close();
+      return high;
+    }), 1);
+  }));
+
+// Chromium's quota override (CDP Storage.overrideQuotaForOrigin) has no effect on this build,
+// so the page plays the browser's part: past a byte budget, a readwrite transaction aborts with
+// a QuotaExceededError as its error, which is what a real refusal looks like to brook.
+function installQuota(bytes) {
+  const put = IDBObjectStore.prototype.put;
+  const error = Object.getOwnPropertyDescriptor(IDBTransaction.prototype, "error");
+  let used = 0;
+  window.quota = { bytes };
+  IDBObjectStore.prototype.put = function (value, key) {
+    used += value?.byteLength ?? 0;
+    const request = put.call(this, value, key);
+    if (used > window.quota.bytes) {
+      this.transaction.refusedForQuota = true;
+      this.transaction.abort();
+    }
+    return request;
+  };
+  Object.defineProperty(IDBTransaction.prototype, "error", {
+    get() {
+      if (this.refusedForQuota) return new DOMException("quota exceeded", "QuotaExceededError");
+      return error.get.call(this);
+    },
+  });
+  window.freeQuota = () => { used = 0; window.quota.bytes = Infinity; };
+}
+
+test("a full quota fails the send with QUOTA_EXCEEDED and leaves the log consistent and usable", () =>
+  withContext(async (context) => {
+    const { page } = await openPage(context);
+    await page.evaluate(installQuota, 1024 * 1024);
+    const outcome = await page.evaluate(async () => {
+      window.log = await brook.Log.open({ name: "full" });
+      await log.createTopic({ topic: "big", partitions: 1, maxMessageBytes: 2 * 1024 * 1024 });
+      window.producer = log.producer();
+      const consumer = log.consumer({ groupId: "reader", autoCommit: false });
+      await consumer.subscribe({ topics: ["big"], fromBeginning: true });
+      window.consumer = consumer;
+      const value = new Uint8Array(200 * 1024).fill(7);
+      const acknowledged = [];
+      for (let i = 0; i < 40; i++) {
+        try {
+          const [{ offset }] = await producer.send({ topic: "big", messages: [{ value }] });
+          acknowledged.push(offset);
+        } catch (error) {
+          return { acknowledged, code: error.code, high: log.offsets("big")[0].high };
+        }
+      }
+      return { acknowledged, code: null };
+    });
+    assert.equal(outcome.code, "QUOTA_EXCEEDED", JSON.stringify(outcome));
+    assert.ok(outcome.acknowledged.length >= 3, JSON.stringify(outcome));
+    assert.equal(outcome.high, outcome.acknowledged.length, "the refused record is not in the log");
+    // Room again (retention or the user freed space): the same log takes writes, its consumer
+    // still works, and offsets carry on from the last acknowledged record.
+    const after = await page.evaluate(async () => {
+      window.freeQuota();
+      const [{ offset }] = await producer.send({ topic: "big", messages: [{ value: "fits" }] });
+      const read = (await consumer.poll({ maxRecords: 100 })).map((m) => m.offset);
+      await log.close();
+      const again = await brook.Log.open({ name: "full" });
+      const high = again.offsets("big")[0].high;
+      await again.close();
+      return { offset, high, read };
+    });
+    const n = outcome.acknowledged.length;
+    assert.deepEqual(after, { offset: n, high: n + 1, read: [...Array(n + 1).keys()] });
+  }));
