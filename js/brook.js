@@ -642,7 +642,7 @@ class Consumer {
       ? (chunks) => this.#deliverMessages(chunks, eachMessage)
       : (chunks) => this.#deliverBatches(chunks, eachBatch);
     this.#stopping = false;
-    const first = this.#fetch(this.#maxRecords, this.#maxBytes);
+    const first = this.#fetch(this.#maxRecords, this.#maxBytes, "fetch");
     this.#log.consumers.add(this.#stop);
     this.#loop = this.#runLoop(deliver, first, onError);
   }
@@ -653,13 +653,12 @@ class Consumer {
     try {
       while (!this.#stopping) {
         if (chunks.length > 0) {
-          await this.#beforeDelivery();
           await deliver(chunks);
           await this.#yieldIfBusy();
         } else {
           await this.#waitForRecords();
         }
-        if (!this.#stopping) chunks = this.#fetch(this.#maxRecords, this.#maxBytes);
+        if (!this.#stopping) chunks = this.#fetch(this.#maxRecords, this.#maxBytes, "fetch");
       }
     } catch (error) {
       reportError(error, onError);
@@ -672,9 +671,11 @@ class Consumer {
   /** Polls the core and decodes; each chunk remembers the member's assignment version and
    * this consumer's revision it was polled at, to notice a rebalance, seek or pause during
    * its delivery. */
-  #fetch(maxRecords, maxBytes) {
+  #fetch(maxRecords, maxBytes, read = "poll") {
     const member = this.#member;
-    const bytes = this.#log.invoke((wasm) => wasm.poll(member, maxRecords, maxBytes));
+    // "poll" auto-commits what it returns (pull style: returning is delivering); "fetch"
+    // commits nothing, and the run loop commits each record as it hands it to the app.
+    const bytes = this.#log.invoke((wasm) => wasm[read](member, maxRecords, maxBytes));
     this.#seeked.clear();
     const chunks = decodePoll(bytes);
     if (chunks.length > 0) {
@@ -691,6 +692,16 @@ class Consumer {
    * sees the records, so a crash while processing skips them (at-most-once), as promised. */
   async #beforeDelivery() {
     if (this.#autoCommit) await this.#log.durable();
+  }
+
+  /** Auto commit in the run loop: commits the position after `offset` as the record (or the
+   * batch ending there) is handed to the app, durably before the handler runs, so a crash
+   * while processing skips it (at-most-once) and records never handed over (revoked, loop
+   * stopped) stay uncommitted for whoever reads the partition next. */
+  async #commitHandedOver(topic, partition, offset) {
+    if (!this.#autoCommit) return;
+    this.#log.invoke((wasm) => wasm.commitOne(this.#member, topic, partition, offset + 1));
+    await this.#log.durable();
   }
 
   /** Waits, without polling, until a change (send, seek, resume, rebalance, ...) makes records
@@ -717,8 +728,15 @@ class Consumer {
       for (let index = 0; index < messages.length; index++) {
         if (this.#stopping) return this.#giveBack(chunks, at, index);
         if (!this.#stillDeliverable(chunk, index)) break;
+        const message = messages[index];
         try {
-          await eachMessage({ topic, partition, message: messages[index] });
+          await this.#commitHandedOver(topic, partition, message.offset);
+        } catch (error) {
+          this.#giveBack(chunks, at, index);
+          throw error;
+        }
+        try {
+          await eachMessage({ topic, partition, message });
         } catch (error) {
           // Auto commit already counted the failed message as delivered (at-most-once).
           this.#giveBack(chunks, at, this.#autoCommit ? index + 1 : index);
@@ -734,6 +752,12 @@ class Consumer {
       if (this.#stopping) return this.#giveBack(chunks, at, 0);
       if (!this.#stillDeliverable(chunk, 0)) continue;
       const { topic, partition, highWatermark, messages } = chunk;
+      try {
+        await this.#commitHandedOver(topic, partition, messages[messages.length - 1].offset);
+      } catch (error) {
+        this.#giveBack(chunks, at, 0);
+        throw error;
+      }
       try {
         await eachBatch({
           batch: { topic, partition, highWatermark, messages },

@@ -565,12 +565,38 @@ impl Log {
     /// Delivers up to `records_max` records (and, after the first, about `bytes_max` bytes)
     /// from the member's unpaused partitions, each partition in offset order, starting with
     /// a different partition each call so that none starves. With auto commit, the delivered
-    /// positions are committed before this returns (at-most-once).
+    /// positions are committed before this returns (at-most-once): returning them is the
+    /// delivery.
     pub fn poll(
         &mut self,
         member: MemberId,
         records_max: u32,
         bytes_max: u64,
+        visit: &mut dyn FnMut(&str, u32, &RecordRef<'_>),
+    ) -> Result<u32> {
+        self.fetch_records(member, records_max, bytes_max, true, visit)
+    }
+
+    /// Like `poll`, but commits nothing, even with auto commit: for a delivery loop that hands
+    /// records to the app one by one and commits each as it hands it over (`commit`), so that
+    /// records it never hands over (a rebalance revoked them, the loop stopped) stay
+    /// uncommitted for whoever reads the partition next.
+    pub fn fetch(
+        &mut self,
+        member: MemberId,
+        records_max: u32,
+        bytes_max: u64,
+        visit: &mut dyn FnMut(&str, u32, &RecordRef<'_>),
+    ) -> Result<u32> {
+        self.fetch_records(member, records_max, bytes_max, false, visit)
+    }
+
+    fn fetch_records(
+        &mut self,
+        member: MemberId,
+        records_max: u32,
+        bytes_max: u64,
+        commit_delivered: bool,
         visit: &mut dyn FnMut(&str, u32, &RecordRef<'_>),
     ) -> Result<u32> {
         self.check_open()?;
@@ -580,7 +606,7 @@ impl Log {
         let state = self.groups.member(member)?;
         let assignment = state.assignment.clone();
         let start = state.cursor;
-        let auto_commit = state.auto_commit;
+        let auto_commit = state.auto_commit && commit_delivered;
         let mut delivered: u32 = 0;
         let mut bytes: u64 = 0;
         let mut to_commit = Vec::new();

@@ -537,12 +537,49 @@ impl WasmLog {
         self.log.leave_group(member_id(member)?).map_err(to_js)
     }
 
-    /// Up to `max_records` records as a packed buffer (see `wire`).
+    /// Up to `max_records` records as a packed buffer (see `wire`); with auto commit they are
+    /// committed as they are returned.
     pub fn poll(
         &mut self,
         member: f64,
         max_records: JsValue,
         max_bytes: JsValue,
+    ) -> JsResult<Vec<u8>> {
+        self.read_member(member, max_records, max_bytes, true)
+    }
+
+    /// Like `poll` but commits nothing: the run loop commits each record as it hands it over.
+    pub fn fetch(
+        &mut self,
+        member: f64,
+        max_records: JsValue,
+        max_bytes: JsValue,
+    ) -> JsResult<Vec<u8>> {
+        self.read_member(member, max_records, max_bytes, false)
+    }
+
+    /// Commits `offset` (the next to read) of one owned partition: the run loop's auto commit
+    /// of each record it hands over, without building an array of objects per record.
+    #[wasm_bindgen(js_name = commitOne)]
+    pub fn commit_one(
+        &mut self,
+        member: f64,
+        topic: &str,
+        partition: u32,
+        offset: f64,
+    ) -> JsResult<()> {
+        let offset = offset_arg(&JsValue::from_f64(offset))?;
+        self.log
+            .commit(member_id(member)?, &[(topic, partition, offset)])
+            .map_err(to_js)
+    }
+
+    fn read_member(
+        &mut self,
+        member: f64,
+        max_records: JsValue,
+        max_bytes: JsValue,
+        commit_delivered: bool,
     ) -> JsResult<Vec<u8>> {
         let member = member_id(member)?;
         let records_max = integer(
@@ -568,24 +605,29 @@ impl WasmLog {
             highs.push(((topic, partition), high));
         }
         let mut current: Option<usize> = None;
-        self.log
-            .poll(
-                member,
-                records_max,
-                bytes_max,
-                &mut |topic, partition, record| {
-                    let same =
-                        |index: usize| highs[index].0 .0 == topic && highs[index].0 .1 == partition;
-                    if !current.is_some_and(same) {
-                        current = highs
-                            .iter()
-                            .position(|h| h.0 .0 == topic && h.0 .1 == partition);
-                    }
-                    let high = current.map_or(0, |index| highs[index].1);
-                    writer.record(topic, partition, high, record)
-                },
-            )
-            .map_err(to_js)?;
+        let read = if commit_delivered {
+            Log::poll
+        } else {
+            Log::fetch
+        };
+        read(
+            &mut self.log,
+            member,
+            records_max,
+            bytes_max,
+            &mut |topic, partition, record| {
+                let same =
+                    |index: usize| highs[index].0 .0 == topic && highs[index].0 .1 == partition;
+                if !current.is_some_and(same) {
+                    current = highs
+                        .iter()
+                        .position(|h| h.0 .0 == topic && h.0 .1 == partition);
+                }
+                let high = current.map_or(0, |index| highs[index].1);
+                writer.record(topic, partition, high, record)
+            },
+        )
+        .map_err(to_js)?;
         Ok(writer.finish())
     }
 

@@ -61,6 +61,21 @@ test("after a crash mid-handler, auto commit has already moved past the record",
   assert.equal(await resumeAfterCrash(t, true), 1);
 });
 
+test("auto commit in run() with a large poll: a crash skips only the record in hand", async (t) => {
+  const path = tempDir(t);
+  await prepareEvents(t, path, 10);
+  const { lines, exit } = spawnFixture(t, "crash-consumer.mjs", [path, "true", "500", "2"]);
+  const handled = [];
+  for await (const line of lines) handled.push(line);
+  assert.equal((await exit).signal, "SIGKILL");
+  assert.deepEqual(handled, ["handling 0", "handling 1", "handling 2"]);
+  const log = await openFiles(t, path);
+  const consumer = log.consumer({ groupId: "crashy" });
+  await consumer.subscribe({ topic: "events", fromBeginning: true });
+  const rest = await consumer.poll({ maxRecords: 100 });
+  assert.deepEqual(rest.map((m) => m.offset), [3, 4, 5, 6, 7, 8, 9]);
+});
+
 test("every send acknowledged before SIGKILL survives, offsets contiguous from 0", async (t) => {
   const path = tempDir(t);
   await prepareEvents(t, path, 0);

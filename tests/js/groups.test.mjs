@@ -309,3 +309,29 @@ test("seek, pause and resume steer a running loop", async (t) => {
   );
   await log.close();
 });
+
+test("auto commit: a partition revoked before its records were handed over loses none of them", async (t) => {
+  const log = await openWithTopic(t, 2);
+  await fillPartitions(log, "orders", 2, 10);
+  const first = log.consumer({ groupId: "handover-auto" });
+  const firstSeen = [];
+  let release;
+  const gate = new Promise((resolve) => (release = resolve));
+  await first.subscribe({ topic: "orders", fromBeginning: true });
+  await first.run({
+    eachMessage: async ({ message }) => {
+      firstSeen.push(message);
+      if (firstSeen.length === 2) await gate;
+    },
+  });
+  await eventually(() => firstSeen.length === 2);
+  const second = log.consumer({ groupId: "handover-auto" });
+  const secondSeen = await running(second);
+  const [{ partition: moved }] = second.assignment();
+  release();
+  await eventually(() => firstSeen.length + secondSeen.length >= 20);
+  await sleep(20);
+  const all = [...firstSeen, ...secondSeen].map((m) => `${m.partition}:${m.offset}`);
+  assert.equal(new Set(all).size, 20, `every record processed once by the group: ${all}`);
+  assert.ok(secondSeen.every((m) => m.partition === moved));
+});
