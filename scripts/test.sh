@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of brook: formatting and lints, the core's native tests (unit, property,
-# recovery), the wasm bindings' tests in Node, the JS API's tests in Node, and the packed npm
-# tarball installed into fresh apps (Node, a plain browser page, a Vite build) in Chromium.
+# recovery), the wasm bindings' tests in Node and in Chromium, the JS API's tests in Node, the
+# IndexedDB and demo page tests in Chromium, and the packed npm tarball installed into fresh
+# apps (Node, a plain browser page, a Vite build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -39,6 +40,9 @@ node --test --test-reporter=spec tests/js/
 
 say "node --test tests/browser (IndexedDB: reload, crash, two tabs, quota; headless Chromium)"
 node --test --test-reporter=spec tests/browser/
+
+say "node --test tests/demo (the demo page's main flows in headless Chromium)"
+node --test --test-reporter=spec tests/demo/
 
 say "node --test tests/pack (npm pack, installed into a Node app, a browser page and a Vite build)"
 node --test --test-reporter=spec tests/pack/
