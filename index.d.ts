@@ -187,6 +187,13 @@ export interface ConsumerRunConfig {
   onError?: (error: unknown) => void;
 }
 
+export interface GroupDescription {
+  groupId: string;
+  generation: number;
+  assignor: "range" | "roundRobin" | "cooperativeSticky";
+  members: Array<{ memberId: number; name: string; topics: string[]; assignment: TopicPartition[] }>;
+}
+
 export interface TopicPartition {
   topic: string;
   partition: number;
@@ -217,6 +224,8 @@ export interface Consumer {
   pause(topics: TopicPartitions[]): void;
   resume(topics: TopicPartitions[]): void;
   assignment(): TopicPartition[];
+  /** The next offset this consumer reads from an owned partition; null before its first read. */
+  position(partition: TopicPartition): number | null;
   paused(): TopicPartition[];
   lag(): PartitionLag[];
   /** Stops the loop after the handler in flight and leaves the group. Idempotent. */
@@ -233,6 +242,12 @@ export class Log {
   offsets(topic: string): PartitionOffsets[];
   /** Runs retention and compaction; resolves with the number of segments changed. */
   maintain(): Promise<number>;
+  /** A group's commits and lag per partition of a topic, with or without live members. */
+  lag(request: { groupId: string; topic: string }): Array<Omit<PartitionLag, "topic">>;
+  /** A group's live members and their partitions; undefined when it has none. */
+  describeGroup(groupId: string): GroupDescription | undefined;
+  /** Ids of the groups with live members. */
+  groups(): string[];
   producer(options?: ProducerOptions): Producer;
   consumer(options: ConsumerOptions): Consumer;
   /** Stops every consumer loop, flushes and releases the log (its lock). Idempotent; every

@@ -366,6 +366,7 @@ class OpenLog {
   #durability;
   #flush = null;
   #change = null;
+  #maintainedAt = 0;
   /** Stop functions of the consumers whose loops may be running. */
   consumers = new Set();
   closing = false;
@@ -442,6 +443,20 @@ class OpenLog {
     const change = this.#change;
     this.#change = null;
     change?.resolve();
+    this.#maintainNow();
+  }
+
+  /** Retention and compaction run by themselves, as Kafka's cleaner does: at most once a
+   * second, after a change. Each pass is cheap unless a segment was sealed or expired. */
+  #maintainNow() {
+    const now = Date.now();
+    if (this.#wasm === null || now - this.#maintainedAt < MAINTAIN_INTERVAL_MS) return;
+    this.#maintainedAt = now;
+    try {
+      this.#wasm.maintain();
+    } catch {
+      // A failure here shows up again on the next write, where the caller sees it.
+    }
   }
 
   async close() {
@@ -890,6 +905,14 @@ class Consumer {
     this.#log.notify();
   }
 
+  /** The next offset this consumer will read from an owned partition (null before its first
+   * read there: it then starts at the group's commit, or per fromBeginning). */
+  position({ topic, partition } = {}) {
+    this.#log.assertOpen();
+    if (this.#member === null) return null;
+    return this.#log.invoke((wasm) => wasm.position(this.#member, topic, partition)) ?? null;
+  }
+
   /** `[{ topic, partition }]` owned now. */
   assignment() {
     this.#log.assertOpen();
@@ -935,6 +958,9 @@ class Consumer {
 }
 
 // ---- Log and the factory ----
+
+/** How often, at most, a log applies retention and compaction by itself. */
+const MAINTAIN_INTERVAL_MS = 1000;
 
 const OPEN_OPTIONS = ["path", "name", "durability", "waitForLock"];
 
@@ -1061,6 +1087,22 @@ export function createApi({
     /** `[{ partition, low, high }]`; high is the next offset to be written. */
     offsets(topic) {
       return this.#log.invoke((wasm) => wasm.offsets(topic));
+    }
+
+    /** A group's committed offsets and lag per partition of `topic`, members or not
+     * (KafkaJS's admin.fetchOffsets): `[{ partition, low, high, committed, lag }]`. */
+    lag({ groupId, topic } = {}) {
+      return this.#log.invoke((wasm) => wasm.lag(groupId, topic));
+    }
+
+    /** A group's live members and their partitions, or undefined when it has none. */
+    describeGroup(groupId) {
+      return this.#log.invoke((wasm) => wasm.describeGroup(groupId));
+    }
+
+    /** Ids of the groups with live members. */
+    groups() {
+      return this.#log.invoke((wasm) => wasm.groups());
     }
 
     /** Applies retention and compaction where due; resolves with the segments changed. */

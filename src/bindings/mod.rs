@@ -646,6 +646,21 @@ impl WasmLog {
 
     /// Bumped whenever this member's assignment changes: a delivery loop compares it before
     /// each record and re-checks ownership only when it moved.
+    /// The member's next offset in a partition, or undefined before its first read there.
+    pub fn position(
+        &self,
+        member: f64,
+        topic: JsValue,
+        partition: JsValue,
+    ) -> JsResult<Option<f64>> {
+        let topic = string(&topic, "topic")?;
+        let partition = partition_arg(&partition)?;
+        self.log
+            .position(member_id(member)?, &topic, partition)
+            .map(|p| p.map(|p| p as f64))
+            .map_err(to_js)
+    }
+
     #[wasm_bindgen(js_name = assignmentVersion)]
     pub fn assignment_version(&self, member: f64) -> JsResult<f64> {
         self.log

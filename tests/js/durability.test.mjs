@@ -4,12 +4,12 @@
 
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { writeFileSync } from "node:fs";
+import { readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { BrookError, Log } from "../../js/node.js";
 import { WasmLog } from "../../pkg/brook_core.js";
-import { countCalls, spawnFixture, tempDir, text } from "./helpers.mjs";
+import { countCalls, eventually, sleep, spawnFixture, tempDir, text } from "./helpers.mjs";
 
 async function openFiles(t, path, options = {}) {
   const log = await Log.open({ path, ...options });
@@ -210,4 +210,26 @@ test("a failed flush rejects every send that waited on it", async (t) => {
     assert.ok(outcome.reason instanceof BrookError);
     assert.equal(outcome.reason.code, "IO_ERROR");
   }
+});
+
+test("retention and compaction run by themselves: auto commits do not grow the log without bound", async (t) => {
+  const path = tempDir(t);
+  const log = await Log.open({ path, durability: "relaxed" });
+  t.after(() => log.close());
+  await log.createTopic({ topic: "events", partitions: 1 });
+  const producer = log.producer();
+  const consumer = log.consumer({ groupId: "steady" });
+  await consumer.subscribe({ topic: "events", fromBeginning: true });
+  let seen = 0;
+  await consumer.run({ eachMessage: async () => void seen++ });
+  for (let round = 0; round < 30; round++) {
+    const messages = Array.from({ length: 100 }, (_, i) => ({ value: `v${round}-${i}` }));
+    await producer.send({ topic: "events", messages });
+    await eventually(() => seen === (round + 1) * 100);
+    await sleep(40);
+  }
+  // 3000 per-record commits of ~90 bytes each would be ~270 KB of __consumer_offsets.
+  const directory = join(path, "__consumer_offsets-0");
+  const bytes = readdirSync(directory).reduce((sum, name) => sum + statSync(join(directory, name)).size, 0);
+  assert.ok(bytes < 150_000, `compaction kept the commits small: ${bytes} bytes`);
 });

@@ -335,3 +335,24 @@ test("auto commit: a partition revoked before its records were handed over loses
   assert.equal(new Set(all).size, 20, `every record processed once by the group: ${all}`);
   assert.ok(secondSeen.every((m) => m.partition === moved));
 });
+
+test("groups can be inspected without joining, and a consumer knows its position", async (t) => {
+  const log = await openWithTopic(t, 2);
+  await fillPartitions(log, "orders", 2, 4);
+  const consumer = log.consumer({ groupId: "inspect", autoCommit: false });
+  await consumer.subscribe({ topic: "orders", fromBeginning: true });
+  assert.equal(consumer.position({ topic: "orders", partition: 0 }), null, "not read yet");
+  const got = await consumer.poll({ maxRecords: 3 });
+  await consumer.commit(got[got.length - 1]);
+  const last = got[got.length - 1];
+  assert.equal(consumer.position({ topic: last.topic, partition: last.partition }), last.offset + 1);
+  const described = log.describeGroup("inspect");
+  assert.equal(described.members.length, 1);
+  assert.deepEqual(log.groups(), ["inspect"]);
+  await consumer.disconnect();
+  assert.equal(log.describeGroup("inspect"), undefined, "no live members");
+  const lag = log.lag({ groupId: "inspect", topic: "orders" });
+  const entry = lag.find((l) => l.partition === last.partition);
+  assert.equal(entry.committed, last.offset + 1, "the commit outlives the members");
+  assert.equal(entry.lag, 4 - (last.offset + 1));
+});

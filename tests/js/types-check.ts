@@ -76,3 +76,12 @@ void Log.open().then((log) => log.createTopic({ topic: "t", partitions: "3" }));
 void Log.open().then((log) => log.consumer({}));
 
 void main;
+
+// Group inspection without joining (admin-style) and a consumer's position.
+export async function inspect(log: import("../../index.js").Log, consumer: import("../../index.js").Consumer): Promise<void> {
+  const lag: number[] = log.lag({ groupId: "g", topic: "t" }).map((l) => l.lag);
+  const group = log.describeGroup("g");
+  const names: string[] = group ? group.members.map((m) => m.name) : log.groups();
+  const position: number | null = consumer.position({ topic: "t", partition: 0 });
+  void lag; void names; void position;
+}
