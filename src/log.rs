@@ -126,14 +126,7 @@ impl Log {
     /// Opens (or creates) the log in `storage`: takes the lock, reads the manifest, and
     /// recovers each partition's tail.
     pub fn open(mut storage: Box<dyn Storage>, options: LogOptions) -> Result<Log> {
-        storage.lock()?;
-        let (topics, recovery) = match Log::load(&mut *storage) {
-            Ok(loaded) => loaded,
-            Err(error) => {
-                storage.unlock();
-                return Err(error);
-            }
-        };
+        let (topics, recovery) = Log::lock_and_load(&mut *storage)?;
         let mut log = Log {
             storage,
             clock: options.clock,
@@ -147,6 +140,14 @@ impl Log {
         // On failure, dropping `log` releases the lock.
         log.load_commits()?;
         Ok(log)
+    }
+
+    /// Takes the store's lock and loads it; the lock is given back if loading fails.
+    fn lock_and_load(
+        storage: &mut dyn Storage,
+    ) -> Result<(BTreeMap<String, Topic>, RecoveryReport)> {
+        storage.lock()?;
+        Log::load(storage).inspect_err(|_| storage.unlock())
     }
 
     fn load(storage: &mut dyn Storage) -> Result<(BTreeMap<String, Topic>, RecoveryReport)> {
@@ -187,14 +188,7 @@ impl Log {
     /// IndexedDB mirror), after a failed write left the working copy ahead of it.
     pub fn replace_storage(&mut self, mut storage: Box<dyn Storage>) -> Result<()> {
         self.check_open()?;
-        storage.lock()?;
-        let (topics, recovery) = match Log::load(&mut *storage) {
-            Ok(loaded) => loaded,
-            Err(error) => {
-                storage.unlock();
-                return Err(error);
-            }
-        };
+        let (topics, recovery) = Log::lock_and_load(&mut *storage)?;
         self.storage.unlock();
         self.storage = storage;
         self.topics = topics;

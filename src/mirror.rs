@@ -13,7 +13,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::Result;
 use crate::manifest::{self, MANIFEST_PATH};
 use crate::record_batch::{Batches, RecordBatch};
 use crate::segment::{parse_segment_file_name, segment_file_name};
@@ -65,7 +65,6 @@ struct MirrorState {
     /// Batches in each file of the working copy: (base offset, position), in file order.
     batches: BTreeMap<String, Vec<(i64, u64)>>,
     journal: Vec<Change>,
-    locked: bool,
 }
 
 /// A handle to the mirror; clones share it (the log owns one, the backend drains another).
@@ -359,18 +358,10 @@ impl Storage for MirrorStorage {
 
     fn lock(&mut self) -> Result<()> {
         // Exclusion across tabs is the backend's (Web Locks); this guards this instance.
-        let mut state = self.state.borrow_mut();
-        if state.locked {
-            return Err(Error::new(
-                ErrorKind::LogLocked,
-                "this store is already open",
-            ));
-        }
-        state.locked = true;
-        Ok(())
+        self.state.borrow_mut().memory.lock()
     }
 
     fn unlock(&mut self) {
-        self.state.borrow_mut().locked = false;
+        self.state.borrow_mut().memory.unlock()
     }
 }

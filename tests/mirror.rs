@@ -6,8 +6,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use brook::{
-    BatchKey, Change, CleanupPolicy, ConsumerOptions, Log, LogOptions, ManualClock, Message,
-    MirrorStorage, OffsetReset, PartitionerKind, RecordInput, TopicConfig,
+    BatchKey, Change, CleanupPolicy, ConsumerOptions, LoadReport, Log, LogOptions, ManualClock,
+    Message, MirrorStorage, OffsetReset, PartitionerKind, RecordInput, TopicConfig,
 };
 use proptest::prelude::*;
 
@@ -43,8 +43,9 @@ impl Store {
         }
     }
 
-    fn open(&self, clock: &ManualClock) -> (Log, MirrorStorage) {
-        let (mirror, _) = MirrorStorage::load(
+    /// What a reload reads back.
+    fn load(&self) -> (MirrorStorage, LoadReport) {
+        MirrorStorage::load(
             self.manifest.clone(),
             self.segments.iter().cloned().collect(),
             self.batches
@@ -52,7 +53,11 @@ impl Store {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    fn open(&self, clock: &ManualClock) -> (Log, MirrorStorage) {
+        let (mirror, _) = self.load();
         let options = LogOptions {
             clock: Box::new(clock.clone()),
             seed: 5,
@@ -278,16 +283,7 @@ fn a_damaged_stored_batch_is_dropped_with_everything_after_it() {
     let bytes = store.batches.get_mut(&key).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 0xff;
-    let (mirror, report) = MirrorStorage::load(
-        store.manifest.clone(),
-        store.segments.iter().cloned().collect(),
-        store
-            .batches
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-    )
-    .unwrap();
+    let (mirror, report) = store.load();
     assert_eq!((report.batches, report.dropped), (3, 2), "{report:?}");
     let changes = mirror.take_changes();
     assert!(changes.contains(&Change::DeleteBatch { key: key.clone() }));
@@ -373,16 +369,7 @@ fn a_failed_transaction_is_undone_by_reloading_what_is_durable() {
     log.flush().unwrap();
     let refused = mirror.take_changes(); // the browser said QuotaExceededError: nothing applied
     assert!(!refused.is_empty());
-    let (reloaded, _) = MirrorStorage::load(
-        store.manifest.clone(),
-        store.segments.iter().cloned().collect(),
-        store
-            .batches
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-    )
-    .unwrap();
+    let (reloaded, _) = store.load();
     log.replace_storage(Box::new(reloaded)).unwrap();
     assert_eq!(values(&mut log, "t", 0), vec![(0, "durable".to_owned())]);
     assert_eq!(
