@@ -50,7 +50,7 @@ export interface TopicConfig {
   maxMessageBytes?: number;
   /** Segment size before a new one starts, in bytes; default 16 MiB. */
   segmentBytes?: number;
-  /** Keep records this long; -1 or absent: forever. Applied by `maintain()`. */
+  /** Keep records this long; -1 or absent: forever. Applied by itself after writes, or by `maintain()`. */
   retentionMs?: number;
   /** Keep this many bytes per partition; -1 or absent: no limit. */
   retentionBytes?: number;
@@ -183,7 +183,9 @@ export interface ConsumerRunConfig {
   eachMessage?: (payload: EachMessagePayload) => Promise<void> | void;
   eachBatch?: (payload: EachBatchPayload) => Promise<void> | void;
   /** Called with the error that stopped the loop (a handler's, or the log's); default
-   * console.error. The failed message is delivered again by a later run when autoCommit is false. */
+   * console.error. The consumer then leaves its group, so its partitions move to the other
+   * members at once; a later run() rejoins. With autoCommit false the failed message is
+   * delivered again (to whichever member owns its partition). */
   onError?: (error: unknown) => void;
 }
 
@@ -234,7 +236,7 @@ export interface Consumer {
 
 export class Log {
   private constructor();
-  /** `{}`: in memory; `{ path }`: files (Node); `{ name }`: IndexedDB (browsers, later). */
+  /** `{}`: in memory; `{ path }`: files (Node); `{ name }`: IndexedDB (browsers). */
   static open(options?: LogOptions): Promise<Log>;
   createTopic(request: CreateTopicRequest): Promise<void>;
   createPartitions(request: { topic: string; count: number }): Promise<void>;

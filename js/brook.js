@@ -581,12 +581,40 @@ class Consumer {
     this.#maxBytes = settings.maxBytes ?? MAX_BYTES_DEFAULT;
   }
 
+  #joinGroup(topics) {
+    const options = {
+      groupId: this.#groupId,
+      autoCommit: this.#autoCommit,
+      assignor: this.#assignor,
+      fromBeginning: this.#fromBeginning ?? false,
+    };
+    this.#member = this.#log.invoke((wasm) => wasm.joinGroup(options, topics));
+  }
+
   #joined(operation) {
     this.#log.assertOpen();
+    // A consumer whose handler failed left its group; it keeps its subscription and rejoins.
+    if (this.#member === null && this.#topics.length > 0) {
+      this.#joinGroup(this.#topics);
+      this.#log.notify();
+    }
     if (this.#member === null) {
       throw invalidArgument(`subscribe before calling ${operation}`);
     }
     return this.#member;
+  }
+
+  /** A failed handler stops the loop; the member leaves its group so that its partitions move
+   * to the other members at once instead of stalling (its uncommitted records go with them). */
+  #leaveAfterFailure() {
+    const member = this.#member;
+    if (member === null || this.#log.closed) return;
+    this.#member = null;
+    try {
+      this.#log.invoke((wasm) => wasm.leaveGroup(member));
+    } finally {
+      this.#log.notify();
+    }
   }
 
   /** Joins the group on the first call; later calls add topics (the group rebalances). */
@@ -608,13 +636,7 @@ class Consumer {
     const added = Array.isArray(names) ? names : [names];
     const all = [...new Set([...this.#topics, ...added])];
     if (this.#member === null) {
-      const options = {
-        groupId: this.#groupId,
-        autoCommit: this.#autoCommit,
-        assignor: this.#assignor,
-        fromBeginning: this.#fromBeginning ?? false,
-      };
-      this.#member = this.#log.invoke((wasm) => wasm.joinGroup(options, all));
+      this.#joinGroup(all);
     } else {
       this.#log.invoke((wasm) => wasm.subscribe(this.#member, all));
     }
@@ -665,6 +687,9 @@ class Consumer {
   async #runLoop(deliver, first, onError) {
     let chunks = first;
     this.#sliceStart = Date.now();
+    // A running consumer keeps a Node process alive, as KafkaJS's does, until disconnect or
+    // close: a service waiting for records must not exit just because none came yet.
+    const keepAlive = setInterval(() => {}, KEEP_ALIVE_INTERVAL_MS);
     try {
       while (!this.#stopping) {
         if (chunks.length > 0) {
@@ -676,8 +701,10 @@ class Consumer {
         if (!this.#stopping) chunks = this.#fetch(this.#maxRecords, this.#maxBytes, "fetch");
       }
     } catch (error) {
+      this.#leaveAfterFailure();
       reportError(error, onError);
     } finally {
+      clearInterval(keepAlive);
       this.#loop = null;
       this.#log.consumers.delete(this.#stop);
     }
@@ -959,6 +986,9 @@ class Consumer {
 
 // ---- Log and the factory ----
 
+/** Period of the timer that keeps a process with a running consumer alive (it does nothing). */
+const KEEP_ALIVE_INTERVAL_MS = 60_000;
+
 /** How often, at most, a log applies retention and compaction by itself. */
 const MAINTAIN_INTERVAL_MS = 1000;
 
@@ -984,6 +1014,9 @@ function openSettings(options) {
   }
   if (name !== undefined && (typeof name !== "string" || name === "")) {
     throw invalidArgument(`name must be a database name (a non-empty string), got ${describe(name)}`);
+  }
+  if (waitForLock !== undefined && name === undefined) {
+    throw invalidArgument("waitForLock applies to IndexedDB logs ({ name }); a file log's lock fails at once");
   }
   if (waitForLock !== undefined && typeof waitForLock !== "boolean") {
     throw invalidArgument(`waitForLock must be true or false, got ${describe(waitForLock)}`);

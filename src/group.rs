@@ -157,7 +157,7 @@ fn unknown_member(member: MemberId) -> Error {
 fn not_assigned(topic: &str, partition: u32) -> Error {
     Error::new(
         ErrorKind::RebalanceInProgress,
-        format!("partition {partition} of {topic:?} is not assigned to this consumer (the group rebalanced); its owner continues from the last commit"),
+        format!("partition {partition} of {topic:?} is not assigned to this consumer (a rebalance moved it, or the consumer does not subscribe to {topic:?}); only its owner commits it"),
     )
 }
 

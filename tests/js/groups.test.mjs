@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Log } from "../../js/node.js";
-import { countCalls, eventually, fillPartitions, sleep, text } from "./helpers.mjs";
+import { countCalls, eventually, fillPartitions, sleep, spawnFixture, text } from "./helpers.mjs";
 
 /** A memory log with topic "orders", closed when the test ends (also when it fails). */
 async function openWithTopic(t, partitions) {
@@ -246,6 +246,7 @@ test("a failing handler stops the loop; without auto commit a later run delivers
     eachMessage: async ({ message }) => {
       if (message.offset === 2) throw new Error("cannot process 2");
       seen.push(message.offset);
+      await consumer.commit(message);
     },
     onError: (error) => errors.push(error.message),
   });
@@ -253,6 +254,7 @@ test("a failing handler stops the loop; without auto commit a later run delivers
   assert.deepEqual(errors, ["cannot process 2"]);
   assert.deepEqual(seen, [0, 1]);
 
+  // The failed consumer left its group; run() rejoins and resumes at the last commit.
   await consumer.run({ eachMessage: async ({ message }) => void seen.push(message.offset) });
   await eventually(() => seen.length === 5);
   assert.deepEqual(seen, [0, 1, 2, 3, 4]);
@@ -355,4 +357,39 @@ test("groups can be inspected without joining, and a consumer knows its position
   const entry = lag.find((l) => l.partition === last.partition);
   assert.equal(entry.committed, last.offset + 1, "the commit outlives the members");
   assert.equal(entry.lag, 4 - (last.offset + 1));
+});
+
+test("a failing handler leaves the group: its partitions move to the others at once", async (t) => {
+  const log = await openWithTopic(t, 2);
+  const failing = log.consumer({ groupId: "survivors", autoCommit: false });
+  const steady = log.consumer({ groupId: "survivors", autoCommit: false });
+  await failing.subscribe({ topic: "orders", fromBeginning: true });
+  const errors = [];
+  await failing.run({
+    eachMessage: async () => {
+      throw new Error("cannot process");
+    },
+    onError: (error) => errors.push(error.message),
+  });
+  const delivered = await running(steady);
+  await fillPartitions(log, "orders", 2, 3);
+  await eventually(() => delivered.length === 6);
+  assert.deepEqual(errors, ["cannot process"]);
+  assert.deepEqual(failing.assignment(), [], "the failed member left");
+  assert.equal(steady.assignment().length, 2);
+  // A later run() rejoins with the same subscription.
+  await failing.run({ eachMessage: async () => {} });
+  await eventually(() => failing.assignment().length === 1);
+});
+
+test("a running consumer keeps a Node process alive until it is disconnected", async (t) => {
+  const { lines, exit } = spawnFixture(t, "idle-consumer.mjs", []);
+  const printed = [];
+  lines.on("line", (line) => printed.push(line));
+  await eventually(() => printed.length === 1, 5000);
+  assert.deepEqual(printed, ["running"]);
+  const outcome = await Promise.race([exit.then(() => "exited"), sleep(700).then(() => "alive")]);
+  assert.equal(outcome, "alive", "nothing but the running consumer holds the process");
+  assert.equal((await exit).code, 0, "it exits by itself once the consumer stopped");
+  assert.deepEqual(printed, ["running", "disconnected"]);
 });
