@@ -367,6 +367,10 @@ class OpenLog {
   #flush = null;
   #change = null;
   #maintainedAt = 0;
+  /** Bumped by every call that can rebalance a group (join, leave, subscribe, a topic growing,
+   * a reload): delivery loops ask the core about their assignment only when it moved, instead
+   * of crossing into wasm before every record. */
+  membershipEpoch = 0;
   /** Stop functions of the consumers whose loops may be running. */
   consumers = new Set();
   closing = false;
@@ -426,6 +430,7 @@ class OpenLog {
     if (!this.#store || this.#wasm === null) return;
     const loaded = await this.#store.reload();
     this.invoke((wasm) => wasm.replaceStore(loaded));
+    this.membershipEpoch++;
     this.notify();
   }
 
@@ -589,6 +594,7 @@ class Consumer {
       fromBeginning: this.#fromBeginning ?? false,
     };
     this.#member = this.#log.invoke((wasm) => wasm.joinGroup(options, topics));
+    this.#log.membershipEpoch++;
   }
 
   #joined(operation) {
@@ -613,6 +619,7 @@ class Consumer {
     try {
       this.#log.invoke((wasm) => wasm.leaveGroup(member));
     } finally {
+      this.#log.membershipEpoch++;
       this.#log.notify();
     }
   }
@@ -639,6 +646,7 @@ class Consumer {
       this.#joinGroup(all);
     } else {
       this.#log.invoke((wasm) => wasm.subscribe(this.#member, all));
+      this.#log.membershipEpoch++;
     }
     this.#topics = all;
     this.#log.notify();
@@ -724,6 +732,7 @@ class Consumer {
       const version = this.#log.invoke((wasm) => wasm.assignmentVersion(member));
       for (const chunk of chunks) {
         chunk.assignmentVersion = version;
+        chunk.membershipEpoch = this.#log.membershipEpoch;
         chunk.revision = this.#revision;
       }
     }
@@ -822,6 +831,10 @@ class Consumer {
    * made it stale: a revoked partition stops at once and its new owner continues from the
    * last commit; a seek's position stands; otherwise the records go back for a later poll. */
   #stillDeliverable(chunk, index) {
+    if (this.#log.membershipEpoch === chunk.membershipEpoch && this.#revision === chunk.revision) {
+      return true;
+    }
+    chunk.membershipEpoch = this.#log.membershipEpoch;
     const version = this.#log.invoke((wasm) => wasm.assignmentVersion(this.#member));
     if (version === chunk.assignmentVersion && this.#revision === chunk.revision) return true;
     if (!this.#owns(chunk) || this.#seeked.has(partitionKey(chunk.topic, chunk.partition))) {
@@ -980,6 +993,7 @@ class Consumer {
     this.#member = null;
     this.#topics = [];
     this.#log.invoke((wasm) => wasm.leaveGroup(member));
+    this.#log.membershipEpoch++;
     this.#log.notify();
   }
 }
@@ -1109,6 +1123,7 @@ export function createApi({
       this.#log.assertOpen();
       const { topic, count } = checkedOptions(request, "createPartitions", ["topic", "count"]);
       this.#log.invoke((wasm) => wasm.createPartitions(topic, count));
+      this.#log.membershipEpoch++;
       this.#log.notify();
     }
 
