@@ -34,6 +34,8 @@ export interface LogOptions {
   name?: string;
   /** With `name`: wait for the tab that holds the log to close it, instead of failing. */
   waitForLock?: boolean;
+  /** With `name`: share the log between tabs (see RemoteLog) instead of failing. */
+  share?: boolean;
   /** "strict" (default): a send or commit resolves once durable (fsync; an IndexedDB
    * transaction with strict durability); concurrent ones share one flush.
    * "relaxed": once written to the OS (IndexedDB: a relaxed transaction). */
@@ -238,6 +240,9 @@ export class Log {
   private constructor();
   /** `{}`: in memory; `{ path }`: files (Node); `{ name }`: IndexedDB (browsers). */
   static open(options?: LogOptions): Promise<Log>;
+  /** Browsers: the first tab opening `name` with share owns it; the others get a RemoteLog
+   * that works through the owner over a BroadcastChannel. */
+  static open(options: LogOptions & { name: string; share: true }): Promise<Log | RemoteLog>;
   createTopic(request: CreateTopicRequest): Promise<void>;
   createPartitions(request: { topic: string; count: number }): Promise<void>;
   topics(): TopicDescription[];
@@ -255,4 +260,38 @@ export class Log {
   /** Stops every consumer loop, flushes and releases the log (its lock). Idempotent; every
    * later call fails with CLOSED. Do not await it inside a consumer's handler. */
   close(): Promise<void>;
+}
+
+/** Browsers: a log owned by another tab, used through it (Log.open({ name, share: true })).
+ * topics() and offsets() answer from the owner's last announced change. Its consumers are
+ * members of the owner's groups; each poll is committed by the owner as it returns when
+ * autoCommit is on. When the owner closes, calls fail with CLOSED: open the log again (this
+ * tab then becomes the owner, or a client of the new one). */
+export class RemoteLog {
+  private constructor();
+  topics(): TopicDescription[];
+  offsets(topic: string): PartitionOffsets[];
+  createTopic(request: CreateTopicRequest): Promise<void>;
+  createPartitions(request: { topic: string; count: number }): Promise<void>;
+  maintain(): Promise<number>;
+  lag(request: { groupId: string; topic: string }): Promise<Array<Omit<PartitionLag, "topic">>>;
+  describeGroup(groupId: string): Promise<GroupDescription | undefined>;
+  groups(): Promise<string[]>;
+  producer(options?: ProducerOptions): Producer;
+  consumer(options: ConsumerOptions): RemoteConsumer;
+  close(): Promise<void>;
+}
+
+export interface RemoteConsumer {
+  subscribe(subscription: ConsumerSubscription): Promise<void>;
+  run(config: ConsumerRunConfig & { maxRecords?: number }): Promise<void>;
+  poll(options?: { maxRecords?: number; maxBytes?: number }): Promise<KafkaMessage[]>;
+  commit(message: KafkaMessage): Promise<void>;
+  commitOffsets(offsets: TopicPartitionOffset[]): Promise<void>;
+  seek(target: TopicPartitionOffset): Promise<void>;
+  pause(topics: TopicPartitions[]): Promise<void>;
+  resume(topics: TopicPartitions[]): Promise<void>;
+  /** The partitions owned as of the last poll. */
+  assignment(): TopicPartition[];
+  disconnect(): Promise<void>;
 }

@@ -449,7 +449,11 @@ class OpenLog {
     this.#change = null;
     change?.resolve();
     this.#maintainNow();
+    for (const listener of this.listeners) listener();
   }
+
+  /** Called after every change (for the browser entry's tab sharing). */
+  listeners = new Set();
 
   /** Retention and compaction run by themselves, as Kafka's cleaner does: at most once a
    * second, after a change. Each pass is cheap unless a segment was sealed or expired. */
@@ -1000,6 +1004,9 @@ class Consumer {
 
 // ---- Log and the factory ----
 
+/** The key of Log's change hook, for the runtime entry points (not part of the public API). */
+export const WATCH = Symbol("brook.watch");
+
 /** Period of the timer that keeps a process with a running consumer alive (it does nothing). */
 const KEEP_ALIVE_INTERVAL_MS = 60_000;
 
@@ -1170,6 +1177,12 @@ export function createApi({
     consumer(options) {
       this.#log.assertOpen();
       return new Consumer(this.#log, options);
+    }
+
+    /** Runtime entry points only: calls `listener` after every change; returns an unwatch. */
+    [WATCH](listener) {
+      this.#log.listeners.add(listener);
+      return () => this.#log.listeners.delete(listener);
     }
 
     /** Stops every consumer loop (after its handler in flight), flushes and releases the log.

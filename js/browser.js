@@ -5,6 +5,7 @@
 
 import init, * as core from "../pkg/brook_core.js";
 import { createApi, BrookError, translate } from "./brook.js";
+import { RemoteLog, serveLog } from "./share.js";
 
 /** Takes the Web Lock of a log; resolves with its release function. */
 function acquireLock(name, wait) {
@@ -60,5 +61,36 @@ export async function deleteLog(name) {
   }
 }
 
-export const { Log } = createApi({ core, initialize: () => init(), namedStorage });
-export { BrookError };
+const api = createApi({ core, initialize: () => init(), namedStorage });
+
+/** `Log.open({ name, share: true })`: the first tab owns the log and serves it to the others
+ * over a BroadcastChannel; a tab that finds it owned gets a RemoteLog that works through the
+ * owner (produce, consume as members of the same groups, change notifications). */
+export class Log extends api.Log {
+  /** Logs opened here are the shared wrapper's logs: `log instanceof Log` holds for them. */
+  static [Symbol.hasInstance](value) {
+    return value instanceof api.Log;
+  }
+
+  static async open(options) {
+    if (options?.share === undefined) return api.Log.open(options);
+    const { share, ...rest } = options;
+    if (typeof share !== "boolean") {
+      throw new BrookError("INVALID_ARGUMENT", `share must be true or false, got ${typeof share}`);
+    }
+    if (!share) return api.Log.open(rest);
+    if (typeof rest.name !== "string" || rest.waitForLock !== undefined) {
+      throw new BrookError("INVALID_ARGUMENT", "share needs { name } (an IndexedDB log) and no waitForLock");
+    }
+    try {
+      const log = await api.Log.open(rest);
+      serveLog(rest.name, log);
+      return log;
+    } catch (error) {
+      if (error?.code !== "LOG_LOCKED" || typeof BroadcastChannel !== "function") throw error;
+      return RemoteLog.connect(rest.name);
+    }
+  }
+}
+
+export { BrookError, RemoteLog };

@@ -237,3 +237,68 @@ test("a full quota fails the send with QUOTA_EXCEEDED and leaves the log consist
     const n = outcome.acknowledged.length;
     assert.deepEqual(after, { offset: n, high: n + 1, read: [...Array(n + 1).keys()] });
   }));
+
+test("shared tabs: one owns the log, the others produce and consume through it", () =>
+  withContext(async (context) => {
+    const { page: owner, errors: ownerErrors } = await openPage(context);
+    const { page: other, errors: otherErrors } = await openPage(context);
+    assert.equal(await owner.evaluate(async () => {
+      window.log = await brook.Log.open({ name: "together", share: true });
+      await log.createTopic({ topic: "t", partitions: 2 });
+      return log instanceof brook.Log;
+    }), true, "the first tab owns the log");
+    const sent = await other.evaluate(async () => {
+      window.log = await brook.Log.open({ name: "together", share: true });
+      const placed = await log.producer().send({ topic: "t", messages: [{ value: "a", partition: 0 }, { value: "b", partition: 1 }] });
+      return { remote: log instanceof brook.RemoteLog, placed: placed.map((p) => [p.partition, p.offset]), highs: log.offsets("t").map((o) => o.high) };
+    });
+    assert.deepEqual(sent, { remote: true, placed: [[0, 0], [1, 0]], highs: [1, 1] });
+    assert.deepEqual(await owner.evaluate(() => log.offsets("t").map((o) => o.high)), [1, 1]);
+
+    // One group with a member in each tab: they split the partitions, and see new records live.
+    for (const page of [owner, other]) {
+      await page.evaluate(async () => {
+        window.seen = [];
+        window.member = log.consumer({ groupId: "split" });
+        await member.subscribe({ topic: "t", fromBeginning: true });
+        await member.run({ eachMessage: async ({ partition, message }) => void seen.push(`${partition}:${message.offset}`) });
+      });
+    }
+    await other.evaluate(() => log.producer().send({ topic: "t", messages: [{ value: "c", partition: 0 }, { value: "d", partition: 1 }] }));
+    const everything = async () => [...(await owner.evaluate(() => seen)), ...(await other.evaluate(() => seen))];
+    const deadline = Date.now() + 5000;
+    while ((await everything()).length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual((await everything()).sort(), ["0:0", "0:1", "1:0", "1:1"], "each record once, across the two tabs");
+    const owned = [await owner.evaluate(() => member.assignment().length), await other.evaluate(() => member.assignment().length)];
+    assert.deepEqual(owned, [1, 1], "the group split its two partitions across the tabs");
+
+    // A client tab that goes away leaves the group: the owner's member takes its partition.
+    await other.close();
+    const ownerDeadline = Date.now() + 5000;
+    while ((await owner.evaluate(() => member.assignment().length)) < 2 && Date.now() < ownerDeadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(await owner.evaluate(() => member.assignment().length), 2);
+
+    // When the owner closes, a client's calls fail with CLOSED; opening again makes it the owner.
+    const { page: third } = await openPage(context);
+    await third.evaluate(async () => {
+      window.log = await brook.Log.open({ name: "together", share: true });
+    });
+    await owner.evaluate(() => log.close());
+    const after = await third.evaluate(async () => {
+      let code = null;
+      try {
+        await log.producer().send({ topic: "t", messages: [{ value: "e" }] });
+      } catch (error) {
+        code = error.code;
+      }
+      window.log = await brook.Log.open({ name: "together", share: true });
+      const owner = log instanceof brook.Log;
+      const [{ offset }] = await log.producer().send({ topic: "t", messages: [{ value: "e", partition: 0 }] });
+      await log.close();
+      return { code, owner, offset };
+    });
+    assert.deepEqual(after, { code: "CLOSED", owner: true, offset: 2 });
+    assert.deepEqual([...ownerErrors, ...otherErrors], []);
+  }));

@@ -1,0 +1,381 @@
+// Tab sharing for IndexedDB logs opened with { name, share: true }. One tab owns the log (it
+// holds the Web Lock); the others reach it over a BroadcastChannel: they produce, consume (as
+// members of the owner's groups, so consumers in different tabs split partitions), and hear
+// of every change. This module only relays calls; the log logic stays in the owner's core.
+//
+// Protocol on channel "brook:<name>": a client posts { to: "owner", id, client, op, args };
+// the owner answers { to: client, id, result } or { to: client, id, error: { code, message } },
+// and announces { type: "changed" } after every change and { type: "closed" } when it closes.
+// Each client holds the Web Lock "brook:<name>:client:<id>" while it lives; the owner waits
+// on that lock to learn that a client tab went away and removes its consumers from groups.
+
+import { BrookError, WATCH } from "./brook.js";
+
+const CALL_TIMEOUT_MS = 15_000;
+
+function channelName(name) {
+  return `brook:${name}`;
+}
+
+function errorData(error) {
+  return { code: error?.code ?? "IO_ERROR", message: String(error?.message ?? error) };
+}
+
+/** Serves the owner's log to the other tabs until it closes. */
+export function serveLog(name, log) {
+  const channel = new BroadcastChannel(channelName(name));
+  const producers = new Map();
+  const consumers = new Map(); // "<client>/<consumer>" -> Consumer
+  const watchedClients = new Set();
+
+  const consumer = (client, id) => {
+    const found = consumers.get(`${client}/${id}`);
+    if (!found) throw new BrookError("UNKNOWN_MEMBER_ID", "this consumer is not known to the owning tab; subscribe again");
+    return found;
+  };
+
+  function forgetClient(client) {
+    for (const [key, member] of consumers) {
+      if (key.startsWith(`${client}/`)) {
+        consumers.delete(key);
+        member.disconnect().catch(() => {});
+      }
+    }
+  }
+
+  /** The owner learns that a client tab is gone when the client's lock becomes free. */
+  function watchClient(client) {
+    if (watchedClients.has(client) || !globalThis.navigator?.locks) return;
+    watchedClients.add(client);
+    navigator.locks.request(`${channelName(name)}:client:${client}`, () => forgetClient(client)).catch(() => {});
+  }
+
+  const operations = {
+    snapshot: () => {
+      const topics = log.topics();
+      return { topics, offsets: Object.fromEntries(topics.map((t) => [t.topic, log.offsets(t.topic)])) };
+    },
+    createTopic: (request) => log.createTopic(request),
+    createPartitions: (request) => log.createPartitions(request),
+    maintain: () => log.maintain(),
+    lag: (request) => log.lag(request),
+    describeGroup: (groupId) => log.describeGroup(groupId),
+    groups: () => log.groups(),
+    send: ({ partitioner, request }) => {
+      const key = partitioner ?? "default";
+      if (!producers.has(key)) producers.set(key, log.producer(partitioner ? { partitioner } : undefined));
+      return producers.get(key).send(request);
+    },
+    consumer: (client, { id, options }) => {
+      consumers.get(`${client}/${id}`)?.disconnect().catch(() => {});
+      consumers.set(`${client}/${id}`, log.consumer(options));
+    },
+    subscribe: (client, { id, subscription }) => consumer(client, id).subscribe(subscription),
+    poll: async (client, { id, options }) => {
+      const member = consumer(client, id);
+      const messages = await member.poll(options);
+      return { messages, assignment: member.assignment() };
+    },
+    commit: (client, { id, message }) => consumer(client, id).commit(message),
+    commitOffsets: (client, { id, offsets }) => consumer(client, id).commitOffsets(offsets),
+    seek: (client, { id, target }) => consumer(client, id).seek(target),
+    pause: (client, { id, topics }) => consumer(client, id).pause(topics),
+    resume: (client, { id, topics }) => consumer(client, id).resume(topics),
+    assignment: (client, { id }) => consumer(client, id).assignment(),
+    disconnect: async (client, { id }) => {
+      const member = consumers.get(`${client}/${id}`);
+      consumers.delete(`${client}/${id}`);
+      await member?.disconnect();
+    },
+  };
+  const perClient = new Set(["consumer", "subscribe", "poll", "commit", "commitOffsets", "seek", "pause", "resume", "assignment", "disconnect"]);
+
+  channel.onmessage = async ({ data }) => {
+    if (data?.to !== "owner" || !(data.op in operations)) return;
+    const { id, client, op, args = [] } = data;
+    watchClient(client);
+    try {
+      const result = await (perClient.has(op) ? operations[op](client, ...args) : operations[op](...args));
+      channel.postMessage({ to: client, id, result });
+    } catch (error) {
+      channel.postMessage({ to: client, id, error: errorData(error) });
+    }
+  };
+  const unwatch = log[WATCH](() => channel.postMessage({ type: "changed" }));
+  const close = log.close.bind(log);
+  log.close = async () => {
+    unwatch();
+    channel.onmessage = null;
+    await Promise.allSettled([...consumers.values()].map((member) => member.disconnect()));
+    try {
+      return await close();
+    } finally {
+      channel.postMessage({ type: "closed" });
+      channel.close();
+    }
+  };
+}
+
+/** A log owned by another tab, used through it. The same API as Log, where it can be. */
+export class RemoteLog {
+  #channel;
+  #client = crypto.randomUUID();
+  #calls = new Map();
+  #nextCall = 0;
+  #snapshot = { topics: [], offsets: {} };
+  #change = null;
+  #closed = null;
+  #releaseClientLock = () => {};
+  #nextConsumer = 0;
+
+  static async connect(name) {
+    const remote = new RemoteLog(name);
+    await remote.#holdClientLock(name);
+    await remote.#refresh();
+    return remote;
+  }
+
+  constructor(name) {
+    this.#channel = new BroadcastChannel(channelName(name));
+    this.#channel.onmessage = ({ data }) => this.#receive(data);
+  }
+
+  #holdClientLock(name) {
+    if (!globalThis.navigator?.locks) return Promise.resolve();
+    return new Promise((held) => {
+      navigator.locks
+        .request(`${channelName(name)}:client:${this.#client}`, () => {
+          held();
+          return new Promise((release) => (this.#releaseClientLock = release));
+        })
+        .catch(() => held());
+    });
+  }
+
+  #receive(data) {
+    if (data?.type === "changed") {
+      this.#refresh().catch(() => {});
+      return;
+    }
+    if (data?.type === "closed") {
+      this.#closed = "the tab that owned this log closed it; open the log again to continue";
+      for (const { reject } of this.#calls.values()) reject(new BrookError("CLOSED", this.#closed));
+      this.#calls.clear();
+      this.#wake();
+      return;
+    }
+    if (data?.to !== this.#client) return;
+    const call = this.#calls.get(data.id);
+    if (!call) return;
+    this.#calls.delete(data.id);
+    if (data.error) call.reject(new BrookError(data.error.code, data.error.message));
+    else call.resolve(data.result);
+  }
+
+  /** One call to the owner; rejects with CLOSED once the owner is gone. */
+  call(op, ...args) {
+    if (this.#closed) return Promise.reject(new BrookError("CLOSED", this.#closed));
+    const id = this.#nextCall++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#calls.delete(id);
+        reject(new BrookError("IO_ERROR", `the tab that owns the log did not answer ${op} in time`));
+      }, CALL_TIMEOUT_MS);
+      const settle = (f) => (value) => {
+        clearTimeout(timer);
+        f(value);
+      };
+      this.#calls.set(id, { resolve: settle(resolve), reject: settle(reject) });
+      this.#channel.postMessage({ to: "owner", id, client: this.#client, op, args });
+    });
+  }
+
+  async #refresh() {
+    this.#snapshot = await this.call("snapshot");
+    this.#wake();
+  }
+
+  #wake() {
+    const change = this.#change;
+    this.#change = null;
+    change?.resolve();
+  }
+
+  /** Resolves at the next change announced by the owner (or when it closes). */
+  changed() {
+    if (!this.#change) {
+      let resolve;
+      const promise = new Promise((r) => (resolve = r));
+      this.#change = { promise, resolve };
+    }
+    return this.#change.promise;
+  }
+
+  get closed() {
+    return this.#closed !== null;
+  }
+
+  /** The topics as of the owner's last announced change. */
+  topics() {
+    return this.#snapshot.topics;
+  }
+
+  offsets(topic) {
+    const offsets = this.#snapshot.offsets[topic];
+    if (!offsets) throw new BrookError("UNKNOWN_TOPIC", `topic ${JSON.stringify(topic)} does not exist; create it with createTopic first`);
+    return offsets;
+  }
+
+  async createTopic(request) {
+    await this.call("createTopic", request);
+    await this.#refresh();
+  }
+
+  async createPartitions(request) {
+    await this.call("createPartitions", request);
+    await this.#refresh();
+  }
+
+  maintain() {
+    return this.call("maintain");
+  }
+
+  lag(request) {
+    return this.call("lag", request);
+  }
+
+  describeGroup(groupId) {
+    return this.call("describeGroup", groupId);
+  }
+
+  groups() {
+    return this.call("groups");
+  }
+
+  producer({ partitioner } = {}) {
+    return {
+      send: async (request) => {
+        const placed = await this.call("send", { partitioner, request });
+        await this.#refresh(); // so that offsets() reflects this send when it resolves
+        return placed;
+      },
+    };
+  }
+
+  consumer(options) {
+    return new RemoteConsumer(this, this.#nextConsumer++, options);
+  }
+
+  async close() {
+    if (this.#closed === "closed by this tab") return;
+    this.#closed = "closed by this tab";
+    this.#wake();
+    this.#releaseClientLock(); // the owner removes this tab's consumers from their groups
+    this.#channel.close();
+  }
+}
+
+/** A consumer whose group membership lives in the owning tab. */
+class RemoteConsumer {
+  #log;
+  #id;
+  #options;
+  #registered = null;
+  #assignment = [];
+  #loop = null;
+  #stopping = false;
+
+  constructor(log, id, options) {
+    this.#log = log;
+    this.#id = id;
+    this.#options = options;
+  }
+
+  #call(op, args = {}) {
+    return this.#log.call(op, { id: this.#id, ...args });
+  }
+
+  async subscribe(subscription) {
+    this.#registered ??= this.#call("consumer", { options: this.#options });
+    await this.#registered;
+    await this.#call("subscribe", { subscription });
+  }
+
+  async poll(options) {
+    const { messages, assignment } = await this.#call("poll", { options });
+    this.#assignment = assignment;
+    return messages;
+  }
+
+  /** Delivers in order, per partition, waiting for the owner's change announcements when idle.
+   * Each poll is auto-committed by the owner as it returns (autoCommit), as with poll(). */
+  async run({ eachMessage, eachBatch, onError, maxRecords = 100 } = {}) {
+    if (this.#loop) throw new BrookError("INVALID_ARGUMENT", "this consumer is already running; disconnect() stops it");
+    this.#stopping = false;
+    this.#loop = (async () => {
+      try {
+        while (!this.#stopping && !this.#log.closed) {
+          const messages = await this.poll({ maxRecords });
+          if (messages.length === 0) {
+            await this.#log.changed();
+            continue;
+          }
+          for (const batch of byPartition(messages)) {
+            if (this.#stopping) break;
+            if (eachBatch) await eachBatch({ batch, isRunning: () => !this.#stopping, isStale: () => false });
+            else for (const message of batch.messages) await eachMessage({ topic: batch.topic, partition: batch.partition, message });
+          }
+        }
+      } catch (error) {
+        if (!this.#stopping && !this.#log.closed) (onError ?? console.error)(error);
+      } finally {
+        this.#loop = null;
+      }
+    })();
+  }
+
+  commit(message) {
+    return this.#call("commit", { message: { topic: message.topic, partition: message.partition, offset: message.offset } });
+  }
+
+  commitOffsets(offsets) {
+    return this.#call("commitOffsets", { offsets });
+  }
+
+  seek(target) {
+    return this.#call("seek", { target });
+  }
+
+  pause(topics) {
+    return this.#call("pause", { topics });
+  }
+
+  resume(topics) {
+    return this.#call("resume", { topics });
+  }
+
+  /** The partitions owned as of the last poll. */
+  assignment() {
+    return this.#assignment;
+  }
+
+  async disconnect() {
+    this.#stopping = true;
+    await this.#loop;
+    if (this.#registered && !this.#log.closed) await this.#call("disconnect");
+    this.#registered = null;
+    this.#assignment = [];
+  }
+}
+
+function byPartition(messages) {
+  const batches = new Map();
+  for (const message of messages) {
+    const key = `${message.topic}\u0000${message.partition}`;
+    if (!batches.has(key)) {
+      batches.set(key, { topic: message.topic, partition: message.partition, messages: [] });
+    }
+    batches.get(key).messages.push(message);
+  }
+  return [...batches.values()];
+}
