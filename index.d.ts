@@ -265,8 +265,8 @@ export class Log {
 /** Browsers: a log owned by another tab, used through it (Log.open({ name, share: true })).
  * topics() and offsets() answer from the owner's last announced change. Its consumers are
  * members of the owner's groups; each poll is committed by the owner as it returns when
- * autoCommit is on. When the owner closes, calls fail with CLOSED: open the log again (this
- * tab then becomes the owner, or a client of the new one). */
+ * autoCommit is on. When the owner closes, one client tab takes the log over by itself and
+ * the others follow it; consumers rejoin with the same subscriptions and handlers. */
 export class RemoteLog {
   private constructor();
   topics(): TopicDescription[];

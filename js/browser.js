@@ -82,13 +82,16 @@ export class Log extends api.Log {
     if (typeof rest.name !== "string" || rest.waitForLock !== undefined) {
       throw new BrookError("INVALID_ARGUMENT", "share needs { name } (an IndexedDB log) and no waitForLock");
     }
-    try {
+    const openOwner = async () => {
       const log = await api.Log.open(rest);
       serveLog(rest.name, log);
       return log;
+    };
+    try {
+      return await openOwner();
     } catch (error) {
       if (error?.code !== "LOG_LOCKED" || typeof BroadcastChannel !== "function") throw error;
-      return RemoteLog.connect(rest.name);
+      return RemoteLog.connect(rest.name, openOwner);
     }
   }
 }

@@ -118,6 +118,13 @@ export function serveLog(name, log) {
 
 /** A log owned by another tab, used through it. The same API as Log, where it can be. */
 export class RemoteLog {
+  #name;
+  #openOwner;
+  /** The log itself once this tab took ownership over (after the owner closed). */
+  #local = null;
+  /** Settles when a take-over in progress is done; calls wait for it. */
+  #ready = Promise.resolve();
+  #consumers = new Set();
   #channel;
   #client = crypto.randomUUID();
   #calls = new Map();
@@ -128,16 +135,64 @@ export class RemoteLog {
   #releaseClientLock = () => {};
   #nextConsumer = 0;
 
-  static async connect(name) {
-    const remote = new RemoteLog(name);
+  /** `openOwner()` opens the log as its owner (and serves it): used to take over. */
+  static async connect(name, openOwner) {
+    const remote = new RemoteLog(name, openOwner);
     await remote.#holdClientLock(name);
     await remote.#refresh();
     return remote;
   }
 
-  constructor(name) {
+  constructor(name, openOwner) {
+    this.#name = name;
+    this.#openOwner = openOwner;
     this.#channel = new BroadcastChannel(channelName(name));
     this.#channel.onmessage = ({ data }) => this.#receive(data);
+  }
+
+  /** The owner closed: become the owner, or (if another tab won) a client of the new one. Then
+   * this tab's consumers join again where they belong and carry on. */
+  async #takeOver() {
+    try {
+      this.#local = await this.#openOwner();
+    } catch (error) {
+      if (error?.code !== "LOG_LOCKED") throw error;
+      await this.#waitForOwner();
+    }
+    this.#closed = null;
+    for (const consumer of this.#consumers) await consumer.reattach();
+    this.#wake();
+  }
+
+  /** Another tab took over: retry until it serves (it starts serving right after opening). */
+  async #waitForOwner() {
+    this.#closed = null;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.#snapshot = await this.call("snapshot", { quick: true });
+        return;
+      } catch (error) {
+        if (attempt >= 50) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  }
+
+  /** What consumers delegate to: the local log after a take-over, else null. */
+  get local() {
+    return this.#local;
+  }
+
+  ready() {
+    return this.#ready;
+  }
+
+  register(consumer) {
+    this.#consumers.add(consumer);
+  }
+
+  unregister(consumer) {
+    this.#consumers.delete(consumer);
   }
 
   #holdClientLock(name) {
@@ -158,9 +213,13 @@ export class RemoteLog {
       return;
     }
     if (data?.type === "closed") {
-      this.#closed = "the tab that owned this log closed it; open the log again to continue";
+      if (this.#closed === "closed by this tab") return;
+      this.#closed = "the tab that owned this log closed it; this tab is taking over";
       for (const { reject } of this.#calls.values()) reject(new BrookError("CLOSED", this.#closed));
       this.#calls.clear();
+      this.#ready = this.#takeOver().catch((error) => {
+        this.#closed = `the tab that owned this log closed it, and taking over failed: ${error?.message ?? error}`;
+      });
       this.#wake();
       return;
     }
@@ -172,15 +231,16 @@ export class RemoteLog {
     else call.resolve(data.result);
   }
 
-  /** One call to the owner; rejects with CLOSED once the owner is gone. */
+  /** One call to the owner; rejects with CLOSED once the owner is gone for good. */
   call(op, ...args) {
     if (this.#closed) return Promise.reject(new BrookError("CLOSED", this.#closed));
+    const quick = args[0]?.quick === true;
     const id = this.#nextCall++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#calls.delete(id);
         reject(new BrookError("IO_ERROR", `the tab that owns the log did not answer ${op} in time`));
-      }, CALL_TIMEOUT_MS);
+      }, quick ? 200 : CALL_TIMEOUT_MS);
       const settle = (f) => (value) => {
         clearTimeout(timer);
         f(value);
@@ -191,6 +251,7 @@ export class RemoteLog {
   }
 
   async #refresh() {
+    if (this.#local) return this.#wake();
     this.#snapshot = await this.call("snapshot");
     this.#wake();
   }
@@ -215,46 +276,60 @@ export class RemoteLog {
     return this.#closed !== null;
   }
 
+  /** Runs `op` on the local log after a take-over, else through the owner. */
+  async #either(local, remote) {
+    await this.#ready;
+    return this.#local ? local(this.#local) : remote();
+  }
+
   /** The topics as of the owner's last announced change. */
   topics() {
+    if (this.#local) return this.#local.topics();
     return this.#snapshot.topics;
   }
 
   offsets(topic) {
+    if (this.#local) return this.#local.offsets(topic);
     const offsets = this.#snapshot.offsets[topic];
     if (!offsets) throw new BrookError("UNKNOWN_TOPIC", `topic ${JSON.stringify(topic)} does not exist; create it with createTopic first`);
     return offsets;
   }
 
   async createTopic(request) {
-    await this.call("createTopic", request);
+    await this.#either((log) => log.createTopic(request), () => this.call("createTopic", request));
     await this.#refresh();
   }
 
   async createPartitions(request) {
-    await this.call("createPartitions", request);
+    await this.#either((log) => log.createPartitions(request), () => this.call("createPartitions", request));
     await this.#refresh();
   }
 
   maintain() {
-    return this.call("maintain");
+    return this.#either((log) => log.maintain(), () => this.call("maintain"));
   }
 
   lag(request) {
-    return this.call("lag", request);
+    return this.#either((log) => log.lag(request), () => this.call("lag", request));
   }
 
   describeGroup(groupId) {
-    return this.call("describeGroup", groupId);
+    return this.#either((log) => log.describeGroup(groupId), () => this.call("describeGroup", groupId));
   }
 
   groups() {
-    return this.call("groups");
+    return this.#either((log) => log.groups(), () => this.call("groups"));
   }
 
   producer({ partitioner } = {}) {
+    let local = null;
     return {
       send: async (request) => {
+        await this.#ready;
+        if (this.#local) {
+          local ??= this.#local.producer(partitioner ? { partitioner } : undefined);
+          return local.send(request);
+        }
         const placed = await this.call("send", { partitioner, request });
         await this.#refresh(); // so that offsets() reflects this send when it resolves
         return placed;
@@ -268,19 +343,26 @@ export class RemoteLog {
 
   async close() {
     if (this.#closed === "closed by this tab") return;
+    await this.#ready;
     this.#closed = "closed by this tab";
+    await Promise.allSettled([...this.#consumers].map((consumer) => consumer.disconnect()));
     this.#wake();
     this.#releaseClientLock(); // the owner removes this tab's consumers from their groups
     this.#channel.close();
+    await this.#local?.close();
   }
 }
 
-/** A consumer whose group membership lives in the owning tab. */
+/** A consumer whose group membership lives in the owning tab, or, after this tab took the
+ * log over, a consumer of the local log with the same subscription and handlers. */
 class RemoteConsumer {
   #log;
   #id;
   #options;
-  #registered = null;
+  #subscriptions = [];
+  #runConfig = null;
+  #local = null;
+  #registered = false;
   #assignment = [];
   #loop = null;
   #stopping = false;
@@ -295,13 +377,40 @@ class RemoteConsumer {
     return this.#log.call(op, { id: this.#id, ...args });
   }
 
+  async #register() {
+    if (!this.#registered) await this.#call("consumer", { options: this.#options });
+    this.#registered = true;
+  }
+
   async subscribe(subscription) {
-    this.#registered ??= this.#call("consumer", { options: this.#options });
-    await this.#registered;
+    await this.#log.ready();
+    this.#log.register(this);
+    this.#subscriptions.push(subscription);
+    if (this.#local) return this.#local.subscribe(subscription);
+    await this.#register();
     await this.#call("subscribe", { subscription });
   }
 
+  /** After a take-over: join again, with the same subscription, where the log now is. */
+  async reattach() {
+    this.#stopping = true;
+    await this.#loop;
+    this.#registered = false;
+    const local = this.#log.local;
+    if (local) {
+      this.#local = local.consumer(this.#options);
+      for (const subscription of this.#subscriptions) await this.#local.subscribe(subscription);
+      if (this.#runConfig) await this.#local.run(this.#runConfig);
+      return;
+    }
+    await this.#register();
+    for (const subscription of this.#subscriptions) await this.#call("subscribe", { subscription });
+    if (this.#runConfig) this.#startLoop(this.#runConfig);
+  }
+
   async poll(options) {
+    await this.#log.ready();
+    if (this.#local) return this.#local.poll(options);
     const { messages, assignment } = await this.#call("poll", { options });
     this.#assignment = assignment;
     return messages;
@@ -309,13 +418,23 @@ class RemoteConsumer {
 
   /** Delivers in order, per partition, waiting for the owner's change announcements when idle.
    * Each poll is auto-committed by the owner as it returns (autoCommit), as with poll(). */
-  async run({ eachMessage, eachBatch, onError, maxRecords = 100 } = {}) {
-    if (this.#loop) throw new BrookError("INVALID_ARGUMENT", "this consumer is already running; disconnect() stops it");
+  async run(config = {}) {
+    if (this.#loop || this.#runConfig) {
+      throw new BrookError("INVALID_ARGUMENT", "this consumer is already running; disconnect() stops it");
+    }
+    this.#runConfig = config;
+    await this.#log.ready();
+    if (this.#local) return this.#local.run(config);
+    this.#startLoop(config);
+  }
+
+  #startLoop({ eachMessage, eachBatch, onError, maxRecords = 100 }) {
     this.#stopping = false;
     this.#loop = (async () => {
       try {
         while (!this.#stopping && !this.#log.closed) {
-          const messages = await this.poll({ maxRecords });
+          const { messages, assignment } = await this.#call("poll", { options: { maxRecords } });
+          this.#assignment = assignment;
           if (messages.length === 0) {
             await this.#log.changed();
             continue;
@@ -327,43 +446,55 @@ class RemoteConsumer {
           }
         }
       } catch (error) {
-        if (!this.#stopping && !this.#log.closed) (onError ?? console.error)(error);
+        // A take-over in progress restarts the loop (reattach); other failures are reported.
+        if (!this.#stopping && error?.code !== "CLOSED") (onError ?? console.error)(error);
       } finally {
         this.#loop = null;
       }
     })();
   }
 
+  async #either(local, remote) {
+    await this.#log.ready();
+    return this.#local ? local(this.#local) : remote();
+  }
+
   commit(message) {
-    return this.#call("commit", { message: { topic: message.topic, partition: message.partition, offset: message.offset } });
+    return this.#either(
+      (c) => c.commit(message),
+      () => this.#call("commit", { message: { topic: message.topic, partition: message.partition, offset: message.offset } }),
+    );
   }
 
   commitOffsets(offsets) {
-    return this.#call("commitOffsets", { offsets });
+    return this.#either((c) => c.commitOffsets(offsets), () => this.#call("commitOffsets", { offsets }));
   }
 
   seek(target) {
-    return this.#call("seek", { target });
+    return this.#either((c) => c.seek(target), () => this.#call("seek", { target }));
   }
 
   pause(topics) {
-    return this.#call("pause", { topics });
+    return this.#either((c) => c.pause(topics), () => this.#call("pause", { topics }));
   }
 
   resume(topics) {
-    return this.#call("resume", { topics });
+    return this.#either((c) => c.resume(topics), () => this.#call("resume", { topics }));
   }
 
-  /** The partitions owned as of the last poll. */
+  /** The partitions owned as of the last poll (or now, after a take-over). */
   assignment() {
-    return this.#assignment;
+    return this.#local ? this.#local.assignment() : this.#assignment;
   }
 
   async disconnect() {
     this.#stopping = true;
+    this.#runConfig = null;
+    this.#log.unregister(this);
     await this.#loop;
-    if (this.#registered && !this.#log.closed) await this.#call("disconnect");
-    this.#registered = null;
+    if (this.#local) await this.#local.disconnect();
+    else if (this.#registered && !this.#log.closed) await this.#call("disconnect");
+    this.#registered = false;
     this.#assignment = [];
   }
 }

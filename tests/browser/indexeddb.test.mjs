@@ -280,25 +280,29 @@ test("shared tabs: one owns the log, the others produce and consume through it",
     }
     assert.equal(await owner.evaluate(() => member.assignment().length), 2);
 
-    // When the owner closes, a client's calls fail with CLOSED; opening again makes it the owner.
-    const { page: third } = await openPage(context);
+    // When the owner closes, a client tab takes the log over by itself; its consumer carries on.
+    const { page: third, errors: thirdErrors } = await openPage(context);
     await third.evaluate(async () => {
       window.log = await brook.Log.open({ name: "together", share: true });
+      window.seen = [];
+      window.member = log.consumer({ groupId: "after" });
+      await member.subscribe({ topic: "t", fromBeginning: true });
+      await member.run({ eachMessage: async ({ partition, message }) => void seen.push(`${partition}:${message.offset}`) });
     });
+    const seenByThird = () => third.evaluate(() => seen.slice().sort());
+    const thirdDeadline = Date.now() + 5000;
+    while ((await seenByThird()).length < 4 && Date.now() < thirdDeadline) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(await seenByThird(), ["0:0", "0:1", "1:0", "1:1"]);
     await owner.evaluate(() => log.close());
     const after = await third.evaluate(async () => {
-      let code = null;
-      try {
-        await log.producer().send({ topic: "t", messages: [{ value: "e" }] });
-      } catch (error) {
-        code = error.code;
-      }
-      window.log = await brook.Log.open({ name: "together", share: true });
-      const owner = log instanceof brook.Log;
       const [{ offset }] = await log.producer().send({ topic: "t", messages: [{ value: "e", partition: 0 }] });
-      await log.close();
-      return { code, owner, offset };
+      return { offset, highs: log.offsets("t").map((o) => o.high) };
     });
-    assert.deepEqual(after, { code: "CLOSED", owner: true, offset: 2 });
+    assert.deepEqual(after, { offset: 2, highs: [3, 2] }, "the client became the owner and kept the data");
+    const takeoverDeadline = Date.now() + 5000;
+    while (!(await seenByThird()).includes("0:2") && Date.now() < takeoverDeadline) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(await seenByThird(), ["0:0", "0:1", "0:2", "1:0", "1:1"], "its consumer carried on, nothing twice");
+    await third.evaluate(() => log.close());
+    assert.deepEqual(thirdErrors, []);
     assert.deepEqual([...ownerErrors, ...otherErrors], []);
   }));
