@@ -7,8 +7,16 @@ import init, * as core from "../pkg/brook_core.js";
 import { createApi, BrookError, translate } from "./brook.js";
 import { RemoteLog, serveLog } from "./share.js";
 
+/** Locks of logs that a shared tab already holds because it is taking the log over. */
+const heldLocks = new Map();
+
 /** Takes the Web Lock of a log; resolves with its release function. */
 function acquireLock(name, wait) {
+  const held = heldLocks.get(name);
+  if (held) {
+    heldLocks.delete(name);
+    return Promise.resolve(held);
+  }
   const locks = globalThis.navigator?.locks;
   // Without Web Locks (very old browsers, some workers) there is no cross-tab guard.
   if (!locks) return Promise.resolve(() => {});
@@ -82,10 +90,15 @@ export class Log extends api.Log {
     if (typeof rest.name !== "string" || rest.waitForLock !== undefined) {
       throw new BrookError("INVALID_ARGUMENT", "share needs { name } (an IndexedDB log) and no waitForLock");
     }
-    const openOwner = async () => {
-      const log = await api.Log.open(rest);
-      serveLog(rest.name, log);
-      return log;
+    const openOwner = async (heldLock) => {
+      if (heldLock) heldLocks.set(rest.name, heldLock);
+      try {
+        const log = await api.Log.open(rest);
+        serveLog(rest.name, log);
+        return log;
+      } finally {
+        heldLocks.delete(rest.name);
+      }
     };
     try {
       return await openOwner();

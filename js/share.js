@@ -102,6 +102,8 @@ export function serveLog(name, log) {
     }
   };
   const unwatch = log[WATCH](() => channel.postMessage({ type: "changed" }));
+  // Clients that were talking to a previous owner re-register their consumers here.
+  channel.postMessage({ type: "owner" });
   const close = log.close.bind(log);
   log.close = async () => {
     unwatch();
@@ -135,12 +137,76 @@ export class RemoteLog {
   #releaseClientLock = () => {};
   #nextConsumer = 0;
 
-  /** `openOwner()` opens the log as its owner (and serves it): used to take over. */
+  /** `openOwner(heldLock)` opens the log as its owner under a lock this tab already holds,
+   * and serves it: used to take over. */
   static async connect(name, openOwner) {
     const remote = new RemoteLog(name, openOwner);
     await remote.#holdClientLock(name);
     await remote.#refresh();
+    remote.#queueForOwnership();
     return remote;
+  }
+
+  #queueRelease = new AbortController();
+
+  /** Waits in line for the owner's Web Lock: it is granted when the owner closes the log or
+   * its tab goes away (crash, navigation), and the first tab in line takes over. */
+  #queueForOwnership() {
+    if (!globalThis.navigator?.locks) return;
+    navigator.locks
+      .request(channelName(this.#name), { signal: this.#queueRelease.signal }, () =>
+        new Promise((release) => this.#ownerLockGranted(release)),
+      )
+      .catch(() => {});
+  }
+
+  #ownerLockGranted(release) {
+    if (this.#closed === "closed by this tab") return release();
+    this.#dropPendingCalls("the tab that owned this log went away; this tab is taking over");
+    this.#ready = this.#becomeOwner(release).catch((error) => {
+      release();
+      this.#closed = `taking over the log failed: ${error?.message ?? error}`;
+    });
+    this.#wake();
+  }
+
+  async #becomeOwner(release) {
+    this.#local = await this.#openOwner(release);
+    this.#closed = null;
+    for (const consumer of this.#consumers) await consumer.reattach();
+    this.#wake();
+  }
+
+  /** Another tab became the owner: this tab's consumers register with it. */
+  async #followNewOwner() {
+    await this.#refresh();
+    for (const consumer of this.#consumers) await consumer.reattach();
+    this.#wake();
+  }
+
+  /** Calls in flight went to an owner that is gone: they fail with CLOSED, which the delivery
+   * loops take as "reattach", not as an error. */
+  #dropPendingCalls(reason) {
+    for (const { reject } of this.#calls.values()) {
+      reject(Object.assign(new BrookError("CLOSED", reason), { handover: true }));
+    }
+    this.#calls.clear();
+  }
+
+  /** Runs `local(log)` once this tab owns the log, else `remote()` through the owner; a call
+   * cut off by a hand-over is made again where the log now is (at-least-once, like a
+   * producer's retry). */
+  async perform(local, remote) {
+    for (let attempt = 0; ; attempt++) {
+      await this.#ready;
+      if (this.#local) return local(this.#local);
+      try {
+        return await remote();
+      } catch (error) {
+        if (!error?.handover || attempt >= 3) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
   }
 
   constructor(name, openOwner) {
@@ -148,34 +214,6 @@ export class RemoteLog {
     this.#openOwner = openOwner;
     this.#channel = new BroadcastChannel(channelName(name));
     this.#channel.onmessage = ({ data }) => this.#receive(data);
-  }
-
-  /** The owner closed: become the owner, or (if another tab won) a client of the new one. Then
-   * this tab's consumers join again where they belong and carry on. */
-  async #takeOver() {
-    try {
-      this.#local = await this.#openOwner();
-    } catch (error) {
-      if (error?.code !== "LOG_LOCKED") throw error;
-      await this.#waitForOwner();
-    }
-    this.#closed = null;
-    for (const consumer of this.#consumers) await consumer.reattach();
-    this.#wake();
-  }
-
-  /** Another tab took over: retry until it serves (it starts serving right after opening). */
-  async #waitForOwner() {
-    this.#closed = null;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        this.#snapshot = await this.call("snapshot", { quick: true });
-        return;
-      } catch (error) {
-        if (attempt >= 50) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    }
   }
 
   /** What consumers delegate to: the local log after a take-over, else null. */
@@ -213,14 +251,15 @@ export class RemoteLog {
       return;
     }
     if (data?.type === "closed") {
-      if (this.#closed === "closed by this tab") return;
-      this.#closed = "the tab that owned this log closed it; this tab is taking over";
-      for (const { reject } of this.#calls.values()) reject(new BrookError("CLOSED", this.#closed));
-      this.#calls.clear();
-      this.#ready = this.#takeOver().catch((error) => {
-        this.#closed = `the tab that owned this log closed it, and taking over failed: ${error?.message ?? error}`;
-      });
+      // The lock follows at once: the first tab in line takes over, the others follow it.
+      this.#dropPendingCalls("the tab that owned this log closed it");
       this.#wake();
+      return;
+    }
+    if (data?.type === "owner") {
+      if (this.#local || this.#closed === "closed by this tab") return;
+      this.#dropPendingCalls("the log moved to another tab");
+      this.#ready = this.#followNewOwner().catch(() => {});
       return;
     }
     if (data?.to !== this.#client) return;
@@ -234,13 +273,12 @@ export class RemoteLog {
   /** One call to the owner; rejects with CLOSED once the owner is gone for good. */
   call(op, ...args) {
     if (this.#closed) return Promise.reject(new BrookError("CLOSED", this.#closed));
-    const quick = args[0]?.quick === true;
     const id = this.#nextCall++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#calls.delete(id);
         reject(new BrookError("IO_ERROR", `the tab that owns the log did not answer ${op} in time`));
-      }, quick ? 200 : CALL_TIMEOUT_MS);
+      }, CALL_TIMEOUT_MS);
       const settle = (f) => (value) => {
         clearTimeout(timer);
         f(value);
@@ -276,10 +314,8 @@ export class RemoteLog {
     return this.#closed !== null;
   }
 
-  /** Runs `op` on the local log after a take-over, else through the owner. */
-  async #either(local, remote) {
-    await this.#ready;
-    return this.#local ? local(this.#local) : remote();
+  #either(local, remote) {
+    return this.perform(local, remote);
   }
 
   /** The topics as of the owner's last announced change. */
@@ -324,16 +360,18 @@ export class RemoteLog {
   producer({ partitioner } = {}) {
     let local = null;
     return {
-      send: async (request) => {
-        await this.#ready;
-        if (this.#local) {
-          local ??= this.#local.producer(partitioner ? { partitioner } : undefined);
-          return local.send(request);
-        }
-        const placed = await this.call("send", { partitioner, request });
-        await this.#refresh(); // so that offsets() reflects this send when it resolves
-        return placed;
-      },
+      send: (request) =>
+        this.perform(
+          (log) => {
+            local ??= log.producer(partitioner ? { partitioner } : undefined);
+            return local.send(request);
+          },
+          async () => {
+            const placed = await this.call("send", { partitioner, request });
+            await this.#refresh(); // so that offsets() reflects this send when it resolves
+            return placed;
+          },
+        ),
     };
   }
 
@@ -347,6 +385,7 @@ export class RemoteLog {
     this.#closed = "closed by this tab";
     await Promise.allSettled([...this.#consumers].map((consumer) => consumer.disconnect()));
     this.#wake();
+    this.#queueRelease.abort(); // leave the line for ownership
     this.#releaseClientLock(); // the owner removes this tab's consumers from their groups
     this.#channel.close();
     await this.#local?.close();
@@ -408,12 +447,15 @@ class RemoteConsumer {
     if (this.#runConfig) this.#startLoop(this.#runConfig);
   }
 
-  async poll(options) {
-    await this.#log.ready();
-    if (this.#local) return this.#local.poll(options);
-    const { messages, assignment } = await this.#call("poll", { options });
-    this.#assignment = assignment;
-    return messages;
+  poll(options) {
+    return this.#either(
+      (consumer) => consumer.poll(options),
+      async () => {
+        const { messages, assignment } = await this.#call("poll", { options });
+        this.#assignment = assignment;
+        return messages;
+      },
+    );
   }
 
   /** Delivers in order, per partition, waiting for the owner's change announcements when idle.
@@ -454,9 +496,9 @@ class RemoteConsumer {
     })();
   }
 
-  async #either(local, remote) {
-    await this.#log.ready();
-    return this.#local ? local(this.#local) : remote();
+  #either(local, remote) {
+    // Before it subscribed, a consumer has no local twin: the owner (maybe this tab) serves it.
+    return this.#log.perform(() => (this.#local ? local(this.#local) : remote()), remote);
   }
 
   commit(message) {

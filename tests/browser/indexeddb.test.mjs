@@ -306,3 +306,45 @@ test("shared tabs: one owns the log, the others produce and consume through it",
     assert.deepEqual(thirdErrors, []);
     assert.deepEqual([...ownerErrors, ...otherErrors], []);
   }));
+
+test("shared tabs: when the owner's tab goes away without closing, a client takes over", () =>
+  withContext(async (context) => {
+    const { page: owner } = await openPage(context);
+    const { page: first } = await openPage(context);
+    const { page: second } = await openPage(context);
+    await owner.evaluate(async () => {
+      window.log = await brook.Log.open({ name: "abandoned", share: true });
+      await log.createTopic({ topic: "t", partitions: 1 });
+      await log.producer().send({ topic: "t", messages: [{ value: "before" }] });
+    });
+    for (const page of [first, second]) {
+      await page.evaluate(async () => {
+        window.log = await brook.Log.open({ name: "abandoned", share: true });
+        window.seen = [];
+        window.member = log.consumer({ groupId: "watchers-" + Math.random() });
+        await member.subscribe({ topic: "t", fromBeginning: true });
+        await member.run({ eachMessage: async ({ message }) => void seen.push(message.offset) });
+      });
+    }
+    // (A poll in flight when the owner dies is lost with it: auto commit is at-most-once.)
+    for (const page of [first, second]) {
+      const deadline = Date.now() + 5000;
+      while ((await page.evaluate(() => seen.length)) < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    }
+    await owner.close(); // the tab goes away: no close(), no goodbye on the channel
+    const sent = await first.evaluate(async () => {
+      const [{ offset }] = await log.producer().send({ topic: "t", messages: [{ value: "after" }] });
+      return offset;
+    });
+    assert.equal(sent, 1, "the log moved to a client tab with its data");
+    const sentBySecond = await second.evaluate(async () => {
+      const [{ offset }] = await log.producer().send({ topic: "t", messages: [{ value: "again" }] });
+      return offset;
+    });
+    assert.equal(sentBySecond, 2, "the other client follows the new owner");
+    for (const page of [first, second]) {
+      const deadline = Date.now() + 5000;
+      while ((await page.evaluate(() => seen.length)) < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(await page.evaluate(() => seen), [0, 1, 2], "consumers in both tabs carried on");
+    }
+  }));
