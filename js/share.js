@@ -91,7 +91,7 @@ export function serveLog(name, log) {
   const perClient = new Set(["consumer", "subscribe", "poll", "commit", "commitOffsets", "seek", "pause", "resume", "assignment", "disconnect"]);
 
   channel.onmessage = async ({ data }) => {
-    if (data?.to !== "owner" || !(data.op in operations)) return;
+    if (data?.to !== "owner" || !Object.hasOwn(operations, data.op)) return;
     const { id, client, op, args = [] } = data;
     watchClient(client);
     try {
@@ -101,20 +101,33 @@ export function serveLog(name, log) {
       channel.postMessage({ to: client, id, error: errorData(error) });
     }
   };
-  const unwatch = log[WATCH](() => channel.postMessage({ type: "changed" }));
+  // One announcement per turn, however many changes it made (a burst of sends is one refresh).
+  let announced = false;
+  const unwatch = log[WATCH](() => {
+    if (announced) return;
+    announced = true;
+    queueMicrotask(() => {
+      announced = false;
+      if (!closing) channel.postMessage({ type: "changed" });
+    });
+  });
   // Clients that were talking to a previous owner re-register their consumers here.
   channel.postMessage({ type: "owner" });
   const close = log.close.bind(log);
-  log.close = async () => {
-    unwatch();
-    channel.onmessage = null;
-    await Promise.allSettled([...consumers.values()].map((member) => member.disconnect()));
-    try {
-      return await close();
-    } finally {
-      channel.postMessage({ type: "closed" });
-      channel.close();
-    }
+  let closing = null;
+  log.close = () => {
+    closing ??= (async () => {
+      unwatch();
+      channel.onmessage = null;
+      await Promise.allSettled([...consumers.values()].map((member) => member.disconnect()));
+      try {
+        return await close();
+      } finally {
+        channel.postMessage({ type: "closed" });
+        channel.close();
+      }
+    })();
+    return closing;
   };
 }
 
