@@ -12,8 +12,8 @@ import { frameScheduler, literal, logCall, startApiLog, text } from "./util.js";
 
 /** The two groups of the seed article, each keeping its own copy of the inventory. */
 const GROUPS = [
-  { id: "mysql", members: 2, note: "keeps a MySQL table of the inventory" },
-  { id: "elasticsearch", members: 1, note: "keeps a search index of the inventory" },
+  { id: "mysql", members: 2, speed: 3, note: "keeps a MySQL table of the inventory" },
+  { id: "elasticsearch", members: 1, speed: 1.5, note: "keeps a search index of the inventory" },
 ];
 /** The group that draws the lanes: it reads every topic from the beginning and never
  * commits, so it leaves no trace in the log and re-reads everything after a reload. */
@@ -96,7 +96,7 @@ async function main() {
   logCall(`log.consumer(${literal({ groupId: LANES_GROUP, autoCommit: false, fromBeginning: true })})  // draws these lanes`);
 
   const draw = frameScheduler(() => render(log, lanes, groups, cards, story));
-  for (const { id, members } of GROUPS) {
+  for (const { id, members, speed } of GROUPS) {
     const group = new Group(log, {
       id,
       topics: [STORY_TOPIC],
@@ -113,7 +113,7 @@ async function main() {
       onChange: draw,
       onError: failed,
     });
-    const card = new GroupCard(group, document.querySelector(`.group-card[data-group="${id}"]`), {
+    const card = new GroupCard(group, groupCardElement(id, speed), {
       onSpeed: (rate) => {
         group.rate = rate;
       },
@@ -234,3 +234,18 @@ function wireReset(reset) {
 }
 
 main().catch(failed);
+
+/** Stamps the group card template for one group (both groups share one layout). */
+function groupCardElement(id, speed) {
+  const card = $("#group-card").content.firstElementChild.cloneNode(true);
+  card.classList.add(`group-${id}`);
+  card.dataset.group = id;
+  card.setAttribute("aria-labelledby", `${id}-title`);
+  card.querySelector("h3").id = `${id}-title`;
+  card.querySelector(".group-name").textContent = id;
+  card.querySelector(".speed").value = String(speed);
+  for (const radio of card.querySelectorAll(".commit-mode input")) radio.name = `commit-${id}`;
+  card.querySelector("caption").textContent = `Commits and lag of ${id}`;
+  $(".group-cards").append(card);
+  return card;
+}
