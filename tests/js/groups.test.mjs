@@ -28,6 +28,23 @@ async function running(consumer, options = {}) {
   return delivered;
 }
 
+/** Starts `consumer` on "orders", holding its handler at the `holdAt`-th message until
+ * `release()`: a member caught mid-delivery, for rebalance tests. */
+async function runningHeld(consumer, holdAt) {
+  const seen = [];
+  let release;
+  const gate = new Promise((resolve) => (release = resolve));
+  await consumer.subscribe({ topic: "orders", fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      seen.push(message);
+      if (seen.length === holdAt) await gate;
+    },
+  });
+  await eventually(() => seen.length === holdAt);
+  return { seen, release };
+}
+
 function byPartition(messages) {
   const lanes = new Map();
   for (const m of messages) {
@@ -203,17 +220,7 @@ test("a partition revoked by a rebalance stops delivering at once; its new owner
   const log = await openWithTopic(t, 2);
   await fillPartitions(log, "orders", 2, 5);
   const first = log.consumer({ groupId: "handover", autoCommit: false });
-  const firstSeen = [];
-  let release;
-  const gate = new Promise((resolve) => (release = resolve));
-  await first.subscribe({ topic: "orders", fromBeginning: true });
-  await first.run({
-    eachMessage: async ({ message }) => {
-      firstSeen.push(message);
-      if (firstSeen.length === 1) await gate;
-    },
-  });
-  await eventually(() => firstSeen.length === 1);
+  const { seen: firstSeen, release } = await runningHeld(first, 1);
 
   // While the first handler waits, a second member joins and takes one partition.
   const second = log.consumer({ groupId: "handover", autoCommit: false });
@@ -316,17 +323,7 @@ test("auto commit: a partition revoked before its records were handed over loses
   const log = await openWithTopic(t, 2);
   await fillPartitions(log, "orders", 2, 10);
   const first = log.consumer({ groupId: "handover-auto" });
-  const firstSeen = [];
-  let release;
-  const gate = new Promise((resolve) => (release = resolve));
-  await first.subscribe({ topic: "orders", fromBeginning: true });
-  await first.run({
-    eachMessage: async ({ message }) => {
-      firstSeen.push(message);
-      if (firstSeen.length === 2) await gate;
-    },
-  });
-  await eventually(() => firstSeen.length === 2);
+  const { seen: firstSeen, release } = await runningHeld(first, 2);
   const second = log.consumer({ groupId: "handover-auto" });
   const secondSeen = await running(second);
   const [{ partition: moved }] = second.assignment();
