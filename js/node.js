@@ -24,21 +24,15 @@ import {
 import { dirname, join, resolve } from "node:path";
 import * as core from "../pkg/brook_core.js";
 import { createApi } from "./brook.js";
+import { acquireLock } from "./lock.js";
 
 const WASM_URL = new URL("../pkg/brook_core_bg.wasm", import.meta.url);
-const LOCK_FILE = "LOCK";
 /** Every write lands at the end of the file, whatever else moved it. */
 const APPEND_FLAGS = constants.O_RDWR | constants.O_APPEND;
 /** Platforms (Windows) and file systems that cannot fsync a directory say so with these. */
 const DIRECTORY_SYNC_UNSUPPORTED = ["EISDIR", "EPERM", "EINVAL"];
-
-/** Real paths of the roots locked by logs open in this process: a second open of one fails
- * even though the LOCK file names this (live) process. */
-const lockedRoots = new Set();
-
-function lockedError(message) {
-  return Object.assign(new Error(message), { code: "LOG_LOCKED" });
-}
+/** Open descriptors kept per log: a log of 20,000 partitions must not need 20,000 of them. */
+const DESCRIPTORS_MAX = 64;
 
 /** Makes a new, renamed or removed directory entry durable, where the platform can. */
 function syncDirectory(directory) {
@@ -53,53 +47,6 @@ function syncDirectory(directory) {
   }
 }
 
-/** Creates the lock file holding our pid; false when it exists. */
-function createLockFile(path) {
-  let fd;
-  try {
-    fd = openSync(path, "wx");
-  } catch (error) {
-    if (error.code === "EEXIST") return false;
-    throw error;
-  }
-  try {
-    writeSync(fd, `${process.pid}\n`);
-  } finally {
-    closeSync(fd);
-  }
-  return true;
-}
-
-/** The pid in a lock file; null when it is gone, empty or garbled. */
-function lockHolder(path) {
-  let text;
-  try {
-    text = readFileSync(path, "utf8").trim();
-  } catch (error) {
-    if (error.code === "ENOENT") return null;
-    throw error;
-  }
-  return /^\d+$/.test(text) ? Number(text) : null;
-}
-
-function removeStaleLock(path) {
-  try {
-    unlinkSync(path);
-  } catch (error) {
-    if (error.code !== "ENOENT") throw error;
-  }
-}
-
-function isAlive(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it runs, as another user.
-    return error.code === "EPERM";
-  }
-}
-
 /**
  * The files of a log under `root`, for the core (src/bindings/host_storage.rs). Paths from the
  * core are relative and "/"-separated. Every method is synchronous: byte arguments are views
@@ -107,10 +54,12 @@ function isAlive(pid) {
  */
 class NodeFileStorage {
   #root;
-  /** Open descriptors by path: the log appends to and reads the same few files over and over. */
+  /** Open descriptors by path, least recently used first (a Map keeps insertion order). */
   #files = new Map();
-  /** The real path whose LOCK we hold, or null. */
-  #lockedRoot = null;
+  /** Paths written since their last sync. */
+  #dirty = new Set();
+  /** Gives the lock back; null while not locked. */
+  #release = null;
 
   constructor(root) {
     this.#root = resolve(root);
@@ -122,18 +71,37 @@ class NodeFileStorage {
 
   #descriptor(path) {
     let fd = this.#files.get(path);
-    if (fd === undefined) {
-      fd = openSync(this.#full(path), APPEND_FLAGS);
+    if (fd !== undefined) {
+      this.#files.delete(path);
       this.#files.set(path, fd);
+      return fd;
     }
+    fd = openSync(this.#full(path), APPEND_FLAGS);
+    this.#remember(path, fd);
     return fd;
   }
 
+  #remember(path, fd) {
+    if (this.#files.size >= DESCRIPTORS_MAX) {
+      const [oldest] = this.#files.keys();
+      this.#forget(oldest);
+    }
+    this.#files.set(path, fd);
+  }
+
+  /** Closes a descriptor. One with unsynced writes is synced first: after a failed writeback,
+   * Linux reports the error to descriptors that were open when it happened, not to one
+   * opened later, so closing first could hide a lost write from the next sync. */
   #forget(path) {
     const fd = this.#files.get(path);
     if (fd === undefined) return;
     this.#files.delete(path);
-    closeSync(fd);
+    try {
+      if (this.#dirty.has(path)) fdatasyncSync(fd);
+      this.#dirty.delete(path);
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** Opens, creating the file and its directory when missing; returns its length. */
@@ -144,14 +112,16 @@ class NodeFileStorage {
       const created = mkdirSync(dirname(full), { recursive: true });
       if (created !== undefined) syncDirectory(dirname(created));
       const existed = statSync(full, { throwIfNoEntry: false }) !== undefined;
-      this.#files.set(path, openSync(full, APPEND_FLAGS | constants.O_CREAT));
+      const fd = openSync(full, APPEND_FLAGS | constants.O_CREAT);
+      this.#remember(path, fd);
       if (!existed) syncDirectory(dirname(full));
     }
-    return fstatSync(this.#files.get(path)).size;
+    return fstatSync(this.#descriptor(path)).size;
   }
 
   append(path, bytes) {
     const fd = this.#descriptor(path);
+    this.#dirty.add(path);
     for (let written = 0; written < bytes.length;) {
       written += writeSync(fd, bytes, written, bytes.length - written);
     }
@@ -171,11 +141,14 @@ class NodeFileStorage {
   }
 
   truncate(path, length) {
-    ftruncateSync(this.#descriptor(path), length);
+    const fd = this.#descriptor(path);
+    this.#dirty.add(path);
+    ftruncateSync(fd, length);
   }
 
   sync(path) {
     fdatasyncSync(this.#descriptor(path));
+    this.#dirty.delete(path);
   }
 
   list(directory) {
@@ -197,7 +170,7 @@ class NodeFileStorage {
 
   /** Removes a file or an empty directory; something missing is already removed. */
   remove(path) {
-    this.#forget(path);
+    this.#closeWithoutSync(path);
     const full = this.#full(path);
     const stats = statSync(full, { throwIfNoEntry: false });
     if (stats === undefined) return;
@@ -206,30 +179,18 @@ class NodeFileStorage {
     syncDirectory(dirname(full));
   }
 
-  /** Takes the root's LOCK file, which names the holder's pid; a lock whose holder no longer
-   * runs (killed, crashed) is taken over, so a crash never locks a user out. */
+  #closeWithoutSync(path) {
+    const fd = this.#files.get(path);
+    this.#files.delete(path);
+    this.#dirty.delete(path);
+    if (fd !== undefined) closeSync(fd);
+  }
+
+  /** Takes the log's lock (see lock.js): LOG_LOCKED while another open Log holds it. */
   lock() {
+    if (this.#release !== null) return;
     mkdirSync(this.#root, { recursive: true });
-    const root = realpathSync(this.#root);
-    if (lockedRoots.has(root)) {
-      throw lockedError(`the log at ${root} is already open in this process; close it first`);
-    }
-    const lockPath = join(root, LOCK_FILE);
-    if (!createLockFile(lockPath)) {
-      const holder = lockHolder(lockPath);
-      // Our own pid without an entry in lockedRoots: a log of this process that was never closed.
-      if (holder !== null && holder !== process.pid && isAlive(holder)) {
-        throw lockedError(
-          `the log at ${root} is open in process ${holder}; close it there first (if process ${holder} is not using brook, delete ${lockPath})`,
-        );
-      }
-      removeStaleLock(lockPath);
-      if (!createLockFile(lockPath)) {
-        throw lockedError(`the log at ${root} was just taken by another process`);
-      }
-    }
-    lockedRoots.add(root);
-    this.#lockedRoot = root;
+    this.#release = acquireLock(realpathSync(this.#root));
   }
 
   /** Closes every file and releases the lock. Never throws: the core calls it while closing. */
@@ -242,14 +203,10 @@ class NodeFileStorage {
       }
     }
     this.#files.clear();
-    if (this.#lockedRoot === null) return;
-    try {
-      unlinkSync(join(this.#lockedRoot, LOCK_FILE));
-    } catch {
-      // Already gone: nothing left to release.
-    }
-    lockedRoots.delete(this.#lockedRoot);
-    this.#lockedRoot = null;
+    this.#dirty.clear();
+    const release = this.#release;
+    this.#release = null;
+    release?.();
   }
 }
 

@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { readdirSync, statSync, writeFileSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { BrookError, Log } from "../../js/node.js";
@@ -15,15 +15,6 @@ async function openFiles(t, path, options = {}) {
   const log = await Log.open({ path, ...options });
   t.after(() => log.close());
   return log;
-}
-
-async function assertLocked(path, holder) {
-  await assert.rejects(Log.open({ path }), (error) => {
-    assert.ok(error instanceof BrookError);
-    assert.equal(error.code, "LOG_LOCKED");
-    assert.match(error.message, holder);
-    return true;
-  });
 }
 
 /** The log at `path` with topic "events" holding `count` records "value-<i>". */
@@ -106,38 +97,6 @@ test("every send acknowledged before SIGKILL survives, offsets contiguous from 0
   );
   assert.equal(records.length, high);
   for (const offset of acknowledged) assert.equal(text(records[offset].value), `value-${offset}`);
-});
-
-test("a second open in this process gets LOG_LOCKED until the first closes", async (t) => {
-  const path = tempDir(t);
-  const log = await openFiles(t, path);
-  await assertLocked(path, /already open in this process/);
-  await log.close();
-  const again = await openFiles(t, path);
-  await again.close();
-});
-
-test("an open in another live process gets LOG_LOCKED naming it; once it is killed, the lock is taken over", async (t) => {
-  const path = tempDir(t);
-  await prepareEvents(t, path, 1);
-  const { child, lines, exit } = spawnFixture(t, "hold-lock.mjs", [path]);
-  await once(lines, "line");
-  await assertLocked(path, new RegExp(`open in process ${child.pid}`));
-  child.kill("SIGKILL");
-  await exit;
-  const log = await openFiles(t, path);
-  assert.deepEqual(log.offsets("events"), [{ partition: 0, low: 0, high: 1 }]);
-});
-
-test("a LOCK file left empty, garbled or by this process's pid is taken over", async (t) => {
-  const path = tempDir(t);
-  await prepareEvents(t, path, 1);
-  for (const contents of ["", "not a pid", `${process.pid}\n`]) {
-    writeFileSync(join(path, "LOCK"), contents);
-    const log = await Log.open({ path });
-    assert.deepEqual(log.offsets("events"), [{ partition: 0, low: 0, high: 1 }]);
-    await log.close();
-  }
 });
 
 test("close and reopen keep topics, their configuration, records and commits", async (t) => {
