@@ -22,6 +22,14 @@ use crate::topic::{CleanupPolicy, CONSUMER_OFFSETS_TOPIC};
 /// A member's handle, unique for the life of the log.
 pub type MemberId = u64;
 
+/// The most records one poll may return.
+pub const FETCH_RECORDS_MAX: u32 = 1_000_000;
+/// The most bytes of keys and values one poll may return (it may exceed them by the rest of one
+/// batch): what the poll buffer in wasm memory may grow to, far below wasm32's 4 GiB.
+pub const FETCH_BYTES_MAX: u64 = 64 * 1024 * 1024;
+/// Live members per log: each holds its subscription, positions and assignment in memory.
+pub const MEMBERS_MAX: usize = 10_000;
+
 /// Where a member starts in a partition without a committed offset (Kafka's auto.offset.reset).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OffsetReset {
@@ -200,6 +208,11 @@ impl Log {
         self.check_open()?;
         validate_group_id(&options.group_id)?;
         let topics = self.checked_subscription(topics)?;
+        if self.groups.members.len() >= MEMBERS_MAX {
+            return Err(Error::invalid_argument(format!(
+                "a log has at most {MEMBERS_MAX} consumers in its groups; disconnect some first"
+            )));
+        }
         if let Some(group) = self.groups.groups.get(&options.group_id) {
             if group.assignor != options.assignor {
                 return Err(Error::new(
@@ -600,9 +613,7 @@ impl Log {
         visit: &mut dyn FnMut(&str, u32, &RecordRef<'_>),
     ) -> Result<u32> {
         self.check_open()?;
-        if records_max == 0 {
-            return Err(Error::invalid_argument("maxRecords must be at least 1"));
-        }
+        check_fetch_limits(records_max, bytes_max)?;
         let state = self.groups.member(member)?;
         let assignment = state.assignment.clone();
         let start = state.cursor;
@@ -766,6 +777,21 @@ impl Log {
         }
         Ok(changed)
     }
+}
+
+/// Checks a poll's limits before anything is read or reserved.
+pub fn check_fetch_limits(records_max: u32, bytes_max: u64) -> Result<()> {
+    if records_max == 0 || records_max > FETCH_RECORDS_MAX {
+        return Err(Error::invalid_argument(format!(
+            "maxRecords {records_max} is out of range; use 1 to {FETCH_RECORDS_MAX}"
+        )));
+    }
+    if bytes_max == 0 || bytes_max > FETCH_BYTES_MAX {
+        return Err(Error::invalid_argument(format!(
+            "maxBytes {bytes_max} is out of range; use 1 to {FETCH_BYTES_MAX} (64 MiB)"
+        )));
+    }
+    Ok(())
 }
 
 fn reset_position(reset: OffsetReset, tp: &TopicPartition, low: i64, high: i64) -> Result<i64> {

@@ -57,7 +57,8 @@ pub use crate::assignor::{assign, Assignor, MemberSubscription, TopicPartition};
 pub use crate::crc32c::{crc32c, crc32c_update};
 pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::group::{
-    ConsumerOptions, GroupDescription, MemberDescription, MemberId, OffsetReset, PartitionLag,
+    check_fetch_limits, ConsumerOptions, GroupDescription, MemberDescription, MemberId,
+    OffsetReset, PartitionLag, FETCH_BYTES_MAX, FETCH_RECORDS_MAX,
 };
 #[cfg(not(target_arch = "wasm32"))]
 pub use crate::log::SystemClock;

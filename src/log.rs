@@ -14,7 +14,7 @@ use crate::segment::RecoveryReport;
 use crate::storage::Storage;
 use crate::topic::{
     validate_partition_count, validate_topic_name, CleanupPolicy, TopicConfig, TopicInfo,
-    CONSUMER_OFFSETS_TOPIC, TOPICS_MAX,
+    CONSUMER_OFFSETS_TOPIC, PARTITIONS_TOTAL_MAX, TOPICS_MAX,
 };
 
 /// The most messages one send may carry (bounds the work of one call).
@@ -253,8 +253,8 @@ impl Log {
                 format!("a log holds at most {TOPICS_MAX} topics"),
             ));
         }
-        // The manifest first: a crash before the partitions exist leaves a topic whose
-        // partitions are created empty on the next open, never partitions without a topic.
+        self.check_partitions_total(partitions)?;
+        let partitions = self.create_partition_files(name, 0, partitions)?;
         self.topics.insert(
             name.to_owned(),
             Topic {
@@ -263,31 +263,76 @@ impl Log {
                 internal: false,
             },
         );
-        let result = self.store_manifest_with_partitions(name, partitions);
-        if result.is_err() {
-            self.topics.remove(name);
-        }
-        result
+        self.commit_partitions(name, partitions)
     }
 
-    fn store_manifest_with_partitions(&mut self, name: &str, count: u32) -> Result<()> {
-        let mut infos = self.topic_infos(true);
-        for info in &mut infos {
-            if info.name == name {
-                info.partitions = count;
+    fn check_partitions_total(&self, added: u32) -> Result<()> {
+        let total: u64 = self
+            .topics
+            .values()
+            .map(|t| t.partitions.len() as u64)
+            .sum();
+        if total + added as u64 > PARTITIONS_TOTAL_MAX {
+            return Err(Error::new(
+                ErrorKind::InvalidPartitions,
+                format!("a log holds at most {PARTITIONS_TOTAL_MAX} partitions in all its topics; it has {total}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Creates partitions `from..to` of `topic`, empty, replacing whatever a failed or
+    /// interrupted creation left in their directories (the manifest does not list them, so no
+    /// acknowledged record lives there). On failure, removes what it created.
+    fn create_partition_files(
+        &mut self,
+        topic: &str,
+        from: u32,
+        to: u32,
+    ) -> Result<Vec<Partition>> {
+        let mut created = Vec::with_capacity((to - from) as usize);
+        for index in from..to {
+            let directory = partition_directory(topic, index);
+            let result = remove_files_of(&mut *self.storage, &directory)
+                .and_then(|()| Partition::create(&mut *self.storage, directory));
+            match result {
+                Ok(partition) => created.push(partition),
+                Err(error) => {
+                    for partition in created {
+                        let _ = partition.remove(&mut *self.storage);
+                    }
+                    return Err(error);
+                }
             }
         }
-        manifest::store(&mut *self.storage, &infos)?;
+        Ok(created)
+    }
+
+    /// Writes the manifest listing `added` as the topic's new partitions: the commit point of
+    /// a topic's creation or growth, so that after a crash or a failure it is all there or
+    /// none of it is. On failure, the new partitions' files are removed again.
+    fn commit_partitions(&mut self, name: &str, added: Vec<Partition>) -> Result<()> {
         let existing = self
             .topics
             .get(name)
             .map_or(0, |t| t.partitions.len() as u32);
-        for index in existing..count {
-            let (partition, _) =
-                Partition::open(&mut *self.storage, partition_directory(name, index))?;
-            if let Some(topic) = self.topics.get_mut(name) {
-                topic.partitions.push(partition);
+        let mut infos = self.topic_infos(true);
+        for info in &mut infos {
+            if info.name == name {
+                info.partitions = existing + added.len() as u32;
             }
+        }
+        if let Err(error) = manifest::store(&mut *self.storage, &infos) {
+            for partition in added {
+                let _ = partition.remove(&mut *self.storage);
+            }
+            if existing == 0 {
+                self.topics.remove(name);
+            }
+            return Err(error);
+        }
+        if let Some(topic) = self.topics.get_mut(name) {
+            topic.partitions.extend(added);
         }
         Ok(())
     }
@@ -305,7 +350,9 @@ impl Log {
                 format!("topic {name:?} has {current} partitions; a topic can only grow"),
             ));
         }
-        self.store_manifest_with_partitions(name, count)?;
+        self.check_partitions_total(count - current)?;
+        let added = self.create_partition_files(name, current, count)?;
+        self.commit_partitions(name, added)?;
         self.rebalance_subscribers(name);
         Ok(())
     }
@@ -515,6 +562,14 @@ impl Drop for Log {
             let _ = self.close();
         }
     }
+}
+
+/// Removes every file of a partition directory, and the directory.
+fn remove_files_of(storage: &mut dyn Storage, directory: &str) -> Result<()> {
+    for name in storage.list(directory)? {
+        storage.remove(&format!("{directory}/{name}"))?;
+    }
+    storage.remove(directory)
 }
 
 pub(crate) fn partition_directory(topic: &str, partition: u32) -> String {

@@ -41,6 +41,16 @@ struct ReadCursor {
     position: u64,
 }
 
+/// A partition keeps scratch buffers up to this size between calls; a larger one (after a big
+/// send or read) is given back, so that memory does not grow with partitions x largest batch.
+const SCRATCH_BYTES_KEPT_MAX: usize = 64 * 1024;
+
+fn release_if_large(buffer: &mut Vec<u8>) {
+    if buffer.capacity() > SCRATCH_BYTES_KEPT_MAX {
+        *buffer = Vec::new();
+    }
+}
+
 /// Consumers of several groups read one partition at different places: keep a few cursors.
 const READ_CURSORS_MAX: usize = 8;
 
@@ -77,6 +87,14 @@ impl Partition {
     pub fn create(storage: &mut dyn Storage, directory: String) -> Result<Partition> {
         let segment = Segment::create(storage, &directory, 0)?;
         Ok(Partition::with_segments(directory, vec![segment]))
+    }
+
+    /// Removes the partition's files and directory (a creation being undone).
+    pub fn remove(self, storage: &mut dyn Storage) -> Result<()> {
+        for segment in &self.segments {
+            storage.remove(&segment.path)?;
+        }
+        storage.remove(&self.directory)
     }
 
     fn with_segments(directory: String, segments: Vec<Segment>) -> Partition {
@@ -200,6 +218,7 @@ impl Partition {
         }
         self.segments[last].push_batch(&header, size_before);
         self.dirty = true;
+        release_if_large(&mut self.encode_buffer);
         Ok(base_offset)
     }
 
@@ -237,6 +256,19 @@ impl Partition {
     /// or (after at least one record) `bytes_max` bytes of batches. `offset` must lie within
     /// [low, high] watermarks; at `high` nothing is read.
     pub fn read(
+        &mut self,
+        storage: &mut dyn Storage,
+        offset: i64,
+        records_max: u32,
+        bytes_max: u64,
+        visit: &mut dyn FnMut(&RecordRef<'_>),
+    ) -> Result<ReadOutcome> {
+        let outcome = self.read_batches(storage, offset, records_max, bytes_max, visit);
+        release_if_large(&mut self.read_buffer);
+        outcome
+    }
+
+    fn read_batches(
         &mut self,
         storage: &mut dyn Storage,
         offset: i64,

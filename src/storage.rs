@@ -309,8 +309,9 @@ pub use native::FsStorage;
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
     // std::fs storage for native use and tests. Files stay open in a small cache, because
-    // the log reads and appends the same few files over and over.
-    use std::collections::HashMap;
+    // the log reads and appends the same few files over and over; the cache is bounded, so
+    // that a log of many partitions or segments does not run out of descriptors.
+    use std::collections::{HashMap, HashSet};
     use std::fs::{self, File, OpenOptions, TryLockError};
     use std::io::{Read, Seek, SeekFrom, Write};
     use std::path::{Path, PathBuf};
@@ -319,10 +320,17 @@ mod native {
     use crate::error::{Error, ErrorKind, Result};
 
     const LOCK_FILE: &str = "LOCK";
+    /// Open files kept per store.
+    const FILES_OPEN_MAX: usize = 64;
 
     pub struct FsStorage {
         root: PathBuf,
-        files: HashMap<String, File>,
+        /// Open files and when each was last used (a counter), for least-recently-used eviction.
+        files: HashMap<String, (File, u64)>,
+        uses: u64,
+        /// Files written since their last sync: synced before they are closed, because after
+        /// a failed writeback Linux reports the error only to descriptors open at the time.
+        dirty: HashSet<String>,
         lock: Option<File>,
     }
 
@@ -335,6 +343,8 @@ mod native {
             Ok(FsStorage {
                 root,
                 files: HashMap::new(),
+                uses: 0,
+                dirty: HashSet::new(),
                 lock: None,
             })
         }
@@ -350,11 +360,41 @@ mod native {
                     .write(true)
                     .open(self.full(path))
                     .map_err(|e| Error::io(operation, path, e))?;
-                self.files.insert(path.to_owned(), file);
+                self.remember(path, file)?;
             }
-            self.files
+            self.uses += 1;
+            let uses = self.uses;
+            let (file, used) = self
+                .files
                 .get_mut(path)
-                .ok_or_else(|| Error::io(operation, path, "not open"))
+                .ok_or_else(|| Error::io(operation, path, "not open"))?;
+            *used = uses;
+            Ok(file)
+        }
+
+        fn remember(&mut self, path: &str, file: File) -> Result<()> {
+            if self.files.len() >= FILES_OPEN_MAX {
+                let oldest = self
+                    .files
+                    .iter()
+                    .min_by_key(|(_, (_, used))| *used)
+                    .map(|(path, _)| path.clone());
+                if let Some(oldest) = oldest {
+                    self.forget(&oldest)?;
+                }
+            }
+            self.files.insert(path.to_owned(), (file, self.uses));
+            Ok(())
+        }
+
+        /// Closes a file, syncing it first when it was written since its last sync.
+        fn forget(&mut self, path: &str) -> Result<()> {
+            if let Some((file, _)) = self.files.remove(path) {
+                if self.dirty.remove(path) {
+                    file.sync_data().map_err(|e| io_error("sync", path, e))?;
+                }
+            }
+            Ok(())
         }
 
         fn sync_directory(&self, path: &str) -> Result<()> {
@@ -382,7 +422,7 @@ mod native {
 
     impl Storage for FsStorage {
         fn open(&mut self, path: &str) -> Result<u64> {
-            if let Some(file) = self.files.get(path) {
+            if let Some((file, _)) = self.files.get(path) {
                 return file
                     .metadata()
                     .map(|m| m.len())
@@ -410,7 +450,7 @@ mod native {
                 .metadata()
                 .map(|m| m.len())
                 .map_err(|e| io_error("open", path, e))?;
-            self.files.insert(path.to_owned(), file);
+            self.remember(path, file)?;
             if !existed {
                 self.sync_directory(path)?;
             }
@@ -418,6 +458,7 @@ mod native {
         }
 
         fn append(&mut self, path: &str, data: &[u8]) -> Result<()> {
+            self.dirty.insert(path.to_owned());
             let file = self.file("append", path)?;
             file.seek(SeekFrom::End(0))
                 .map_err(|e| io_error("append", path, e))?;
@@ -442,6 +483,7 @@ mod native {
         }
 
         fn truncate(&mut self, path: &str, length: u64) -> Result<()> {
+            self.dirty.insert(path.to_owned());
             let file = self.file("truncate", path)?;
             file.set_len(length)
                 .map_err(|e| io_error("truncate", path, e))
@@ -449,7 +491,9 @@ mod native {
 
         fn sync(&mut self, path: &str) -> Result<()> {
             let file = self.file("sync", path)?;
-            file.sync_data().map_err(|e| io_error("sync", path, e))
+            file.sync_data().map_err(|e| io_error("sync", path, e))?;
+            self.dirty.remove(path);
+            Ok(())
         }
 
         fn list(&mut self, directory: &str) -> Result<Vec<String>> {
@@ -472,14 +516,15 @@ mod native {
         }
 
         fn rename(&mut self, from: &str, to: &str) -> Result<()> {
-            self.files.remove(from);
-            self.files.remove(to);
+            self.forget(from)?;
+            self.forget(to)?;
             fs::rename(self.full(from), self.full(to)).map_err(|e| io_error("rename", from, e))?;
             self.sync_directory(to)
         }
 
         fn remove(&mut self, path: &str) -> Result<()> {
             self.files.remove(path);
+            self.dirty.remove(path);
             let full = self.full(path);
             let result = if full.is_dir() {
                 fs::remove_dir(&full)
@@ -589,6 +634,28 @@ mod tests {
         assert_eq!(second.lock().unwrap_err().code(), "LOG_LOCKED");
         first.unlock();
         second.lock().unwrap();
+    }
+
+    #[test]
+    fn fs_storage_keeps_few_files_open_and_loses_nothing_when_it_closes_one() {
+        let directory = std::env::temp_dir().join(format!("brook-files-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&directory);
+        let mut storage = FsStorage::new(&directory).unwrap();
+        for round in 0..2u8 {
+            for index in 0..200 {
+                let path = format!("p-{index}/0.log");
+                storage.open(&path).unwrap();
+                storage.append(&path, &[round, index as u8]).unwrap();
+            }
+        }
+        for index in 0..200 {
+            let path = format!("p-{index}/0.log");
+            let mut bytes = [0u8; 4];
+            assert_eq!(storage.read_at(&path, 0, &mut bytes).unwrap(), 4);
+            assert_eq!(bytes, [0, index as u8, 1, index as u8]);
+            storage.sync(&path).unwrap();
+        }
+        std::fs::remove_dir_all(&directory).unwrap();
     }
 
     #[test]

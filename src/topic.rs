@@ -11,6 +11,8 @@ pub const TOPIC_NAME_LENGTH_MAX: usize = 249;
 pub const TOPICS_MAX: usize = 10_000;
 /// Partitions per topic. A limit like every other size; far above what one process needs.
 pub const PARTITIONS_MAX: u32 = 10_000;
+/// Partitions in all topics of a log: each costs memory (its index) and a directory.
+pub const PARTITIONS_TOTAL_MAX: u64 = 100_000;
 pub const MAX_MESSAGE_BYTES_DEFAULT: u32 = 1024 * 1024;
 /// A record can never exceed a batch.
 pub const MAX_MESSAGE_BYTES_MAX: u32 = crate::record_batch::BATCH_BYTES_MAX as u32 / 2;

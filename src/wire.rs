@@ -24,6 +24,9 @@ const FLAG_KEY: u8 = 1;
 const FLAG_VALUE: u8 = 2;
 const FLAG_PARTITION: u8 = 4;
 const FLAG_TIMESTAMP: u8 = 8;
+/// The most bytes one send buffer may hold. The JS wrapper refuses a larger send while it
+/// encodes it, before the glue copies it into wasm memory; this check backs that up.
+pub const SEND_BYTES_MAX: usize = 64 * 1024 * 1024;
 /// The largest partition number a JS number may name (PARTITIONS_MAX is far below).
 const PARTITION_NUMBER_MAX: f64 = u32::MAX as f64;
 
@@ -116,6 +119,12 @@ pub fn decode_send<'a>(
                 "{count} messages in one send; send at most {} at once",
                 crate::log::SEND_MESSAGES_MAX
             ),
+        ));
+    }
+    if bytes.len() > SEND_BYTES_MAX {
+        return Err(Error::new(
+            ErrorKind::MessageTooLarge,
+            format!("a send may carry at most {SEND_BYTES_MAX} bytes; split it"),
         ));
     }
     let mut cursor = Cursor { bytes, position: 0 };

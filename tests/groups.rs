@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use brook::{
     Assignor, CleanupPolicy, ConsumerOptions, Error, Log, LogOptions, ManualClock, MemberId,
     MemoryStorage, Message, OffsetReset, PartitionerKind, RecordInput, TopicConfig,
+    FETCH_BYTES_MAX,
 };
 use proptest::prelude::*;
 
@@ -54,7 +55,7 @@ fn produce(log: &mut Log, topic: &str, partition: u32, values: &[&str]) {
 /// Polls once; returns (partition, offset, value) of each delivered record.
 fn poll(log: &mut Log, member: MemberId, max: u32) -> Vec<(u32, i64, String)> {
     let mut got = Vec::new();
-    log.poll(member, max, u64::MAX, &mut |_, partition, record| {
+    log.poll(member, max, FETCH_BYTES_MAX, &mut |_, partition, record| {
         let value = String::from_utf8_lossy(record.value.unwrap_or_default()).into_owned();
         got.push((partition, record.offset, value));
     })
@@ -317,7 +318,9 @@ fn seek_pause_resume_and_offset_reset() {
             &["t"],
         )
         .unwrap();
-    let error = log.poll(none, 10, u64::MAX, &mut |_, _, _| {}).unwrap_err();
+    let error = log
+        .poll(none, 10, FETCH_BYTES_MAX, &mut |_, _, _| {})
+        .unwrap_err();
     assert_eq!(error.code(), "OFFSET_OUT_OF_RANGE");
     log.seek(none, "t", 0, 0).unwrap();
     log.seek(none, "t", 1, 0).unwrap();
@@ -456,7 +459,7 @@ fn retention_deletes_old_segments_and_consumers_follow_their_reset_policy() {
     );
     assert_eq!(poll(&mut log, early, 1)[0].1, offsets.low);
     let error = log
-        .poll(strict, 1, u64::MAX, &mut |_, _, _| {})
+        .poll(strict, 1, FETCH_BYTES_MAX, &mut |_, _, _| {})
         .unwrap_err();
     assert_eq!(error.code(), "OFFSET_OUT_OF_RANGE");
     // Everything expires: the active segment is rolled and deleted, the offsets carry on.

@@ -847,3 +847,58 @@ fn a_failed_fsync_stops_writes_until_reopen() {
         .unwrap();
     log.flush().unwrap();
 }
+
+#[test]
+fn a_failed_topic_creation_or_growth_leaves_no_trace_even_after_reopen() {
+    // Fail at every I/O step of creating a topic of 20 partitions (or growing one to 20):
+    // the call fails, the topic is not there (or keeps its old size), in this process and
+    // after a crash and reopen; once healed, the same call succeeds in full.
+    for grow in [false, true] {
+        let mut fail_at = 0;
+        loop {
+            let storage = MemoryStorage::with_crash_simulation();
+            {
+                let mut log = open(&storage).unwrap();
+                if grow {
+                    log.create_topic("t", 3, TopicConfig::default()).unwrap();
+                }
+                storage.fail_after(fail_at);
+                let result = if grow {
+                    log.create_partitions("t", 20)
+                } else {
+                    log.create_topic("t", 20, TopicConfig::default())
+                };
+                storage.heal();
+                let expected = if grow { Some(3) } else { None };
+                if result.is_ok() {
+                    assert!(fail_at > 0, "some step must be able to fail");
+                    break;
+                }
+                assert_eq!(log.partition_count("t").ok(), expected, "step {fail_at}");
+                std::mem::forget(log); // a crash: no close
+                let crashed = storage.crash_image(|_, unsynced| unsynced / 2);
+                let mut log = open(&crashed).unwrap();
+                assert_eq!(
+                    log.partition_count("t").ok(),
+                    expected,
+                    "step {fail_at}, reopened"
+                );
+                if grow {
+                    log.create_partitions("t", 20).unwrap();
+                } else {
+                    log.create_topic("t", 20, TopicConfig::default()).unwrap();
+                }
+                let mut producer = log.producer(PartitionerKind::Default);
+                let placed = log
+                    .send(&mut producer, "t", &[to_partition(19, b"x")])
+                    .unwrap();
+                assert_eq!(
+                    placed[0].offset, 0,
+                    "step {fail_at}: partition 19 starts empty"
+                );
+            }
+            fail_at += 1;
+            assert!(fail_at < 2000, "creation never succeeded");
+        }
+    }
+}

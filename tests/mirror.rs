@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use brook::{
     BatchKey, Change, CleanupPolicy, ConsumerOptions, LoadReport, Log, LogOptions, ManualClock,
     Message, MirrorStorage, OffsetReset, PartitionerKind, RecordInput, TopicConfig,
+    FETCH_BYTES_MAX,
 };
 use proptest::prelude::*;
 
@@ -201,7 +202,8 @@ fn retention_compaction_and_commits_survive_a_reload() {
             &["table"],
         )
         .unwrap();
-    log.poll(member, 7, u64::MAX, &mut |_, _, _| {}).unwrap();
+    log.poll(member, 7, FETCH_BYTES_MAX, &mut |_, _, _| {})
+        .unwrap();
     flush(&mut log, &mirror, &mut store);
     clock.advance(5000);
     for i in 0..3 {
@@ -378,8 +380,10 @@ fn a_failed_transaction_is_undone_by_reloading_what_is_durable() {
         "the consumer is still a member"
     );
     let mut seen = Vec::new();
-    log.poll(member, 10, u64::MAX, &mut |_, _, r| seen.push(r.offset))
-        .unwrap();
+    log.poll(member, 10, FETCH_BYTES_MAX, &mut |_, _, r| {
+        seen.push(r.offset)
+    })
+    .unwrap();
     assert_eq!(seen, vec![0]);
     assert_eq!(
         send(&mut log, "t", 0, None, "later"),

@@ -3,11 +3,34 @@
 // the stable `code`.
 
 use js_sys::{Array, Object, Reflect};
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::error::{Error, ErrorKind};
 
 pub type JsResult<T> = Result<T, JsValue>;
+
+// The reads of JS values below are all `catch` imports: a Proxy trap or getter that throws
+// must come back as an error. An exception that unwinds through Rust frames instead would
+// leave the wasm log mutably borrowed for good ("recursive use of an object detected").
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(catch, js_namespace = Array, js_name = isArray)]
+    fn is_array_checked(value: &JsValue) -> Result<bool, JsValue>;
+    #[wasm_bindgen(catch, js_namespace = Object, js_name = keys)]
+    fn keys_checked(value: &JsValue) -> Result<Array, JsValue>;
+}
+
+fn unreadable(what: &str) -> JsValue {
+    js_error(
+        ErrorKind::InvalidArgument,
+        format!("{what} could not be read (a getter or Proxy threw)"),
+    )
+}
+
+fn is_array(value: &JsValue) -> bool {
+    is_array_checked(value).unwrap_or(false)
+}
 
 /// A core error as a JS `Error` with `name = "BrookError"` and `code`; the JS wrapper turns it
 /// into a `BrookError` instance.
@@ -44,7 +67,7 @@ pub fn describe(value: &JsValue) -> String {
     if let Some(flag) = value.as_bool() {
         return format!("{flag} (a boolean)");
     }
-    if Array::is_array(value) {
+    if is_array(value) {
         return "an array".into();
     }
     format!(
@@ -94,14 +117,15 @@ pub fn options(value: &JsValue, what: &str, allowed: &[&str]) -> JsResult<Object
     if value.is_undefined() {
         return Ok(Object::new());
     }
-    if !value.is_object() || Array::is_array(value) {
+    if !value.is_object() || is_array(value) {
         return Err(js_error(
             ErrorKind::InvalidArgument,
             format!("{what} must be an object, got {}", describe(value)),
         ));
     }
     let object: Object = value.clone().unchecked_into();
-    for key in Object::keys(&object).iter() {
+    let keys = keys_checked(&object).map_err(|_| unreadable(what))?;
+    for key in keys.iter() {
         let key = key.as_string().unwrap_or_default();
         if !allowed.contains(&key.as_str()) {
             return Err(js_error(
@@ -116,8 +140,21 @@ pub fn options(value: &JsValue, what: &str, allowed: &[&str]) -> JsResult<Object
     Ok(object)
 }
 
-pub fn field(object: &Object, name: &str) -> JsValue {
-    Reflect::get(object, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+/// A field of an options object; a getter that throws is an error, not an absent field.
+pub fn field(object: &Object, name: &str) -> JsResult<JsValue> {
+    Reflect::get(object, &JsValue::from_str(name)).map_err(|_| unreadable(name))
+}
+
+/// The elements of an array, each read through a catching get.
+pub fn elements(array: &Array, name: &str) -> JsResult<Vec<JsValue>> {
+    let length = Reflect::get(array, &JsValue::from_str("length"))
+        .map_err(|_| unreadable(name))?
+        .as_f64()
+        .filter(|l| l.fract() == 0.0 && *l >= 0.0 && *l <= u32::MAX as f64)
+        .ok_or_else(|| unreadable(name))? as u32;
+    (0..length)
+        .map(|index| Reflect::get_u32(array, index).map_err(|_| unreadable(name)))
+        .collect()
 }
 
 /// A list of strings (a non-empty array of them), or a single string.
@@ -125,40 +162,29 @@ pub fn strings(value: &JsValue, name: &str) -> JsResult<Vec<String>> {
     if let Some(single) = value.as_string() {
         return Ok(vec![single]);
     }
-    if !Array::is_array(value) {
-        return Err(js_error(
-            ErrorKind::InvalidArgument,
-            format!(
-                "{name} must be an array of strings, got {}",
-                describe(value)
-            ),
-        ));
-    }
-    let array: &Array = value.unchecked_ref();
-    if array.length() > 10_000 {
-        return Err(js_error(
-            ErrorKind::InvalidArgument,
-            format!("{name} has too many entries"),
-        ));
-    }
-    array.iter().map(|item| string(&item, name)).collect()
+    let array = array(value, name, 10_000)?;
+    elements(&array, name)?
+        .iter()
+        .map(|item| string(item, name))
+        .collect()
 }
 
 pub fn array(value: &JsValue, name: &str, length_max: u32) -> JsResult<Array> {
-    if !Array::is_array(value) {
+    if !is_array(value) {
         return Err(js_error(
             ErrorKind::InvalidArgument,
             format!("{name} must be an array, got {}", describe(value)),
         ));
     }
     let array: Array = value.clone().unchecked_into();
-    if array.length() > length_max {
+    let length = Reflect::get(&array, &JsValue::from_str("length"))
+        .map_err(|_| unreadable(name))?
+        .as_f64()
+        .unwrap_or(f64::INFINITY);
+    if length > length_max as f64 {
         return Err(js_error(
             ErrorKind::InvalidArgument,
-            format!(
-                "{name} has {} entries; at most {length_max} are allowed",
-                array.length()
-            ),
+            format!("{name} has {length} entries; at most {length_max} are allowed"),
         ));
     }
     Ok(array)

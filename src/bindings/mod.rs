@@ -13,11 +13,12 @@ use wasm_bindgen::prelude::*;
 
 use self::host_storage::{HostStorage, JsHostStorage};
 use self::interop::{
-    array, boolean, field, integer, js_error, options, string, strings, to_js, to_value, JsResult,
+    array, boolean, elements, field, integer, js_error, options, string, strings, to_js, to_value,
+    JsResult,
 };
 use crate::assignor::Assignor;
 use crate::error::ErrorKind;
-use crate::group::{ConsumerOptions, MemberId, OffsetReset};
+use crate::group::{ConsumerOptions, MemberId, OffsetReset, FETCH_BYTES_MAX, FETCH_RECORDS_MAX};
 use crate::log::{Clock, Log, LogOptions, Producer};
 use crate::partitioner::PartitionerKind;
 use crate::storage::{MemoryStorage, Storage};
@@ -198,8 +199,26 @@ fn offset_arg(value: &JsValue) -> JsResult<i64> {
     .map(|o| o as i64)
 }
 
+fn fetch_limits(max_records: &JsValue, max_bytes: &JsValue) -> JsResult<(u32, u64)> {
+    let records_max = integer(
+        max_records,
+        "maxRecords",
+        1.0,
+        FETCH_RECORDS_MAX as f64,
+        ErrorKind::InvalidArgument,
+    )? as u32;
+    let bytes_max = integer(
+        max_bytes,
+        "maxBytes",
+        1.0,
+        FETCH_BYTES_MAX as f64,
+        ErrorKind::InvalidArgument,
+    )? as u64;
+    Ok((records_max, bytes_max))
+}
+
 fn optional_integer(object: &Object, name: &str, max: f64) -> JsResult<Option<f64>> {
-    let value = field(object, name);
+    let value = field(object, name)?;
     if value.is_undefined() || value.is_null() {
         return Ok(None);
     }
@@ -227,7 +246,7 @@ fn topic_config(object: &Object) -> JsResult<TopicConfig> {
     if let Some(v) = optional_integer(object, "deleteRetentionMs", SAFE_INTEGER_MAX)? {
         config.delete_retention_ms = v.max(0.0) as i64;
     }
-    let policy = field(object, "cleanupPolicy");
+    let policy = field(object, "cleanupPolicy")?;
     if !policy.is_undefined() {
         config.cleanup_policy =
             CleanupPolicy::from_name(&string(&policy, "cleanupPolicy")?).map_err(to_js)?;
@@ -327,11 +346,11 @@ impl WasmLog {
             ));
         }
         let request = options(&request, "createTopic", KNOWN)?;
-        let topic = string(&field(&request, "topic"), "topic")?;
+        let topic = string(&field(&request, "topic")?, "topic")?;
         // KafkaJS spells it numPartitions; either works, partitions defaults to 1 as in Kafka.
-        let mut partitions = field(&request, "partitions");
+        let mut partitions = field(&request, "partitions")?;
         if partitions.is_undefined() {
-            partitions = field(&request, "numPartitions");
+            partitions = field(&request, "numPartitions")?;
         }
         let partitions = if partitions.is_undefined() {
             1
@@ -479,9 +498,9 @@ impl WasmLog {
             "offsetReset",
         ];
         let request = options(&request, "consumer options", KNOWN)?;
-        let group_id = string(&field(&request, "groupId"), "groupId")?;
-        let auto_commit = boolean(&field(&request, "autoCommit"), "autoCommit", true)?;
-        let assignor = match field(&request, "assignor") {
+        let group_id = string(&field(&request, "groupId")?, "groupId")?;
+        let auto_commit = boolean(&field(&request, "autoCommit")?, "autoCommit", true)?;
+        let assignor = match field(&request, "assignor")? {
             value if value.is_undefined() => Assignor::CooperativeSticky,
             value => {
                 let name = string(&value, "assignor")?;
@@ -493,8 +512,8 @@ impl WasmLog {
                 })?
             }
         };
-        let from_beginning = boolean(&field(&request, "fromBeginning"), "fromBeginning", false)?;
-        let offset_reset = match field(&request, "offsetReset") {
+        let from_beginning = boolean(&field(&request, "fromBeginning")?, "fromBeginning", false)?;
+        let offset_reset = match field(&request, "offsetReset")? {
             value if value.is_undefined() => {
                 if from_beginning { OffsetReset::Earliest } else { OffsetReset::Latest }
             }
@@ -582,20 +601,7 @@ impl WasmLog {
         commit_delivered: bool,
     ) -> JsResult<Vec<u8>> {
         let member = member_id(member)?;
-        let records_max = integer(
-            &max_records,
-            "maxRecords",
-            1.0,
-            1_000_000.0,
-            ErrorKind::InvalidArgument,
-        )? as u32;
-        let bytes_max = integer(
-            &max_bytes,
-            "maxBytes",
-            1.0,
-            SAFE_INTEGER_MAX,
-            ErrorKind::InvalidArgument,
-        )? as u64;
+        let (records_max, bytes_max) = fetch_limits(&max_records, &max_bytes)?;
         let mut writer = PollWriter::new();
         // High watermarks are read before the poll borrows the log: they are what the batch
         // reports (eachBatch's highWatermark), and records cannot be added during the poll.
@@ -629,6 +635,12 @@ impl WasmLog {
         )
         .map_err(to_js)?;
         Ok(writer.finish())
+    }
+
+    /// Checks a consumer's `maxRecords` and `maxBytes` when it is created, as every poll will.
+    #[wasm_bindgen(js_name = checkFetchLimits)]
+    pub fn check_fetch_limits(&self, max_records: JsValue, max_bytes: JsValue) -> JsResult<()> {
+        fetch_limits(&max_records, &max_bytes).map(drop)
     }
 
     #[wasm_bindgen(js_name = hasRecords)]
@@ -678,16 +690,17 @@ impl WasmLog {
     pub fn commit(&mut self, member: f64, offsets: JsValue) -> JsResult<()> {
         let member = member_id(member)?;
         let list = array(&offsets, "offsets", 100_000)?;
-        let mut entries = Vec::with_capacity(list.length() as usize);
-        for item in list.iter() {
+        let items = elements(&list, "offsets")?;
+        let mut entries = Vec::with_capacity(items.len());
+        for item in items {
             let item = options(
                 &item,
                 "an offset to commit",
                 &["topic", "partition", "offset", "metadata"],
             )?;
-            let topic = string(&field(&item, "topic"), "topic")?;
-            let partition = partition_arg(&field(&item, "partition"))?;
-            let offset = offset_arg(&field(&item, "offset"))?;
+            let topic = string(&field(&item, "topic")?, "topic")?;
+            let partition = partition_arg(&field(&item, "partition")?)?;
+            let offset = offset_arg(&field(&item, "offset")?)?;
             entries.push((topic, partition, offset));
         }
         let borrowed: Vec<(&str, u32, i64)> = entries
@@ -718,21 +731,22 @@ impl WasmLog {
     pub fn set_paused(&mut self, member: f64, topics: JsValue, paused: bool) -> JsResult<()> {
         let member = member_id(member)?;
         let list = array(&topics, "topics", 10_000)?;
-        for item in list.iter() {
+        for item in elements(&list, "topics")? {
             let item = options(
                 &item,
                 "a topic to pause or resume",
                 &["topic", "partitions"],
             )?;
-            let topic = string(&field(&item, "topic"), "topic")?;
-            let partitions = field(&item, "partitions");
+            let topic = string(&field(&item, "topic")?, "topic")?;
+            let partitions = field(&item, "partitions")?;
             let partitions = if partitions.is_undefined() {
                 None
             } else {
                 let list = array(&partitions, "partitions", PARTITIONS_MAX)?;
                 Some(
-                    list.iter()
-                        .map(|p| partition_arg(&p))
+                    elements(&list, "partitions")?
+                        .iter()
+                        .map(partition_arg)
                         .collect::<JsResult<Vec<u32>>>()?,
                 )
             };
