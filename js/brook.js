@@ -4,27 +4,22 @@
 // positions and commits all live in Rust. Each runtime supplies how the wasm is initialised and
 // which storages exist (see createApi).
 
-/** An error with a stable `code`: UNKNOWN_TOPIC, INVALID_TOPIC_NAME, TOPIC_ALREADY_EXISTS,
- * INVALID_PARTITION, INVALID_PARTITIONS, OFFSET_OUT_OF_RANGE, MESSAGE_TOO_LARGE, INVALID_RECORD,
- * INVALID_CONFIG, INVALID_ARGUMENT, LOG_LOCKED, CORRUPT_DATA, QUOTA_EXCEEDED, CLOSED, IO_ERROR,
- * UNKNOWN_MEMBER_ID or REBALANCE_IN_PROGRESS (the core's `ErrorKind::code`). */
-export class BrookError extends Error {
-  constructor(code, message) {
-    super(message);
-    this.name = "BrookError";
-    this.code = code;
-  }
-}
+import { BrookError, brief, invalidArgument, translate } from "./errors.js";
+import {
+  checkedBoolean,
+  checkedFunction,
+  checkedText,
+  describe,
+  guarded,
+  isWellFormed,
+  readArray,
+  readFields,
+  readOptions,
+  readPlain,
+} from "./args.js";
+import { breathe } from "./turns.js";
 
-function invalidArgument(message) {
-  return new BrookError("INVALID_ARGUMENT", message);
-}
-
-/** An error the bindings throw or reject with (an `Error` named BrookError) as a BrookError. */
-export function translate(error) {
-  if (error instanceof BrookError || error?.name !== "BrookError") return error;
-  return new BrookError(error.code, error.message);
-}
+export { BrookError, translate };
 
 /** Runs a wasm call, translating its error. */
 function translated(operation) {
@@ -33,63 +28,6 @@ function translated(operation) {
   } catch (error) {
     throw translate(error);
   }
-}
-
-/** What a value is, for messages: `"3" (a string)`. */
-function describe(value) {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  switch (typeof value) {
-    case "string":
-      return `${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)} (a string)`;
-    case "number":
-      return String(value);
-    case "undefined":
-      return "undefined";
-    case "object": {
-      const name = value.constructor?.name;
-      return name && name !== "Object" ? `a ${name}` : "an object";
-    }
-    default:
-      return `a ${typeof value}`;
-  }
-}
-
-/** `value` as an options object (undefined = empty), refusing names outside `known`, so that a
- * typo is an error instead of a silently ignored setting. */
-function checkedOptions(value, what, known) {
-  if (value === undefined) return {};
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw invalidArgument(`${what} must be an object, got ${describe(value)}`);
-  }
-  for (const name of Object.keys(value)) {
-    if (!known.includes(name)) {
-      throw invalidArgument(
-        `${what} has an unknown option ${JSON.stringify(name)}; known options: ${known.join(", ")}`,
-      );
-    }
-  }
-  return value;
-}
-
-function isPlainObject(value) {
-  if (typeof value !== "object" || value === null) return false;
-  const prototype = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null;
-}
-
-function checkedFunction(value, name) {
-  if (value !== undefined && typeof value !== "function") {
-    throw invalidArgument(`${name} must be a function, got ${describe(value)}`);
-  }
-  return value;
-}
-
-function checkedBoolean(value, name) {
-  if (value !== undefined && typeof value !== "boolean") {
-    throw invalidArgument(`${name} must be true or false, got ${describe(value)}`);
-  }
-  return value;
 }
 
 // ---- Send buffers (wire.rs, "Send"): every message of a send in one little-endian buffer ----
@@ -102,8 +40,20 @@ const MESSAGE_FIELDS = ["key", "value", "partition", "timestamp", "headers"];
 const SEND_BUFFER_BYTES_INITIAL = 64 * 1024;
 /** Above this, a send's buffer is dropped afterwards rather than kept for the next send. */
 const SEND_BUFFER_BYTES_KEPT_MAX = 4 * 1024 * 1024;
+/** The most bytes one send may carry (wire.rs SEND_BYTES_MAX): checked while encoding, before
+ * anything is copied into wasm memory, where a failed allocation would abort the instance. */
+const SEND_BYTES_MAX = 64 * 1024 * 1024;
+/** The most messages one send may carry (the core's SEND_MESSAGES_MAX). */
+const SEND_MESSAGES_MAX = 100_000;
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
+
+function sendTooLarge() {
+  return new BrookError(
+    "MESSAGE_TOO_LARGE",
+    `a send may carry at most ${SEND_BYTES_MAX} bytes (64 MiB) of keys, values and headers; split it into several sends`,
+  );
+}
 
 /** A growable byte buffer. One serves every send: encoding and `core.send` run without an
  * await in between, so sends never interleave in it. */
@@ -126,11 +76,12 @@ class SendBuffer {
     this.length = 0;
   }
 
-  /** Room for `count` more bytes. */
+  /** Room for `count` more bytes; a send past SEND_BYTES_MAX is refused. */
   reserve(count) {
     const needed = this.length + count;
     if (needed <= this.bytes.length) return;
-    const bytes = new Uint8Array(Math.max(needed, this.bytes.length * 2));
+    if (needed > SEND_BYTES_MAX) throw sendTooLarge();
+    const bytes = new Uint8Array(Math.min(Math.max(needed, this.bytes.length * 2), SEND_BYTES_MAX));
     bytes.set(this.bytes.subarray(0, this.length));
     this.#replace(bytes);
   }
@@ -154,10 +105,10 @@ class SendBuffer {
 
   /** u32 length, then the bytes. */
   data(bytes) {
-    this.u32(bytes.length);
-    this.reserve(bytes.length);
-    this.bytes.set(bytes, this.length);
-    this.length += bytes.length;
+    this.reserve(4 + bytes.length);
+    this.view.setUint32(this.length, bytes.length, true);
+    this.bytes.set(bytes, this.length + 4);
+    this.length += 4 + bytes.length;
   }
 
   /** u32 length, then the UTF-8 bytes, encoded in place. */
@@ -168,10 +119,13 @@ class SendBuffer {
     // Counted before any growth, so that growing keeps the bytes just written.
     this.length = start + 4 + written;
     if (read < text.length) {
-      // Not ASCII: room for the worst case (3 bytes per UTF-16 unit) of the rest.
-      this.reserve((text.length - read) * 3);
+      // Not ASCII: room for the worst case (3 bytes per UTF-16 unit) of the rest, up to the
+      // limit; what does not fit even then is too large.
+      this.reserve(Math.min((text.length - read) * 3, SEND_BYTES_MAX - this.length));
       const rest = this.bytes.subarray(this.length);
-      this.length += textEncoder.encodeInto(text.slice(read), rest).written;
+      const tail = textEncoder.encodeInto(text.slice(read), rest);
+      if (read + tail.read < text.length) throw sendTooLarge();
+      this.length += tail.written;
     }
     this.view.setUint32(start, this.length - start - 4, true);
   }
@@ -183,83 +137,105 @@ class SendBuffer {
 
 const sendBuffer = new SendBuffer();
 
+/** Whether a view's memory was detached (transferred to a worker, or a closed buffer): its
+ * length reads as 0 then, which must not pass as an empty value. */
+function isDetached(view) {
+  if (view.byteLength !== 0) return false;
+  try {
+    void new Uint8Array(view.buffer, 0, 0);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 /** Bytes of a key, value or header value: Uint8Array (Buffer too) as is, other views and
  * ArrayBuffers as a Uint8Array over the same memory; null when not bytes. */
 function asBytes(value) {
-  if (value instanceof Uint8Array) return value;
-  if (ArrayBuffer.isView(value))
-    return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
-  if (value instanceof ArrayBuffer) return new Uint8Array(value);
-  return null;
+  let bytes = null;
+  if (value instanceof Uint8Array) bytes = value;
+  else if (ArrayBuffer.isView(value))
+    bytes = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  else if (value instanceof ArrayBuffer) bytes = new Uint8Array(value);
+  if (bytes !== null && isDetached(bytes)) {
+    throw new BrookError("INVALID_RECORD", "its ArrayBuffer was detached (transferred or closed); pass bytes you still own");
+  }
+  return bytes;
 }
 
-function writePayload(out, value, index, name) {
-  if (typeof value === "string") return out.text(value);
+function writePayload(out, value, name) {
+  if (typeof value === "string") {
+    if (!isWellFormed(value)) {
+      throw new BrookError(
+        "INVALID_RECORD",
+        `${name} is not well-formed UTF-16 (a lone surrogate, which UTF-8 cannot hold); fix the string or pass bytes`,
+      );
+    }
+    return out.text(value);
+  }
   const bytes = asBytes(value);
   if (bytes === null) {
     throw new BrookError(
       "INVALID_RECORD",
-      `message ${index}: ${name} must be a string, a Uint8Array (or Buffer), or null; got ${describe(value)} (convert it, e.g. with JSON.stringify)`,
+      `${name} must be a string, a Uint8Array (or Buffer), or null; got ${describe(value)} (convert it, e.g. with JSON.stringify)`,
     );
   }
   out.data(bytes);
 }
 
-function checkMessage(message, index) {
-  if (typeof message !== "object" || message === null || Array.isArray(message)) {
-    throw new BrookError(
-      "INVALID_RECORD",
-      `message ${index} must be an object like { key, value, headers }, got ${describe(message)}`,
-    );
-  }
-  for (const field in message) {
-    if (!MESSAGE_FIELDS.includes(field)) {
-      throw new BrookError(
-        "INVALID_RECORD",
-        `message ${index} has an unknown field ${JSON.stringify(field)}; a message has ${MESSAGE_FIELDS.join(", ")}`,
-      );
-    }
-  }
-}
-
-function writeHeaders(out, headers, index) {
+function writeHeaders(out, headers) {
   const countAt = out.length;
   out.u32(0);
   if (headers == null) return;
-  if (!isPlainObject(headers)) {
+  const prototype = typeof headers === "object" ? Object.getPrototypeOf(headers) : undefined;
+  if (prototype !== Object.prototype && prototype !== null) {
     throw new BrookError(
       "INVALID_RECORD",
-      `message ${index}: headers must be an object of name -> string, Uint8Array or null, got ${describe(headers)}`,
+      `headers must be an object of name -> string, Uint8Array or null, got ${describe(headers)}`,
     );
   }
   let count = 0;
   for (const name of Object.keys(headers)) {
     const value = headers[name];
+    if (!isWellFormed(name)) {
+      throw new BrookError("INVALID_RECORD", `a header name is not well-formed UTF-16 (a lone surrogate); fix it`);
+    }
     out.text(name);
     if (value == null) {
       out.u8(0);
     } else {
       out.u8(1);
-      writePayload(out, value, index, `header ${JSON.stringify(name)}`);
+      writePayload(out, value, `header ${JSON.stringify(name)}`);
     }
     count += 1;
   }
   out.view.setUint32(countAt, count, true);
 }
 
-function writeMessage(out, message, index) {
-  checkMessage(message, index);
+function writeMessage(out, message) {
+  if (typeof message !== "object" || message === null || Array.isArray(message)) {
+    throw new BrookError(
+      "INVALID_RECORD",
+      `it must be an object like { key, value, headers }, got ${describe(message)}`,
+    );
+  }
+  for (const field of Object.keys(message)) {
+    if (!MESSAGE_FIELDS.includes(field)) {
+      throw new BrookError(
+        "INVALID_RECORD",
+        `it has an unknown field ${JSON.stringify(field)}; a message has ${MESSAGE_FIELDS.join(", ")}`,
+      );
+    }
+  }
+  // Each field is read once: a getter or a Proxy may answer differently the second time.
   const { key, value, partition, timestamp, headers } = message;
   if (partition != null && typeof partition !== "number") {
-    throw new BrookError(
-      "INVALID_PARTITION",
-      `message ${index}: partition must be a number, got ${describe(partition)}`,
-    );
+    throw new BrookError("INVALID_PARTITION", `partition must be a number, got ${describe(partition)}`);
   }
   if (timestamp != null && typeof timestamp !== "number") {
     throw new BrookError(
       "INVALID_RECORD",
-      `message ${index}: timestamp must be a number of milliseconds since 1970 (Date.now()), got ${describe(timestamp)}`,
+      `timestamp must be a number of milliseconds since 1970 (Date.now()), got ${describe(timestamp)}`,
     );
   }
   out.u8(
@@ -271,15 +247,27 @@ function writeMessage(out, message, index) {
   // The core checks the numbers (whole, in range); JS only checks they are numbers.
   if (partition != null) out.f64(partition);
   if (timestamp != null) out.f64(timestamp);
-  if (key != null) writePayload(out, key, index, "key");
-  if (value != null) writePayload(out, value, index, "value");
-  writeHeaders(out, headers, index);
+  if (key != null) writePayload(out, key, "key");
+  if (value != null) writePayload(out, value, "value");
+  writeHeaders(out, headers);
 }
 
+/** Encodes `messages` (read once, each element and field) into the send buffer. Anything a
+ * caller's object throws while being read becomes INVALID_RECORD naming the message. */
 function encodeMessages(messages) {
   sendBuffer.reset();
-  for (let index = 0; index < messages.length; index++) {
-    writeMessage(sendBuffer, messages[index], index);
+  let index = 0;
+  try {
+    for (; index < messages.length; index++) writeMessage(sendBuffer, messages[index]);
+  } catch (error) {
+    sendBuffer.reset();
+    if (error instanceof BrookError) {
+      if (error.code === "MESSAGE_TOO_LARGE") throw error;
+      throw new BrookError(error.code, `message ${index}: ${error.message}`, { cause: error.cause });
+    }
+    throw new BrookError("INVALID_RECORD", `message ${index} could not be read (${brief(error)})`, {
+      cause: error,
+    });
   }
   return sendBuffer.contents();
 }
@@ -357,8 +345,6 @@ function decodePoll(bytes) {
 // ---- The open log: the wasm object and the scheduling around it ----
 
 const DURABILITIES = ["strict", "relaxed"];
-/** A delivery loop busy for this long lets timers and I/O run before it continues. */
-const LOOP_SLICE_MS = 10;
 
 /** The wasm log plus what JS schedules around it: shared flushes, wake-ups, running consumers. */
 class OpenLog {
@@ -367,6 +353,7 @@ class OpenLog {
   #flush = null;
   #change = null;
   #maintainedAt = 0;
+  #maintainTimer = null;
   /** Bumped by every call that can rebalance a group (join, leave, subscribe, a topic growing,
    * a reload): delivery loops ask the core about their assignment only when it moved, instead
    * of crossing into wasm before every record. */
@@ -459,7 +446,18 @@ class OpenLog {
    * second, after a change. Each pass is cheap unless a segment was sealed or expired. */
   #maintainNow() {
     const now = Date.now();
-    if (this.#wasm === null || now - this.#maintainedAt < MAINTAIN_INTERVAL_MS) return;
+    if (this.#wasm === null) return;
+    const due = this.#maintainedAt + MAINTAIN_INTERVAL_MS;
+    if (now < due) {
+      // A change within the interval gets a pass at its end, so that a burst followed by
+      // quiet is cleaned up too. The timer does not keep a Node process alive.
+      this.#maintainTimer ??= setTimeout(() => {
+        this.#maintainTimer = null;
+        this.#maintainNow();
+      }, due - now);
+      this.#maintainTimer.unref?.();
+      return;
+    }
     this.#maintainedAt = now;
     try {
       this.#wasm.maintain();
@@ -480,6 +478,7 @@ class OpenLog {
     } finally {
       this.#wasm?.free();
       this.#wasm = null;
+      clearTimeout(this.#maintainTimer);
       this.#store?.release();
       this.notify();
     }
@@ -501,22 +500,19 @@ class Producer {
    * message in order, once they are durable under the log's setting. */
   async send(request) {
     this.#log.assertOpen();
-    const { topic, messages } = checkedOptions(request, "send", ["topic", "messages"]);
-    if (!Array.isArray(messages)) {
-      throw invalidArgument(
-        `send needs messages: an array of { key, value, partition, headers, timestamp }, got ${describe(messages)}`,
-      );
-    }
-    const packed = encodeMessages(messages);
+    const { topic, messages } = readOptions(request, "send", ["topic", "messages"]);
+    const list = readMessages(messages);
+    const packed = encodeMessages(list);
     const placements = this.#log.invoke((wasm) =>
-      wasm.send(this.#producer, topic, messages.length, packed),
+      wasm.send(this.#producer, topic, list.length, packed),
     );
     try {
       await this.#log.durable();
     } finally {
       this.#log.notify();
     }
-    const metadata = new Array(messages.length);
+    await breathe();
+    const metadata = new Array(list.length);
     for (let index = 0; index < metadata.length; index++) {
       metadata[index] = {
         topic,
@@ -526,6 +522,36 @@ class Producer {
     }
     return metadata;
   }
+}
+
+/** A send's messages, read once into a fresh array (its elements are read as they encode). */
+function readMessages(messages) {
+  let array = false;
+  try {
+    array = Array.isArray(messages);
+  } catch {
+    // A revoked Proxy: not an array.
+  }
+  if (!array) {
+    throw invalidArgument(
+      `send needs messages: an array of { key, value, partition, headers, timestamp }, got ${describe(messages)}`,
+    );
+  }
+  return guarded("messages", () => {
+    const length = messages.length;
+    if (!Number.isSafeInteger(length) || length < 0) {
+      throw invalidArgument(`messages has a length of ${describe(length)}`);
+    }
+    if (length > SEND_MESSAGES_MAX) {
+      throw new BrookError(
+        "MESSAGE_TOO_LARGE",
+        `${length} messages in one send; send at most ${SEND_MESSAGES_MAX} at once`,
+      );
+    }
+    const list = new Array(length);
+    for (let index = 0; index < length; index++) list[index] = messages[index];
+    return list;
+  });
 }
 
 // ---- Consumer ----
@@ -572,22 +598,21 @@ class Consumer {
   #revision = 0;
   /** Partitions seeked since the last poll: their polled records are stale. */
   #seeked = new Set();
-  #sliceStart = 0;
   #stop = () => this.#stopLoop();
 
   constructor(log, options) {
     this.#log = log;
-    const settings = checkedOptions(options, "consumer options", CONSUMER_OPTIONS);
+    const settings = readOptions(options, "consumer options", CONSUMER_OPTIONS);
     if (typeof settings.groupId !== "string") {
       throw invalidArgument(`consumer needs groupId: a string, got ${describe(settings.groupId)}`);
     }
-    this.#groupId = settings.groupId;
+    this.#groupId = checkedText(settings.groupId, "groupId");
     this.#autoCommit = checkedBoolean(settings.autoCommit, "autoCommit") ?? true;
     this.#assignor = settings.assignor;
     this.#fromBeginning = checkedBoolean(settings.fromBeginning, "fromBeginning");
-    // The core checks the numbers on every poll (the first poll of run() or poll()).
     this.#maxRecords = settings.maxRecords ?? MAX_RECORDS_DEFAULT;
     this.#maxBytes = settings.maxBytes ?? MAX_BYTES_DEFAULT;
+    log.invoke((wasm) => wasm.checkFetchLimits(this.#maxRecords, this.#maxBytes));
   }
 
   #joinGroup(topics) {
@@ -631,7 +656,7 @@ class Consumer {
   /** Joins the group on the first call; later calls add topics (the group rebalances). */
   async subscribe(subscription) {
     this.#log.assertOpen();
-    const { topic, topics, fromBeginning } = checkedOptions(subscription, "subscribe", [
+    const { topic, topics, fromBeginning } = readOptions(subscription, "subscribe", [
       "topic",
       "topics",
       "fromBeginning",
@@ -640,11 +665,11 @@ class Consumer {
       throw invalidArgument("subscribe needs either topics: [names] or topic: name");
     }
     const names = topics ?? topic;
-    if (names instanceof RegExp) {
+    if (guarded("subscribe", () => names instanceof RegExp)) {
       throw invalidArgument("topic patterns (RegExp) are not supported; list the topic names");
     }
     this.#settleFromBeginning(checkedBoolean(fromBeginning, "fromBeginning"));
-    const added = Array.isArray(names) ? names : [names];
+    const added = topics !== undefined ? readArray(names, "topics", 10_000) : [names];
     const all = [...new Set([...this.#topics, ...added])];
     if (this.#member === null) {
       this.#joinGroup(all);
@@ -670,7 +695,7 @@ class Consumer {
   /** Starts the delivery loop; resolves once it runs (its first poll has succeeded). */
   async run(config) {
     this.#log.assertOpen();
-    const { eachMessage, eachBatch, onError } = checkedOptions(config, "run", [
+    const { eachMessage, eachBatch, onError } = readOptions(config, "run", [
       "eachMessage",
       "eachBatch",
       "onError",
@@ -698,7 +723,6 @@ class Consumer {
 
   async #runLoop(deliver, first, onError) {
     let chunks = first;
-    this.#sliceStart = Date.now();
     // A running consumer keeps a Node process alive, as KafkaJS's does, until disconnect or
     // close: a service waiting for records must not exit just because none came yet.
     const keepAlive = setInterval(() => {}, KEEP_ALIVE_INTERVAL_MS);
@@ -765,15 +789,12 @@ class Consumer {
     do {
       await this.#log.changed();
     } while (!this.#stopping && !this.#log.invoke((wasm) => wasm.hasRecords(this.#member)));
-    this.#sliceStart = Date.now();
   }
 
   /** A loop that always has records would otherwise hold the thread: timers, I/O and the
    * page would freeze while a backlog drains. */
   async #yieldIfBusy() {
-    if (Date.now() - this.#sliceStart < LOOP_SLICE_MS) return;
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    this.#sliceStart = Date.now();
+    await breathe();
   }
 
   async #deliverMessages(chunks, eachMessage) {
@@ -880,7 +901,7 @@ class Consumer {
   /** Pull style: up to `maxRecords` messages available now (possibly none). */
   async poll(options) {
     this.#joined("poll");
-    const { maxRecords = this.#maxRecords, maxBytes = this.#maxBytes } = checkedOptions(
+    const { maxRecords = this.#maxRecords, maxBytes = this.#maxBytes } = readOptions(
       options,
       "poll",
       ["maxRecords", "maxBytes"],
@@ -896,29 +917,37 @@ class Consumer {
   /** Commits a delivered message: the group resumes after it. */
   async commit(message) {
     this.#log.assertOpen();
-    if (typeof message !== "object" || message === null || typeof message.offset !== "number") {
+    const fields =
+      typeof message === "object" && message !== null
+        ? readFields(message, "message", ["topic", "partition", "offset"])
+        : null;
+    if (fields === null || typeof fields.offset !== "number") {
       throw invalidArgument(
         `commit takes a message this consumer delivered, got ${describe(message)}; commitOffsets([{ topic, partition, offset }]) commits explicit offsets`,
       );
     }
-    const { topic, partition, offset } = message;
+    const { topic, partition, offset } = fields;
     await this.commitOffsets([{ topic, partition, offset: offset + 1 }]);
   }
 
   /** Commits `[{ topic, partition, offset }]`, offset being the next one to read (Kafka's rule). */
   async commitOffsets(offsets) {
+    const list = readArray(offsets, "offsets", 100_000).map((item, index) =>
+      readPlain(item, `offsets[${index}]`),
+    );
     const member = this.#joined("commitOffsets");
-    this.#log.invoke((wasm) => wasm.commit(member, offsets));
+    this.#log.invoke((wasm) => wasm.commit(member, list));
     try {
       await this.#log.durable();
     } finally {
       this.#log.notify();
     }
+    await breathe();
   }
 
   /** The next delivery of that partition starts at `offset`. */
   seek(target) {
-    const { topic, partition, offset } = checkedOptions(target, "seek", [
+    const { topic, partition, offset } = readOptions(target, "seek", [
       "topic",
       "partition",
       "offset",
@@ -939,8 +968,16 @@ class Consumer {
   }
 
   #setPaused(topics, paused) {
-    const member = this.#joined(paused ? "pause" : "resume");
-    this.#log.invoke((wasm) => wasm.setPaused(member, topics, paused));
+    const what = paused ? "pause" : "resume";
+    const list = readArray(topics, `${what} topics`, 10_000).map((item, index) => {
+      const entry = readPlain(item, `${what} topics[${index}]`);
+      if (entry.partitions !== undefined) {
+        entry.partitions = readArray(entry.partitions, `${what} topics[${index}].partitions`, 10_000);
+      }
+      return entry;
+    });
+    const member = this.#joined(what);
+    this.#log.invoke((wasm) => wasm.setPaused(member, list, paused));
     this.#changedPositions();
   }
 
@@ -951,8 +988,9 @@ class Consumer {
 
   /** The next offset this consumer will read from an owned partition (null before its first
    * read there: it then starts at the group's commit, or per fromBeginning). */
-  position({ topic, partition } = {}) {
+  position(target) {
     this.#log.assertOpen();
+    const { topic, partition } = readOptions(target, "position", ["topic", "partition"]);
     if (this.#member === null) return null;
     return this.#log.invoke((wasm) => wasm.position(this.#member, topic, partition)) ?? null;
   }
@@ -1021,7 +1059,7 @@ function openSettings(options) {
     name,
     durability = "strict",
     waitForLock,
-  } = checkedOptions(options, "Log.open options", OPEN_OPTIONS);
+  } = readOptions(options, "Log.open options", OPEN_OPTIONS);
   if (!DURABILITIES.includes(durability)) {
     throw invalidArgument(`durability must be "strict" or "relaxed", got ${describe(durability)}`);
   }
@@ -1042,6 +1080,8 @@ function openSettings(options) {
   if (waitForLock !== undefined && typeof waitForLock !== "boolean") {
     throw invalidArgument(`waitForLock must be true or false, got ${describe(waitForLock)}`);
   }
+  checkedText(path, "path");
+  checkedText(name, "name");
   return { path, name, durability, waitForLock: waitForLock ?? false };
 }
 
@@ -1122,13 +1162,18 @@ export function createApi({
     }
 
     async createTopic(request) {
-      this.#log.invoke((wasm) => wasm.createTopic(request));
+      if (request === undefined) {
+        throw invalidArgument("createTopic needs { topic, partitions }");
+      }
+      const plain = readPlain(request, "createTopic");
+      this.#log.invoke((wasm) => wasm.createTopic(plain));
+      await this.#log.durable();
     }
 
     /** Grows a topic to `count` partitions; subscribed groups rebalance. */
     async createPartitions(request) {
       this.#log.assertOpen();
-      const { topic, count } = checkedOptions(request, "createPartitions", ["topic", "count"]);
+      const { topic, count } = readOptions(request, "createPartitions", ["topic", "count"]);
       this.#log.invoke((wasm) => wasm.createPartitions(topic, count));
       this.#log.membershipEpoch++;
       this.#log.notify();
@@ -1146,12 +1191,15 @@ export function createApi({
 
     /** A group's committed offsets and lag per partition of `topic`, members or not
      * (KafkaJS's admin.fetchOffsets): `[{ partition, low, high, committed, lag }]`. */
-    lag({ groupId, topic } = {}) {
+    lag(request) {
+      const { groupId, topic } = readOptions(request, "lag", ["groupId", "topic"]);
+      checkedText(groupId, "groupId");
       return this.#log.invoke((wasm) => wasm.lag(groupId, topic));
     }
 
     /** A group's live members and their partitions, or undefined when it has none. */
     describeGroup(groupId) {
+      checkedText(groupId, "groupId");
       return this.#log.invoke((wasm) => wasm.describeGroup(groupId));
     }
 
@@ -1167,7 +1215,7 @@ export function createApi({
 
     producer(options) {
       this.#log.assertOpen();
-      const { partitioner } = checkedOptions(options, "producer options", ["partitioner"]);
+      const { partitioner } = readOptions(options, "producer options", ["partitioner"]);
       return new Producer(
         this.#log,
         this.#log.invoke((wasm) => wasm.producer(partitioner)),

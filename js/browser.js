@@ -5,6 +5,7 @@
 
 import init, * as core from "../pkg/brook_core.js";
 import { createApi, BrookError, translate } from "./brook.js";
+import { describe, readPlain } from "./args.js";
 import { RemoteLog, serveLog } from "./share.js";
 
 /** Locks of logs that a shared tab already holds because it is taking the log over. */
@@ -81,32 +82,77 @@ export class Log extends api.Log {
   }
 
   static async open(options) {
-    if (options?.share === undefined) return api.Log.open(options);
-    const { share, ...rest } = options;
+    const settings = readPlain(options ?? {}, "Log.open options");
+    if (settings.share === undefined) return api.Log.open(settings);
+    const { share, ...rest } = settings;
     if (typeof share !== "boolean") {
-      throw new BrookError("INVALID_ARGUMENT", `share must be true or false, got ${typeof share}`);
+      throw new BrookError("INVALID_ARGUMENT", `share must be true or false, got ${describe(share)}`);
     }
     if (!share) return api.Log.open(rest);
     if (typeof rest.name !== "string" || rest.waitForLock !== undefined) {
       throw new BrookError("INVALID_ARGUMENT", "share needs { name } (an IndexedDB log) and no waitForLock");
     }
+    const { name } = rest;
+    // A sharing owner holds a second lock besides the log's, so that a tab can tell an owner
+    // that shares (connect to it) from one that does not (fail at once: nobody would answer).
     const openOwner = async (heldLock) => {
-      if (heldLock) heldLocks.set(rest.name, heldLock);
+      // Taking over, wait for the old owner's serving lock: it frees just after its log lock.
+      const releaseServing = await takeServingLock(name, heldLock !== undefined);
+      if (heldLock) heldLocks.set(name, heldLock);
       try {
         const log = await api.Log.open(rest);
-        serveLog(rest.name, log);
+        serveLog(name, log, releaseServing);
         return log;
+      } catch (error) {
+        releaseServing();
+        throw error;
       } finally {
-        heldLocks.delete(rest.name);
+        heldLocks.delete(name);
       }
     };
     try {
       return await openOwner();
     } catch (error) {
       if (error?.code !== "LOG_LOCKED" || typeof BroadcastChannel !== "function") throw error;
-      return RemoteLog.connect(rest.name, openOwner);
+      if (!(await isServed(name))) {
+        throw new BrookError(
+          "LOG_LOCKED",
+          `the log ${JSON.stringify(name)} is open in another tab that does not share it; open it with { share: true } in every tab (or close it there)`,
+        );
+      }
+      return RemoteLog.connect(name, openOwner);
     }
   }
+}
+
+function servingLockName(name) {
+  return `brook:${name}:serving`;
+}
+
+/** Takes the "serving" lock of a shared log; LOG_LOCKED when another tab serves it (or waits
+ * for it, with `wait`). */
+function takeServingLock(name, wait) {
+  const locks = globalThis.navigator?.locks;
+  if (!locks) return Promise.resolve(() => {});
+  return new Promise((resolve, reject) => {
+    locks
+      .request(servingLockName(name), { ifAvailable: !wait }, (lock) => {
+        if (!lock) {
+          reject(new BrookError("LOG_LOCKED", `the log ${JSON.stringify(name)} is served by another tab`));
+          return undefined;
+        }
+        return new Promise((release) => resolve(release));
+      })
+      .catch(reject);
+  });
+}
+
+/** Whether a tab serves the log (holds its serving lock, or waits for it). */
+async function isServed(name) {
+  const locks = globalThis.navigator?.locks;
+  if (!locks?.query) return true;
+  const { held = [], pending = [] } = await locks.query();
+  return [...held, ...pending].some((lock) => lock.name === servingLockName(name));
 }
 
 export { BrookError, RemoteLog };

@@ -10,6 +10,7 @@
 // on that lock to learn that a client tab went away and removes its consumers from groups.
 
 import { BrookError, WATCH } from "./brook.js";
+import { brief } from "./errors.js";
 
 const CALL_TIMEOUT_MS = 15_000;
 
@@ -22,7 +23,7 @@ function errorData(error) {
 }
 
 /** Serves the owner's log to the other tabs until it closes. */
-export function serveLog(name, log) {
+export function serveLog(name, log, releaseServing = () => {}) {
   const channel = new BroadcastChannel(channelName(name));
   const producers = new Map();
   const consumers = new Map(); // "<client>/<consumer>" -> Consumer
@@ -123,6 +124,7 @@ export function serveLog(name, log) {
       try {
         return await close();
       } finally {
+        releaseServing();
         channel.postMessage({ type: "closed" });
         channel.close();
       }
@@ -155,7 +157,20 @@ export class RemoteLog {
   static async connect(name, openOwner) {
     const remote = new RemoteLog(name, openOwner);
     await remote.#holdClientLock(name);
-    await remote.#refresh();
+    // An owner that is still opening its log announces itself when it starts serving, which
+    // cuts the first snapshot call short (a hand-over): ask again then.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await remote.#refresh();
+        break;
+      } catch (error) {
+        if (!error?.handover || attempt >= 3) {
+          await remote.close();
+          throw error;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
     remote.#queueForOwnership();
     return remote;
   }
@@ -297,7 +312,19 @@ export class RemoteLog {
         f(value);
       };
       this.#calls.set(id, { resolve: settle(resolve), reject: settle(reject) });
-      this.#channel.postMessage({ to: "owner", id, client: this.#client, op, args });
+      try {
+        // Structured cloning reads every argument once; what it cannot copy (a Proxy, a
+        // function, a getter that throws) is the caller's mistake, not a lost owner.
+        this.#channel.postMessage({ to: "owner", id, client: this.#client, op, args });
+      } catch (error) {
+        this.#calls.delete(id);
+        clearTimeout(timer);
+        reject(
+          new BrookError("INVALID_ARGUMENT", `${op}: its arguments cannot be sent to the tab that owns the log (${brief(error)})`, {
+            cause: error,
+          }),
+        );
+      }
     });
   }
 

@@ -196,6 +196,28 @@ function installQuota(bytes) {
   window.freeQuota = () => { used = 0; window.quota.bytes = Infinity; };
 }
 
+test("share: true against a tab that holds the log without sharing fails at once with LOG_LOCKED", () =>
+  withContext(async (context) => {
+    const { page: owner } = await openPage(context);
+    const { page: other } = await openPage(context);
+    await owner.evaluate(async () => {
+      window.log = await brook.Log.open({ name: "private" });
+    });
+    const outcome = await other.evaluate(async () => {
+      const started = performance.now();
+      try {
+        await brook.Log.open({ name: "private", share: true });
+        return { opened: true };
+      } catch (error) {
+        return { code: error.code, message: error.message, ms: performance.now() - started };
+      }
+    });
+    assert.equal(outcome.code, "LOG_LOCKED", JSON.stringify(outcome));
+    assert.match(outcome.message, /does not share it; open it with \{ share: true \} in every tab/);
+    assert.ok(outcome.ms < 2000, `failed after ${outcome.ms} ms, not after a timeout`);
+    await owner.evaluate(() => log.close());
+  }));
+
 test("a full quota fails the send with QUOTA_EXCEEDED and leaves the log consistent and usable", () =>
   withContext(async (context) => {
     const { page } = await openPage(context);

@@ -316,13 +316,13 @@ test("consumer entry points refuse bad arguments", async (t) => {
       `run ${String(config && Object.keys(config))}`,
     );
   }
-  const badLimits = log.consumer({ groupId: "limits", maxRecords: -1 });
-  await badLimits.subscribe({ topic: "t" });
-  await refused(
-    badLimits.run({ eachMessage: async () => {} }),
-    "INVALID_ARGUMENT",
-    "run with maxRecords -1",
-  );
+  for (const limits of [{ maxRecords: -1 }, { maxRecords: 2e6 }, { maxBytes: 0 }, { maxBytes: 2 ** 40 }]) {
+    await refused(
+      () => log.consumer({ groupId: "limits", ...limits }),
+      "INVALID_ARGUMENT",
+      `consumer ${JSON.stringify(limits)}`,
+    );
+  }
 
   for (const message of [undefined, null, {}, { topic: "t", partition: 0, offset: "0" }]) {
     await refused(

@@ -1,0 +1,41 @@
+// brook's one error type in JS. Every error the package throws is a BrookError with a stable
+// `code` (the core's `ErrorKind::code` strings); errors the wasm bindings throw arrive as plain
+// `Error`s named "BrookError" and are turned into instances here.
+
+/** An error with a stable `code`: UNKNOWN_TOPIC, INVALID_TOPIC_NAME, TOPIC_ALREADY_EXISTS,
+ * INVALID_PARTITION, INVALID_PARTITIONS, OFFSET_OUT_OF_RANGE, MESSAGE_TOO_LARGE, INVALID_RECORD,
+ * INVALID_CONFIG, INVALID_ARGUMENT, LOG_LOCKED, CORRUPT_DATA, QUOTA_EXCEEDED, CLOSED, IO_ERROR,
+ * UNKNOWN_MEMBER_ID or REBALANCE_IN_PROGRESS. */
+export class BrookError extends Error {
+  constructor(code, message, options) {
+    super(message, options);
+    this.name = "BrookError";
+    this.code = code;
+  }
+}
+
+export function invalidArgument(message, options) {
+  return new BrookError("INVALID_ARGUMENT", message, options);
+}
+
+/** An error the bindings threw (an `Error` named BrookError) as a BrookError; any other error
+ * (a JS engine's RangeError, a host's failure) as a BrookError of `code`, its cause kept. */
+export function translate(error, code = "IO_ERROR") {
+  if (error instanceof BrookError) return error;
+  if (error?.name === "BrookError" && typeof error.code === "string") {
+    return new BrookError(error.code, error.message);
+  }
+  return new BrookError(code, `${code === "IO_ERROR" ? "unexpected failure" : "failed"}: ${brief(error)}`, {
+    cause: error,
+  });
+}
+
+/** A short description of a thrown value, safe for anything (a Symbol, a Proxy, null). */
+export function brief(thrown) {
+  try {
+    if (thrown instanceof Error) return `${thrown.name}: ${thrown.message}`;
+    return typeof thrown === "symbol" || typeof thrown === "object" ? typeof thrown : String(thrown);
+  } catch {
+    return "a value that cannot be shown";
+  }
+}
