@@ -14,12 +14,16 @@ rm -rf pkg
 wasm-bindgen --target web --out-dir pkg --out-name brook_core \
   target/wasm32-unknown-unknown/release/brook.wasm
 
-if [ -x node_modules/.bin/wasm-opt ]; then
-  say "wasm-opt -Oz (binaryen from npm)"
-  node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
-    --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
-    pkg/brook_core_bg.wasm -o pkg/brook_core_bg.wasm
+# The package always ships the optimized build: without binaryen (a dev dependency), fail
+# rather than pack a .wasm half again as large.
+if [ ! -x node_modules/.bin/wasm-opt ]; then
+  echo "build: node_modules/.bin/wasm-opt is missing; run 'npm ci' first (binaryen is a dev dependency)" >&2
+  exit 1
 fi
+say "wasm-opt -Oz (binaryen from npm)"
+node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+  --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
+  pkg/brook_core_bg.wasm -o pkg/brook_core_bg.wasm
 rm -f pkg/.gitignore pkg/package.json
 
 raw=$(wc -c < pkg/brook_core_bg.wasm)

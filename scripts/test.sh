@@ -32,6 +32,9 @@ CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=60 \
 say "build the npm package's wasm (release) into pkg/"
 ./scripts/build.sh
 
+say "size ratchet of the shipped .wasm (scripts/size-limits.json)"
+node scripts/size-check.mjs
+
 say "tsc --noEmit (index.d.ts against a program that uses the whole API)"
 npx tsc --noEmit --strict --target es2022 --module nodenext --lib es2022,dom index.d.ts tests/js/types-check.ts
 
