@@ -18,7 +18,8 @@ export type BrookErrorCode =
   | "CLOSED"
   | "IO_ERROR"
   | "UNKNOWN_MEMBER_ID"
-  | "REBALANCE_IN_PROGRESS";
+  | "REBALANCE_IN_PROGRESS"
+  | "UNSUPPORTED";
 
 export class BrookError extends Error {
   constructor(code: BrookErrorCode, message: string);

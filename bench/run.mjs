@@ -196,7 +196,7 @@ Written by \`./scripts/bench.sh\` (${quick ? "a quick run: figures not meaningfu
 
 ## Method
 
-- brook and every baseline run **in the same run, on the same machine**, one after the other, each suite in a fresh Node process (\`bench/suites/*.mjs\`; the browser suite drives headless Chromium through playwright-core).
+- brook and every baseline run **in the same run, on the same machine**, one after the other, each suite in a fresh Node process (\`bench/suites/*.mjs\`; the browser suite drives Chromium, Firefox and WebKit through tests/lib/engines.mjs).
 - Every figure is measured **${quick ? 2 : 5} times** after one unmeasured warm-up; the tables give the **median** and the **min – max** of the repetitions. Latency is from \`send\` to its acknowledgement, per send: the median over repetitions of each repetition's p50 and p99.
 - **Ratios** are brook ÷ baseline of the medians, in the same workload. A goal's figure is that ratio (for several workloads, its range, and the goal must hold in each).
 - Payloads: ASCII values of 100 B or 1 KiB, keys \`key-<n>\` over 10,000 distinct keys placed by Kafka's murmur2 partitioner (the plain-JS log and the Redis baseline place them the same way). Servers (Redis, Tansu) run on 127.0.0.1 and are started and stopped by the suites.

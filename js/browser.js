@@ -19,8 +19,15 @@ function acquireLock(name, wait) {
     return Promise.resolve(held);
   }
   const locks = globalThis.navigator?.locks;
-  // Without Web Locks (very old browsers, some workers) there is no cross-tab guard.
-  if (!locks) return Promise.resolve(() => {});
+  // Without Web Locks nothing keeps a second tab from writing the same database: refuse.
+  if (!locks) {
+    return Promise.reject(
+      new BrookError(
+        "UNSUPPORTED",
+        "this browser has no Web Locks (navigator.locks), which brook needs so that two tabs never write one IndexedDB log; open the log in memory (Log.open()), or use a browser with Web Locks (Chrome 69, Firefox 96, Safari 15.4 or later)",
+      ),
+    );
+  }
   return new Promise((resolve, reject) => {
     locks
       .request(`brook:${name}`, { ifAvailable: !wait }, (lock) => {
@@ -50,6 +57,12 @@ async function load(name) {
 
 /** Opens the IndexedDB log `name`: lock first, then read it back. */
 async function namedStorage(name, waitForLock) {
+  if (!globalThis.indexedDB) {
+    throw new BrookError(
+      "UNSUPPORTED",
+      "IndexedDB is not available here; open the log with { path } in Node, or without options in memory",
+    );
+  }
   const release = await acquireLock(name, waitForLock);
   try {
     const loaded = await load(name);
@@ -92,6 +105,12 @@ export class Log extends api.Log {
     if (typeof rest.name !== "string" || rest.waitForLock !== undefined) {
       throw new BrookError("INVALID_ARGUMENT", "share needs { name } (an IndexedDB log) and no waitForLock");
     }
+    if (typeof BroadcastChannel !== "function") {
+      throw new BrookError(
+        "UNSUPPORTED",
+        "share needs BroadcastChannel, which this browser (or worker) lacks; open the log without share (one tab at a time)",
+      );
+    }
     const { name } = rest;
     // A sharing owner holds a second lock besides the log's, so that a tab can tell an owner
     // that shares (connect to it) from one that does not (fail at once: nobody would answer).
@@ -104,7 +123,7 @@ export class Log extends api.Log {
         serveLog(name, log, releaseServing);
         return log;
       } catch (error) {
-        releaseServing();
+        await releaseServing();
         throw error;
       } finally {
         heldLocks.delete(name);
@@ -113,7 +132,7 @@ export class Log extends api.Log {
     try {
       return await openOwner();
     } catch (error) {
-      if (error?.code !== "LOG_LOCKED" || typeof BroadcastChannel !== "function") throw error;
+      if (error?.code !== "LOG_LOCKED") throw error;
       if (!(await isServed(name))) {
         throw new BrookError(
           "LOG_LOCKED",
@@ -135,15 +154,22 @@ function takeServingLock(name, wait) {
   const locks = globalThis.navigator?.locks;
   if (!locks) return Promise.resolve(() => {});
   return new Promise((resolve, reject) => {
-    locks
+    let release;
+    const held = new Promise((settle) => (release = settle));
+    const request = locks
       .request(servingLockName(name), { ifAvailable: !wait }, (lock) => {
         if (!lock) {
           reject(new BrookError("LOG_LOCKED", `the log ${JSON.stringify(name)} is served by another tab`));
           return undefined;
         }
-        return new Promise((release) => resolve(release));
-      })
-      .catch(reject);
+        // The release function resolves once the lock is free again (request settles then).
+        resolve(() => {
+          release();
+          return request;
+        });
+        return held;
+      });
+    request.catch(reject);
   });
 }
 

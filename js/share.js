@@ -150,6 +150,8 @@ export class RemoteLog {
   #change = null;
   #closed = null;
   #releaseClientLock = () => {};
+  /** Set while this tab takes the log over, until it serves it. */
+  #takingOver = false;
   #nextConsumer = 0;
 
   /** `openOwner(heldLock)` opens the log as its owner under a lock this tab already holds,
@@ -190,11 +192,16 @@ export class RemoteLog {
 
   #ownerLockGranted(release) {
     if (this.#closed === "closed by this tab") return release();
+    // From here until this tab serves the log, a call sent over the channel would reach no
+    // owner and wait out its timeout: calls fail at once as hand-overs, and are made again.
+    this.#takingOver = true;
     this.#dropPendingCalls("the tab that owned this log went away; this tab is taking over");
-    this.#ready = this.#becomeOwner(release).catch((error) => {
-      release();
-      this.#closed = `taking over the log failed: ${error?.message ?? error}`;
-    });
+    this.#ready = this.#becomeOwner(release)
+      .catch((error) => {
+        release();
+        this.#closed = `taking over the log failed: ${error?.message ?? error}`;
+      })
+      .finally(() => (this.#takingOver = false));
     this.#wake();
   }
 
@@ -301,6 +308,9 @@ export class RemoteLog {
   /** One call to the owner; rejects with CLOSED once the owner is gone for good. */
   call(op, ...args) {
     if (this.#closed) return Promise.reject(new BrookError("CLOSED", this.#closed));
+    if (this.#takingOver) {
+      return Promise.reject(Object.assign(new BrookError("CLOSED", "this tab is taking the log over"), { handover: true }));
+    }
     const id = this.#nextCall++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -36,15 +36,35 @@ else
   cargo install wasm-bindgen-cli --version "$wasm_bindgen_version"
 fi
 
-# Debian's Chromium and ChromeDriver, for the browser tests (nothing downloads a browser).
-if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
-  say "chromium and chromium-driver: present"
+# The browsers of the browser tests, all from Debian (nothing downloads a browser build):
+# Chromium and ChromeDriver, Firefox ESR, WebKitGTK's MiniBrowser with WebKitWebDriver, and
+# Xvfb (MiniBrowser has no headless mode; xauth for xvfb-run).
+browser_packages=""
+[ -x /usr/bin/chromium ] || browser_packages+=" chromium"
+[ -x /usr/bin/chromedriver ] || browser_packages+=" chromium-driver"
+[ -x /usr/bin/firefox-esr ] || browser_packages+=" firefox-esr"
+[ -x /usr/bin/WebKitWebDriver ] || browser_packages+=" webkit2gtk-driver"
+command -v Xvfb >/dev/null || browser_packages+=" xvfb"
+command -v xauth >/dev/null || browser_packages+=" xauth"
+if [ -z "$browser_packages" ]; then
+  say "chromium, chromium-driver, firefox-esr, webkit2gtk-driver, xvfb, xauth: present"
 else
-  say "installing Debian's chromium and chromium-driver"
+  say "installing Debian's$browser_packages"
   sudo_if_needed=""
   [ "$(id -u)" -eq 0 ] || sudo_if_needed="sudo"
-  $sudo_if_needed apt-get update
-  DEBIAN_FRONTEND=noninteractive $sudo_if_needed apt-get install -y --no-install-recommends chromium chromium-driver
+  # Another apt may hold the lock for a while (a machine that just booted): wait for it.
+  $sudo_if_needed apt-get -o DPkg::Lock::Timeout=300 update
+  DEBIAN_FRONTEND=noninteractive $sudo_if_needed apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends $browser_packages
+fi
+
+# geckodriver, which wasm-bindgen-test-runner needs for Firefox: Debian does not package it and
+# npm's geckodriver packages download it from GitHub, so it is built from crates.io.
+geckodriver_version=0.37.1
+if command -v geckodriver >/dev/null && geckodriver --version | head -1 | grep -q " $geckodriver_version"; then
+  say "geckodriver $geckodriver_version: present"
+else
+  say "installing geckodriver $geckodriver_version from crates.io (about 2 minutes)"
+  cargo install geckodriver --version "$geckodriver_version"
 fi
 
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
@@ -55,6 +75,6 @@ fi
 if [ -f node_modules/.package-lock.json ] && [ node_modules/.package-lock.json -nt package-lock.json ]; then
   say "npm packages: present"
 else
-  say "npm ci (playwright-core, vite, binaryen; no browser downloads)"
+  say "npm ci (puppeteer-core, vite, binaryen, typescript; no browser downloads)"
   npm ci --no-audit --no-fund
 fi

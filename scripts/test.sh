@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of brook: formatting and lints, the core's native tests (unit, property,
-# recovery), the wasm bindings' tests in Node and in Chromium, the JS API's tests in Node, the
-# IndexedDB and demo page tests in Chromium, and the packed npm tarball installed into fresh
-# apps (Node, a plain browser page, a Vite build).
+# recovery), the wasm bindings' tests in Node and in Chromium, Firefox and WebKit, the JS API's
+# tests in Node, the IndexedDB and demo page tests in the three engines, and the packed npm
+# tarball installed into fresh apps (Node, a plain browser page, a Vite build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -24,10 +24,19 @@ say "cargo test --target wasm32-unknown-unknown (the bindings' own tests, in Nod
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
   cargo test --target wasm32-unknown-unknown --test wasm_bindings
 
+# The IndexedDB backend's own tests in each engine: wasm-bindgen-test-runner drives Chromium
+# through ChromeDriver, Firefox through geckodriver, and WebKitGTK through WebKitWebDriver
+# (under Xvfb: MiniBrowser has no headless mode).
+wasm_browser_test() {
+  "$@" WASM_BINDGEN_TEST_TIMEOUT=60 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+    cargo test --target wasm32-unknown-unknown --test wasm_indexed_db
+}
 say "cargo test --target wasm32-unknown-unknown (the IndexedDB backend, in headless Chromium)"
-CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=60 \
-  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
-  cargo test --target wasm32-unknown-unknown --test wasm_indexed_db
+wasm_browser_test env CHROMEDRIVER=/usr/bin/chromedriver
+say "cargo test --target wasm32-unknown-unknown (the IndexedDB backend, in headless Firefox)"
+wasm_browser_test env GECKODRIVER="$(command -v geckodriver)"
+say "cargo test --target wasm32-unknown-unknown (the IndexedDB backend, in WebKitGTK under Xvfb)"
+wasm_browser_test xvfb-run -a env SAFARIDRIVER=/usr/bin/WebKitWebDriver
 
 say "build the npm package's wasm (release) into pkg/"
 ./scripts/build.sh
@@ -41,11 +50,11 @@ npx tsc --noEmit --strict --target es2022 --module nodenext --lib es2022,dom ind
 say "node --test tests/js (the JS API through node:test)"
 node --test --test-reporter=spec tests/js/
 
-say "node --test tests/browser (IndexedDB: reload, crash, two tabs, quota; headless Chromium)"
+say "node --test tests/browser (IndexedDB: reload, crash, two tabs, quota, shared tabs; Chromium, Firefox, WebKit)"
 node --test --test-reporter=spec tests/browser/
 
-say "node --test tests/demo (the demo page's main flows in headless Chromium)"
+say "node --test tests/demo (the demo page's flows in Chromium, Firefox and WebKit)"
 node --test --test-reporter=spec tests/demo/
 
-say "node --test tests/pack (npm pack, installed into a Node app, a browser page and a Vite build)"
+say "node --test tests/pack (npm pack, installed into a Node app, a browser page and a Vite build, in each engine)"
 node --test --test-reporter=spec tests/pack/

@@ -24,6 +24,8 @@ pub enum ErrorKind {
     Io,
     UnknownMember,
     RebalanceInProgress,
+    /// The runtime lacks what a feature needs (a browser without Web Locks, ...).
+    Unsupported,
 }
 
 impl ErrorKind {
@@ -46,6 +48,7 @@ impl ErrorKind {
             ErrorKind::Io => "IO_ERROR",
             ErrorKind::UnknownMember => "UNKNOWN_MEMBER_ID",
             ErrorKind::RebalanceInProgress => "REBALANCE_IN_PROGRESS",
+            ErrorKind::Unsupported => "UNSUPPORTED",
         }
     }
 }

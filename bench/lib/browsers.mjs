@@ -1,36 +1,27 @@
-// The browsers the benchmark drives: one small interface (newPage, goto, evaluate, reload,
-// close) over headless Chromium through playwright-core and Debian's /usr/bin/chromium.
-
-import { chromium } from "playwright-core";
-
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--no-first-run",
-];
-
-export const ENGINES = ["chromium"];
+// The browsers the benchmark drives: the engines of the tests (tests/lib/engines.mjs) —
+// Chromium, Firefox and WebKit — behind the same small page interface.
+export { ENGINES, enginesUnderTest as benchEngines } from "../../tests/lib/engines.mjs";
+import { launch as launchEngine } from "../../tests/lib/engines.mjs";
 
 export async function launch(engine) {
-  if (engine !== "chromium") throw new Error(`unknown engine ${engine}`);
-  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  const browser = await launchEngine(engine);
   const context = await browser.newContext();
   return {
     engine,
-    version: `Chromium ${browser.version()}`,
+    version: browser.version,
     async newPage() {
       const page = await context.newPage();
       return {
         goto: (url) => page.goto(url),
         reload: () => page.reload(),
-        waitFor: (expression) => page.waitForFunction(expression),
+        waitFor: (expression) => page.waitFor(expression),
         evaluate: (fn, argument) => page.evaluate(fn, argument),
         close: () => page.close(),
       };
     },
-    close: () => browser.close(),
+    async close() {
+      await context.close();
+      await browser.close();
+    },
   };
 }

@@ -1,4 +1,4 @@
-// Browser (headless), IndexedDB: persisted produce and reading everything back after a reload.
+// Browsers (headless Chromium and Firefox, WebKitGTK under Xvfb), IndexedDB: persisted produce and reading everything back after a reload.
 // Produce: brook's send (sends of 1,000 keyed 100 B messages, 3 partitions) beside one
 // transaction per message; idb, one put per message and 1,000 per transaction; Dexie's
 // bulkPut of 1,000; and the floor — the very batch values brook stored, written in as many
@@ -26,7 +26,7 @@ try {
     try {
       const page = await browser.newPage();
       await page.goto(pageUrl);
-      await page.waitFor("window.ready === true");
+      await page.waitFor(() => window.ready === true);
       const call = (name, argument) => page.evaluate(({ name, argument }) => window.workloads[name](argument), { name, argument });
       const produce = { group: `Browser (${browser.version}), IndexedDB: persisted produce`, metric: "throughput", unit: "msgs/s", higher: true };
       const workload = `${RECORDS.toLocaleString("en")} records · 100 B · 3 partitions · sends of ${SIZE.toLocaleString("en")}`;
@@ -48,7 +48,7 @@ try {
       const readWorkload = `${RECORDS.toLocaleString("en")} records · 100 B · 3 partitions`;
       const afterReload = (name, argument) => async () => {
         await page.reload();
-        await page.waitFor("window.ready === true");
+        await page.waitFor(() => window.ready === true);
         return call(name, argument);
       };
       emit({ ...read, workload: readWorkload, system: "brook open + consume", ...(await repeat(afterReload("brookRead", { name: source, total: RECORDS }))) });

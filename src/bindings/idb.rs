@@ -100,7 +100,7 @@ fn factory() -> Result<IdbFactory, JsValue> {
         Reflect::get(&js_sys::global(), &"indexedDB".into()).unwrap_or(JsValue::UNDEFINED);
     if factory.is_undefined() || factory.is_null() {
         return Err(js_error(
-            ErrorKind::InvalidArgument,
+            ErrorKind::Unsupported,
             "IndexedDB is not available here; open the log with { path } in Node, or without options in memory",
         ));
     }

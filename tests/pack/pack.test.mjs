@@ -1,6 +1,7 @@
 // The packed npm tarball, installed into fresh apps the way a user would: Node ESM, a plain
 // browser page with an import map (the .wasm fetched relative to the module), and a Vite
-// build. Nothing here imports from the source tree.
+// build, the pages in every engine of tests/lib/engines.mjs. Nothing here imports from the
+// source tree.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
@@ -10,6 +11,7 @@ import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, extname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { enginesUnderTest, launch } from "../lib/engines.mjs";
 
 const repo = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 let work;
@@ -88,7 +90,7 @@ test("Node ESM app: file storage through the installed package", () => {
   assert.ok(readdirSync(data).includes("inventory-1"), "segments are on disk");
 });
 
-const browserPage = (importMap) => `<!doctype html><meta charset="utf-8"><title>brook</title>
+const browserPage = (importMap) => `<!doctype html><meta charset="utf-8"><title>brook</title><link rel="icon" href="data:,">
   ${importMap}
   <script type="module">
     import { Log } from "brook";
@@ -120,21 +122,16 @@ async function serve(root) {
   return { server, url: `http://127.0.0.1:${server.address().port}/` };
 }
 
-async function resultOfPage(root, pagePath) {
-  const { chromium } = await import("playwright-core");
+async function resultOfPage(engine, root, pagePath) {
   const { server, url } = await serve(root);
-  const browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
-  });
+  const browser = await launch(engine);
   try {
-    const page = await browser.newPage();
-    const errors = [];
-    page.on("pageerror", (e) => errors.push(String(e)));
+    const context = await browser.newContext();
+    const page = await context.newPage();
     await page.goto(url + pagePath);
-    await page.waitForFunction(() => window.__result !== undefined, null, { timeout: 20000 });
-    const result = await page.evaluate(() => window.__result);
-    assert.deepEqual(errors, []);
+    const result = await page.waitFor(() => window.__result, null, { timeout: 20_000 });
+    assert.deepEqual(await page.errors(), []);
+    await context.close();
     return result;
   } finally {
     await browser.close();
@@ -142,13 +139,11 @@ async function resultOfPage(root, pagePath) {
   }
 }
 
-test("plain browser page: import map, .wasm fetched relative to the module", async () => {
-  const importMap = `<script type="importmap">{ "imports": { "brook": "./node_modules/brook/js/browser.js" } }</script>`;
-  writeFileSync(join(app, "index.html"), browserPage(importMap));
-  assert.deepEqual(await resultOfPage(app, "index.html"), expected);
-});
+let viteSite = null;
 
-test("Vite build of an app that imports brook", async () => {
+/** The Vite build of a page that imports brook (built once, served to every engine). */
+function viteBuild() {
+  if (viteSite) return viteSite;
   const site = join(app, "vite-site");
   mkdirSync(site, { recursive: true });
   writeFileSync(join(site, "index.html"), browserPage(""));
@@ -156,5 +151,18 @@ test("Vite build of an app that imports brook", async () => {
   execFileSync(process.execPath, [join(repo, "node_modules/vite/bin/vite.js"), "build", "--logLevel", "warn"], { cwd: site, stdio: "pipe" });
   const assets = readdirSync(join(site, "dist/assets"));
   assert.ok(assets.some((name) => name.endsWith(".wasm")), `Vite emitted the wasm: ${assets}`);
-  assert.deepEqual(await resultOfPage(join(site, "dist"), "index.html"), expected);
-});
+  viteSite = join(site, "dist");
+  return viteSite;
+}
+
+for (const engine of enginesUnderTest()) {
+  test(`plain browser page in ${engine}: import map, .wasm fetched relative to the module`, async () => {
+    const importMap = `<script type="importmap">{ "imports": { "brook": "./node_modules/brook/js/browser.js" } }</script>`;
+    writeFileSync(join(app, "index.html"), browserPage(importMap));
+    assert.deepEqual(await resultOfPage(engine, app, "index.html"), expected);
+  });
+
+  test(`Vite build of an app that imports brook, in ${engine}`, async () => {
+    assert.deepEqual(await resultOfPage(engine, viteBuild(), "index.html"), expected);
+  });
+}
