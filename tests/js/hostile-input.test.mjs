@@ -161,6 +161,11 @@ function callSites(log) {
 }
 
 test("hostile values in every argument and field: coded errors only, and the log keeps working", async (t) => {
+  // Log.open with a hostile path may open a log at that (relative) path: keep it out of the
+  // working tree.
+  const cwd = process.cwd();
+  process.chdir(tempDir(t));
+  t.after(() => process.chdir(cwd));
   const log = await Log.open({ path: tempDir(t), durability: "relaxed" });
   t.after(() => log.close());
   await log.createTopic({ topic: "t", partitions: 3 });
