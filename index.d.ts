@@ -41,6 +41,10 @@ export interface LogOptions {
    * transaction with strict durability); concurrent ones share one flush.
    * "relaxed": once written to the OS (IndexedDB: a relaxed transaction). */
   durability?: "strict" | "relaxed";
+  /** Memory for recently read record batches, in bytes (default 16 MiB, at most 1 GiB; 0:
+   * none). The log itself stays in its files or database: memory holds an index of its
+   * batches, this cache, and what was sent but is not durable yet. */
+  cacheBytes?: number;
 }
 
 /** Browsers: deletes the IndexedDB database of a named log (close the log first). */
@@ -87,9 +91,35 @@ export interface PartitionOffsets {
   low: number;
   /** The next offset to be written. */
   high: number;
+  /** The end of what is durable (Kafka's high watermark): consumers are served records up to
+   * here, and a commit never goes beyond it. Equal to `high` once sends have resolved. */
+  durable: number;
 }
 
-export interface PartitionLag extends PartitionOffsets {
+/** What opening a log found and did (`log.recovery()`). */
+export interface RecoveryReport {
+  /** Nothing was cut, damaged, left alone or clamped. */
+  clean: boolean;
+  partitions: Array<{
+    topic: string;
+    partition: number;
+    /** Bytes of a torn tail cut away: written after the last durable point, never acknowledged. */
+    truncatedBytes: number;
+    /** The offset the cut tail started at. */
+    truncatedAt?: number;
+    /** Offset ranges (`to` exclusive) whose records are damaged or missing: reading them fails
+     * with CORRUPT_DATA, and the records after them are served. */
+    damaged: Array<{ from: number; to: number; reason: string }>;
+    /** Files or values that are not brook's, left alone. */
+    ignored: string[];
+  }>;
+  /** Commits that pointed beyond their partition's end, clamped to it. */
+  clampedCommits: Array<{ groupId: string; topic: string; partition: number; committed: number; end: number }>;
+  /** Why some commits of __consumer_offsets could not be read, if any could not. */
+  commitsDamaged?: string;
+}
+
+export interface PartitionLag extends Omit<PartitionOffsets, "durable"> {
   topic: string;
   /** The group's committed offset (the next to read), if any. */
   committed?: number;
@@ -250,6 +280,8 @@ export class Log {
   offsets(topic: string): PartitionOffsets[];
   /** Runs retention and compaction; resolves with the number of segments changed. */
   maintain(): Promise<number>;
+  /** What opening this log found: torn tails cut, damaged ranges, clamped commits. */
+  recovery(): RecoveryReport;
   /** A group's commits and lag per partition of a topic, with or without live members. */
   lag(request: { groupId: string; topic: string }): Array<Omit<PartitionLag, "topic">>;
   /** A group's live members and their partitions; undefined when it has none. */

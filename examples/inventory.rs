@@ -7,7 +7,7 @@
 // product id as the key, all of a product's events share a partition, and the order holds.
 
 use brook::{
-    Log, LogOptions, MemoryStorage, Message, PartitionerKind, RecordInput, SystemClock, TopicConfig,
+    KeyedStore, Log, LogOptions, Message, PartitionerKind, RecordInput, SystemClock, TopicConfig,
 };
 use std::collections::BTreeMap;
 
@@ -24,11 +24,8 @@ fn events() -> Vec<(String, String)> {
 }
 
 fn run(kind: PartitionerKind, label: &str) -> brook::Result<()> {
-    let options = LogOptions {
-        clock: Box::new(SystemClock),
-        seed: 2024,
-    };
-    let mut log = Log::open(Box::new(MemoryStorage::new()), options)?;
+    let options = LogOptions::new(Box::new(SystemClock), 2024);
+    let mut log = Log::open(Box::new(KeyedStore::in_memory()), options)?;
     log.create_topic("inventory", 3, TopicConfig::default())?;
     let mut producer = log.producer(kind);
     for (key, value) in events() {
@@ -42,6 +39,7 @@ fn run(kind: PartitionerKind, label: &str) -> brook::Result<()> {
             partition: None,
         };
         log.send(&mut producer, "inventory", &[message])?;
+        log.flush(true)?;
     }
 
     println!("\n{label}");

@@ -350,7 +350,17 @@ const DURABILITIES = ["strict", "relaxed"];
 class OpenLog {
   #wasm;
   #durability;
-  #flush = null;
+  /** The flush that the sends of this turn (and those since the running flush began) share. */
+  #next = null;
+  /** The flush whose write is under way (IndexedDB: its transaction): one at a time. */
+  #running = null;
+  /** The read of IndexedDB batches that waiting reads asked for, while it runs. */
+  #loading = null;
+  /** Bumped when a failed flush took back what was not durable; `#failure` is why. */
+  #generation = 0;
+  #failure = null;
+  /** Set when the log could not be brought back to its durable state: sends fail with it. */
+  #broken = null;
   #change = null;
   #maintainedAt = 0;
   #maintainTimer = null;
@@ -387,28 +397,73 @@ class OpenLog {
     return translated(() => operation(this.#wasm));
   }
 
-  /** Resolves once everything written so far is durable under the log's setting; every
-   * caller in the same turn shares one flush (group commit). Strict files: one fsync;
-   * relaxed files: nothing to wait for; IndexedDB: one transaction with the durability hint. */
+  /** Resolves once everything sent so far is durable under the log's setting; every caller
+   * in the same turn shares one flush (group commit), and callers that arrive while a flush
+   * is under way share the next one. Files: one write (and, strict, one fsync); IndexedDB:
+   * one transaction with the durability hint. Records become visible to consumers once
+   * durable. A failed flush fails every caller whose records it took back. */
   durable() {
-    if (this.#durability === "relaxed" && !this.#store) return undefined;
-    this.#flush ??= new Promise((resolve, reject) => {
-      queueMicrotask(() => {
-        this.#flush = null;
-        let written;
-        try {
-          written = this.invoke((wasm) => wasm.persist(this.#durability === "strict"));
-        } catch (error) {
-          reject(error);
-          return;
-        }
-        written.then(resolve, (error) => {
-          const failure = translate(error);
-          this.#recover().then(() => reject(failure), reject);
-        });
+    if (this.#broken !== null) return Promise.reject(this.#broken);
+    // A flush is shared only by sends made against the same store: those made before a
+    // reload (after a failed flush) were taken back with it.
+    if (this.#next === null || this.#next.generation !== this.#generation) {
+      const flush = { generation: this.#generation };
+      flush.promise = new Promise((resolve, reject) => {
+        flush.resolve = resolve;
+        flush.reject = reject;
       });
-    });
-    return this.#flush;
+      this.#next = flush;
+      queueMicrotask(() => this.#start(flush));
+    }
+    return this.#next.promise;
+  }
+
+  async #start(flush) {
+    while (this.#running !== null) await this.#running.catch(() => {});
+    if (this.#next === flush) this.#next = null;
+    if (flush.generation !== this.#generation) return flush.reject(this.#failure);
+    const running = this.#write();
+    this.#running = running;
+    try {
+      await running;
+      flush.resolve();
+    } catch (error) {
+      flush.reject(error);
+    } finally {
+      if (this.#running === running) this.#running = null;
+    }
+  }
+
+  async #write() {
+    let started;
+    let failure = null;
+    try {
+      started = this.invoke((wasm) => wasm.persist(this.#durability === "strict"));
+      if (started === undefined) return; // written (files, memory), or nothing to write
+      if (started === null) throw new BrookError("IO_ERROR", "a flush is in flight already");
+      await started;
+    } catch (error) {
+      failure = translate(error);
+    }
+    if (this.#wasm === null) throw failure ?? new BrookError("CLOSED", "the log closed during a flush");
+    // A transaction was started: the core learns how it ended. (A flush refused before its
+    // transaction began was settled by the core already.)
+    if (started) this.#wasm.flushCompleted(failure === null);
+    if (failure === null) return;
+    // The failed flush took back every record after the durable end: those of sends waiting
+    // for the next flush, and of sends made until the reload below is done, fail with it.
+    this.#failure = failure;
+    try {
+      await this.#recover();
+    } catch (error) {
+      this.#broken = new BrookError(
+        "IO_ERROR",
+        `a flush failed (${failure.message}) and reading the database back failed too (${error?.message}); close the log and open it again`,
+      );
+    } finally {
+      this.#generation++;
+    }
+    throw failure;
   }
 
   /** A refused IndexedDB write (quota, I/O) leaves the working copy ahead of the database:
@@ -417,8 +472,38 @@ class OpenLog {
     if (!this.#store || this.#wasm === null) return;
     const loaded = await this.#store.reload();
     this.invoke((wasm) => wasm.replaceStore(loaded));
+    await this.finishOpen();
     this.membershipEpoch++;
     this.notify();
+  }
+
+  /** Opening reads the committed offsets, which in IndexedDB may need batches loaded first. */
+  async finishOpen() {
+    for (let round = 0; !this.invoke((wasm) => wasm.finishOpen()); round++) {
+      if (round >= LOAD_ROUNDS_MAX) throw stalledLoads("opening the log");
+      await this.loadPending();
+    }
+  }
+
+  /** Whether reads wait for IndexedDB batches (then `loadPending` and read again). */
+  hasPendingLoads() {
+    return this.#wasm !== null && this.#wasm.hasPendingLoads();
+  }
+
+  /** Reads from IndexedDB the batches that waiting reads asked for; one read at a time, and
+   * a reader that arrives while one runs waits for it and then for its own. */
+  async loadPending() {
+    while (this.#loading !== null) await this.#loading.catch(() => {});
+    if (!this.hasPendingLoads()) return;
+    const loading = this.invoke((wasm) => wasm.loadPending());
+    this.#loading = loading;
+    try {
+      await loading;
+    } catch (error) {
+      throw translate(error);
+    } finally {
+      this.#loading = null;
+    }
   }
 
   /** A promise that resolves at the next change a waiting consumer may care about. */
@@ -459,21 +544,46 @@ class OpenLog {
       return;
     }
     this.#maintainedAt = now;
+    let changed;
     try {
-      this.#wasm.maintain();
+      changed = this.#wasm.maintain();
     } catch {
       // A failure here shows up again on the next write, where the caller sees it.
+      return;
+    }
+    // Compaction waits for IndexedDB batches: load them, and go on where it stopped.
+    if (changed === undefined) {
+      this.loadPending().then(
+        () => {
+          this.#maintainedAt = 0;
+          this.#maintainNow();
+        },
+        () => {},
+      );
+    }
+  }
+
+  /** Retention and compaction now (Log.maintain): the segments deleted or rewritten. */
+  async maintain() {
+    for (let round = 0; ; round++) {
+      const changed = this.invoke((wasm) => wasm.maintain());
+      if (changed !== undefined) return changed;
+      if (round >= LOAD_ROUNDS_MAX) throw stalledLoads("compaction");
+      await this.loadPending();
     }
   }
 
   async close() {
     this.closing = true;
     await Promise.all([...this.consumers].map((stop) => stop()));
-    // A flush already scheduled runs first; its waiters learn its outcome, close flushes again.
-    await this.#flush?.catch(() => {});
+    // Flushes already scheduled run first; their waiters learn their outcome.
+    await this.#next?.promise.catch(() => {});
+    await this.#running?.catch(() => {});
+    await this.#loading?.catch(() => {});
     try {
-      // An IndexedDB log writes what is pending before it lets go.
-      if (this.#store) await this.invoke((wasm) => wasm.persist(this.#durability === "strict"));
+      // What is still pending is written before the log lets go (IndexedDB asynchronously;
+      // files and memory inside close).
+      if (this.#store) await this.#write();
       this.invoke((wasm) => wasm.close());
     } finally {
       this.#wasm?.free();
@@ -483,6 +593,14 @@ class OpenLog {
       this.notify();
     }
   }
+}
+
+/** Reads that wait for IndexedDB make progress with every load; this many rounds without an
+ * answer mean a fault, reported instead of looping forever. */
+const LOAD_ROUNDS_MAX = 100_000;
+
+function stalledLoads(what) {
+  return new BrookError("IO_ERROR", `${what} kept waiting for IndexedDB batches that never arrived`);
 }
 
 // ---- Producer ----
@@ -729,8 +847,12 @@ class Consumer {
     try {
       while (!this.#stopping) {
         if (chunks.length > 0) {
+          // Batches the next poll needs load from IndexedDB while these are handled.
+          if (this.#log.hasPendingLoads()) this.#log.loadPending().catch(() => {});
           await deliver(chunks);
           await this.#yieldIfBusy();
+        } else if (this.#log.hasPendingLoads()) {
+          await this.#log.loadPending();
         } else {
           await this.#waitForRecords();
         }
@@ -909,7 +1031,13 @@ class Consumer {
     if (this.#loop !== null) {
       throw invalidArgument("this consumer is running (run); poll and run do not mix");
     }
-    const chunks = this.#fetch(maxRecords, maxBytes);
+    let chunks = this.#fetch(maxRecords, maxBytes);
+    // Records that IndexedDB must load first: load them and poll again.
+    for (let round = 0; chunks.length === 0 && this.#log.hasPendingLoads(); round++) {
+      if (round >= LOAD_ROUNDS_MAX) throw stalledLoads("poll");
+      await this.#log.loadPending();
+      chunks = this.#fetch(maxRecords, maxBytes);
+    }
     if (chunks.length > 0) await this.#beforeDelivery();
     return chunks.flatMap((chunk) => chunk.messages);
   }
@@ -1051,7 +1179,7 @@ const KEEP_ALIVE_INTERVAL_MS = 60_000;
 /** How often, at most, a log applies retention and compaction by itself. */
 const MAINTAIN_INTERVAL_MS = 1000;
 
-const OPEN_OPTIONS = ["path", "name", "durability", "waitForLock"];
+const OPEN_OPTIONS = ["path", "name", "durability", "waitForLock", "cacheBytes"];
 
 function openSettings(options) {
   const {
@@ -1059,6 +1187,7 @@ function openSettings(options) {
     name,
     durability = "strict",
     waitForLock,
+    cacheBytes,
   } = readOptions(options, "Log.open options", OPEN_OPTIONS);
   if (!DURABILITIES.includes(durability)) {
     throw invalidArgument(`durability must be "strict" or "relaxed", got ${describe(durability)}`);
@@ -1082,7 +1211,8 @@ function openSettings(options) {
   }
   checkedText(path, "path");
   checkedText(name, "name");
-  return { path, name, durability, waitForLock: waitForLock ?? false };
+  // cacheBytes is checked by the core (a number from 0 to its limit).
+  return { path, name, durability, waitForLock: waitForLock ?? false, cacheBytes };
 }
 
 /** 53 random bits, all a JS number holds exactly. */
@@ -1117,11 +1247,11 @@ export function createApi({
     return initialized;
   }
 
-  function openWasm({ path }) {
+  function openWasm({ path, cacheBytes }) {
     const seed = randomSeed(getRandomValues);
-    if (path === undefined) return translated(() => core.WasmLog.openMemory(seed));
+    if (path === undefined) return translated(() => core.WasmLog.openMemory(seed, cacheBytes));
     const host = fileStorage(path);
-    return translated(() => core.WasmLog.openHost(host, seed));
+    return translated(() => core.WasmLog.openHost(host, seed, cacheBytes));
   }
 
   const opening = Symbol("Log.open");
@@ -1136,7 +1266,8 @@ export function createApi({
     }
 
     /** `{}`: in memory; `{ path }`: a directory of files (Node); `durability`: "strict"
-     * (default: a send resolves after fsync) or "relaxed" (after the write). */
+     * (default: a send resolves after fsync) or "relaxed" (after the write); `cacheBytes`:
+     * memory for recently read batches (default 16 MiB; the log itself stays on disk). */
     static async open(options) {
       const settings = openSettings(options);
       if (settings.path !== undefined && !fileStorage) {
@@ -1150,13 +1281,17 @@ export function createApi({
         return new Log(opening, new OpenLog(openWasm(settings), settings.durability));
       }
       const store = await namedStorage(settings.name, settings.waitForLock);
+      let log = null;
       try {
         const wasm = translated(() =>
-          core.WasmLog.openIndexedDb(store.loaded, randomSeed(getRandomValues)),
+          core.WasmLog.openIndexedDb(store.loaded, randomSeed(getRandomValues), settings.cacheBytes),
         );
-        return new Log(opening, new OpenLog(wasm, settings.durability, store));
+        log = new OpenLog(wasm, settings.durability, store);
+        await log.finishOpen();
+        return new Log(opening, log);
       } catch (error) {
-        store.release();
+        if (log !== null) await log.close().catch(() => {});
+        else store.release();
         throw error;
       }
     }
@@ -1176,7 +1311,11 @@ export function createApi({
       const { topic, count } = readOptions(request, "createPartitions", ["topic", "count"]);
       this.#log.invoke((wasm) => wasm.createPartitions(topic, count));
       this.#log.membershipEpoch++;
-      this.#log.notify();
+      try {
+        await this.#log.durable();
+      } finally {
+        this.#log.notify();
+      }
     }
 
     /** The user's topics with their configuration. */
@@ -1210,7 +1349,15 @@ export function createApi({
 
     /** Applies retention and compaction where due; resolves with the segments changed. */
     async maintain() {
-      return this.#log.invoke((wasm) => wasm.maintain());
+      return this.#log.maintain();
+    }
+
+    /** What opening found and did: per partition the torn tail it cut (bytes, offset), the
+     * damaged offset ranges (reading them fails with CORRUPT_DATA; seek past them), and what
+     * it left alone; commits clamped to their partition's end; `clean` when there was
+     * nothing to report. */
+    recovery() {
+      return this.#log.invoke((wasm) => wasm.recovery());
     }
 
     producer(options) {

@@ -15,8 +15,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::assignor::{assign, Assignor, MemberSubscription, TopicPartition};
 use crate::consumer_offsets::{self, validate_group_id};
 use crate::error::{Error, ErrorKind, Result};
-use crate::log::{invalid_partition, Log, Message};
+use crate::log::{invalid_partition, Log, Message, PendingCommit};
 use crate::record_batch::{RecordInput, RecordRef};
+use crate::store::Step;
 use crate::topic::{CleanupPolicy, CONSUMER_OFFSETS_TOPIC};
 
 /// A member's handle, unique for the life of the log.
@@ -29,6 +30,14 @@ pub const FETCH_RECORDS_MAX: u32 = 1_000_000;
 pub const FETCH_BYTES_MAX: u64 = 64 * 1024 * 1024;
 /// Live members per log: each holds its subscription, positions and assignment in memory.
 pub const MEMBERS_MAX: usize = 10_000;
+
+/// What a poll delivered, and whether some partition waits for its store to load batches
+/// (poll again once it has).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FetchOutcome {
+    pub records: u32,
+    pub pending: bool,
+}
 
 /// Where a member starts in a partition without a committed offset (Kafka's auto.offset.reset).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,6 +148,18 @@ impl Groups {
         self.committed.clear();
     }
 
+    pub(crate) fn committed_entries(&self) -> Vec<((String, String, u32), i64)> {
+        self.committed
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect()
+    }
+
+    pub(crate) fn set_committed(&mut self, group: &str, topic: &str, partition: u32, offset: i64) {
+        self.committed
+            .insert((group.to_owned(), topic.to_owned(), partition), offset);
+    }
+
     /// Rebuilds the committed map from the records of `__consumer_offsets`.
     pub(crate) fn apply_commit_record(&mut self, key: Option<&[u8]>, value: Option<&[u8]>) {
         let Some((group, topic, partition)) = key.and_then(consumer_offsets::decode_key) else {
@@ -170,39 +191,6 @@ fn not_assigned(topic: &str, partition: u32) -> Error {
 }
 
 impl Log {
-    pub(crate) fn load_commits(&mut self) -> Result<()> {
-        let mut offset = self.watermarks(CONSUMER_OFFSETS_TOPIC, 0)?.0;
-        let high = self.watermarks(CONSUMER_OFFSETS_TOPIC, 0)?.1;
-        let mut groups = std::mem::take(&mut self.groups);
-        // Bounded: each pass advances `offset` or ends.
-        while offset < high {
-            let outcome = self.read(
-                CONSUMER_OFFSETS_TOPIC,
-                0,
-                offset,
-                10_000,
-                u64::MAX,
-                &mut |r| groups.apply_commit_record(r.key, r.value),
-            );
-            match outcome {
-                Ok(outcome) if outcome.next_offset > offset => offset = outcome.next_offset,
-                Ok(_) => break,
-                // A damaged commit record must not lock the user out of every topic: commits
-                // after it are lost (their groups re-read from earlier commits: at-least-once).
-                Err(error) if error.kind() == ErrorKind::CorruptData => {
-                    self.recovery_note(format!("__consumer_offsets: {}", error.message()));
-                    break;
-                }
-                Err(error) => {
-                    self.groups = groups;
-                    return Err(error);
-                }
-            }
-        }
-        self.groups = groups;
-        Ok(())
-    }
-
     /// Joins `options.group_id` subscribed to `topics`; the group rebalances at once.
     pub fn join_group(&mut self, options: ConsumerOptions, topics: &[&str]) -> Result<MemberId> {
         self.check_open()?;
@@ -419,6 +407,16 @@ impl Log {
             .copied()
     }
 
+    /// The group's latest commit of a partition, durable or still pending.
+    fn latest_commit(&self, group_id: &str, topic: &str, partition: u32) -> Option<i64> {
+        self.pending_commits
+            .iter()
+            .rev()
+            .find(|c| c.group == group_id && c.topic == topic && c.partition == partition)
+            .map(|c| c.offset)
+            .or_else(|| self.committed(group_id, topic, partition))
+    }
+
     /// Per partition of `topic`: watermarks, the group's commit, and its lag.
     pub fn lag(&self, group_id: &str, topic: &str) -> Result<Vec<PartitionLag>> {
         self.check_open()?;
@@ -543,11 +541,9 @@ impl Log {
         let seek = state.pending_seeks.remove(tp);
         let group = state.group.clone();
         let reset = state.offset_reset;
-        let committed = self
-            .groups
-            .committed
-            .get(&(group, tp.0.clone(), tp.1))
-            .copied();
+        // A commit still on its way to disk counts: the member that made it is past those
+        // records (if its flush fails, the log reloads and the group rebalances anyway).
+        let committed = self.latest_commit(&group, &tp.0, tp.1);
         match seek.or(committed) {
             Some(offset) if (low..=high).contains(&offset) => Ok(offset),
             _ => reset_position(reset, tp, low, high),
@@ -586,7 +582,7 @@ impl Log {
         records_max: u32,
         bytes_max: u64,
         visit: &mut dyn FnMut(&str, u32, &RecordRef<'_>),
-    ) -> Result<u32> {
+    ) -> Result<FetchOutcome> {
         self.fetch_records(member, records_max, bytes_max, true, visit)
     }
 
@@ -600,7 +596,7 @@ impl Log {
         records_max: u32,
         bytes_max: u64,
         visit: &mut dyn FnMut(&str, u32, &RecordRef<'_>),
-    ) -> Result<u32> {
+    ) -> Result<FetchOutcome> {
         self.fetch_records(member, records_max, bytes_max, false, visit)
     }
 
@@ -611,9 +607,10 @@ impl Log {
         bytes_max: u64,
         commit_delivered: bool,
         visit: &mut dyn FnMut(&str, u32, &RecordRef<'_>),
-    ) -> Result<u32> {
+    ) -> Result<FetchOutcome> {
         self.check_open()?;
         check_fetch_limits(records_max, bytes_max)?;
+        let mut pending = false;
         let state = self.groups.member(member)?;
         let assignment = state.assignment.clone();
         let start = state.cursor;
@@ -630,7 +627,7 @@ impl Log {
             }
             let position = self.current_position(member, tp)?;
             let mut batch_bytes = 0u64;
-            let outcome = self.read(
+            let outcome = match self.read(
                 &tp.0,
                 tp.1,
                 position,
@@ -641,7 +638,14 @@ impl Log {
                         + record.key.map_or(0, <[u8]>::len) as u64;
                     visit(&tp.0, tp.1, record)
                 },
-            )?;
+            )? {
+                Step::Ready(outcome) => outcome,
+                Step::Pending => {
+                    // The store loads this partition's next batches: the others go on.
+                    pending = true;
+                    continue;
+                }
+            };
             bytes += batch_bytes;
             delivered += outcome.records;
             let state = self.groups.member_mut(member)?;
@@ -660,7 +664,10 @@ impl Log {
             let group = self.groups.member(member)?.group.clone();
             self.write_commits(&group, &to_commit)?;
         }
-        Ok(delivered)
+        Ok(FetchOutcome {
+            records: delivered,
+            pending,
+        })
     }
 
     /// The member's position in an owned partition, initialised or reset as needed.
@@ -712,7 +719,7 @@ impl Log {
         let changed: Vec<&(TopicPartition, i64)> = entries
             .iter()
             .filter(|((topic, partition), offset)| {
-                self.committed(group, topic, *partition) != Some(*offset)
+                self.latest_commit(group, topic, *partition) != Some(*offset)
             })
             .collect();
         if changed.is_empty() {
@@ -739,43 +746,69 @@ impl Log {
             })
             .collect();
         let partitions = vec![0u32; messages.len()];
-        self.append_placed(CONSUMER_OFFSETS_TOPIC, &messages, &partitions, now)?;
-        for ((topic, partition), offset) in changed {
-            self.groups
-                .committed
-                .insert((group.to_owned(), topic.clone(), *partition), *offset);
+        let placed = self.append_placed(CONSUMER_OFFSETS_TOPIC, &messages, &partitions, now)?;
+        // Applied to the committed offsets once their records are durable (the next flush).
+        for (((topic, partition), offset), placement) in changed.into_iter().zip(placed) {
+            self.pending_commits.push(PendingCommit {
+                record_offset: placement.offset,
+                group: group.to_owned(),
+                topic: topic.clone(),
+                partition: *partition,
+                offset: *offset,
+            });
         }
         Ok(())
     }
 
     /// Runs retention and compaction where they are due: deletes old segments of `delete`
     /// topics with a retention limit, compacts `compact` topics (and `__consumer_offsets`)
-    /// that sealed segments since their last compaction. Returns segments deleted or rewritten.
-    pub fn maintain(&mut self) -> Result<u32> {
+    /// that sealed segments since their last compaction. Returns segments deleted or
+    /// rewritten; `Pending` when compaction needs the store to load batches first.
+    pub fn maintain(&mut self) -> Result<Step<u32>> {
         self.check_open()?;
         let now = self.now_ms();
         let mut changed = 0;
-        let storage = &mut *self.storage;
-        for topic in self.topics.values_mut() {
+        let mut pending = false;
+        let Log {
+            store,
+            cache,
+            topics,
+            ..
+        } = self;
+        for topic in topics.values_mut() {
             let config = &topic.config;
             for partition in &mut topic.partitions {
                 changed += match config.cleanup_policy {
                     CleanupPolicy::Delete => partition.apply_retention(
-                        storage,
+                        &mut **store,
+                        cache.as_mut(),
                         now,
                         config.retention_ms,
                         config.retention_bytes,
                     )?,
                     CleanupPolicy::Compact if partition.needs_compaction() => {
-                        partition
-                            .compact(storage, now, config.delete_retention_ms)?
-                            .segments_rewritten
+                        match partition.compact(
+                            &mut **store,
+                            cache.as_mut(),
+                            now,
+                            config.delete_retention_ms,
+                        )? {
+                            Step::Ready(report) => report.segments_rewritten,
+                            Step::Pending => {
+                                pending = true;
+                                0
+                            }
+                        }
                     }
                     CleanupPolicy::Compact => 0,
                 };
             }
         }
-        Ok(changed)
+        Ok(if pending {
+            Step::Pending
+        } else {
+            Step::Ready(changed)
+        })
     }
 }
 

@@ -1,17 +1,18 @@
 // The log: topics of partitions in one store, the manifest that lists them, the lock that
-// keeps a second writer out, and the producer path. Everything a caller does goes through
-// here, and every input is checked here before any byte is written.
+// keeps a second writer out, the producer path, and the flush that makes sends durable (one
+// at a time). Everything a caller does goes through here, and every input is checked here
+// before any byte is written.
 
 use std::collections::BTreeMap;
 
+use crate::cache::{BatchCache, CACHE_BYTES_DEFAULT};
 use crate::error::{Error, ErrorKind, Result};
-use crate::group::Groups;
+use crate::group::{Groups, FETCH_BYTES_MAX};
 use crate::manifest;
 use crate::partition::{Partition, ReadOutcome};
 use crate::partitioner::{Partitioner, PartitionerKind, SplitMix64};
 use crate::record_batch::{Record, RecordInput, RecordRef};
-use crate::segment::RecoveryReport;
-use crate::storage::Storage;
+use crate::store::{OpenedPartition, PartitionKey, PartitionRecovery, SegmentSummary, Step, Store};
 use crate::topic::{
     validate_partition_count, validate_topic_name, CleanupPolicy, TopicConfig, TopicInfo,
     CONSUMER_OFFSETS_TOPIC, PARTITIONS_TOTAL_MAX, TOPICS_MAX,
@@ -63,12 +64,28 @@ impl Clock for ManualClock {
     }
 }
 
-/// How a log is opened: its time source and a seed for placement and member ids.
+/// How a log is opened: its time source, a seed for placement and member ids, and the size of
+/// its cache of record batches.
 pub struct LogOptions {
     pub clock: Box<dyn Clock>,
     /// Entropy from the host (getrandom, crypto.getRandomValues); any value works.
     pub seed: u64,
+    /// Bytes of verified batches kept in memory for readers (`CACHE_BYTES_DEFAULT`).
+    pub cache_bytes: u64,
 }
+
+impl LogOptions {
+    pub fn new(clock: Box<dyn Clock>, seed: u64) -> LogOptions {
+        LogOptions {
+            clock,
+            seed,
+            cache_bytes: CACHE_BYTES_DEFAULT,
+        }
+    }
+}
+
+/// The most bytes a log's cache may be given.
+pub const CACHE_BYTES_MAX: u64 = 1024 * 1024 * 1024;
 
 pub(crate) struct Topic {
     pub(crate) config: TopicConfig,
@@ -90,12 +107,14 @@ pub struct Placement {
     pub offset: i64,
 }
 
-/// The watermarks of one partition: `low` is the first stored offset, `high` the next to write.
+/// The watermarks of one partition: `low` is the first stored offset, `durable` the end of
+/// what is durable (readers stop there), `high` the next offset to be written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PartitionOffsets {
     pub partition: u32,
     pub low: i64,
     pub high: i64,
+    pub durable: i64,
 }
 
 /// A producer's placement state.
@@ -110,65 +129,265 @@ impl Producer {
     }
 }
 
+/// What a flush did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlushStatus {
+    /// Everything written so far is durable.
+    Done,
+    /// The store's write is under way (IndexedDB): durable once `flush_completed(true)`.
+    Started,
+    /// A flush is in flight already: flush again once it completed.
+    Busy,
+}
+
+/// A commit written but not yet durable: applied to the committed offsets when it is.
+#[derive(Clone, Debug)]
+pub(crate) struct PendingCommit {
+    /// Its record's offset in `__consumer_offsets`.
+    pub(crate) record_offset: i64,
+    pub(crate) group: String,
+    pub(crate) topic: String,
+    pub(crate) partition: u32,
+    pub(crate) offset: i64,
+}
+
+/// A group's commit that pointed past its partition's end when the log was opened (written by
+/// an older version, or the partition lost records): clamped, never trusted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClampedCommit {
+    pub group: String,
+    pub topic: String,
+    pub partition: u32,
+    pub committed: i64,
+    pub end: i64,
+}
+
+/// What opening a log found: per partition, what recovery cut, what is damaged, what was left
+/// alone; and commits that could not be trusted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    pub partitions: Vec<(PartitionKey, PartitionRecovery)>,
+    pub clamped_commits: Vec<ClampedCommit>,
+    /// Why some commit records could not be read (damage in `__consumer_offsets`).
+    pub commits_damaged: Option<String>,
+}
+
+impl RecoveryReport {
+    /// Bytes of torn tails cut away, in all partitions.
+    pub fn truncated_bytes(&self) -> u64 {
+        self.partitions.iter().map(|(_, r)| r.truncated_bytes).sum()
+    }
+
+    /// Every damaged range found, with its partition.
+    pub fn damaged(&self) -> Vec<(&PartitionKey, &crate::store::DamagedRange)> {
+        self.partitions
+            .iter()
+            .flat_map(|(key, r)| r.damaged.iter().map(move |range| (key, range)))
+            .collect()
+    }
+
+    /// Whether anything was cut, damaged, left alone or clamped.
+    pub fn is_clean(&self) -> bool {
+        self.clamped_commits.is_empty()
+            && self.commits_damaged.is_none()
+            && self.partitions.iter().all(|(_, r)| {
+                r.truncated_bytes == 0 && r.damaged.is_empty() && r.ignored.is_empty()
+            })
+    }
+}
+
+/// Where reading `__consumer_offsets` at open has got to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CommitsLoad {
+    Loading(i64),
+    Loaded,
+}
+
 pub struct Log {
-    pub(crate) storage: Box<dyn Storage>,
+    pub(crate) store: Box<dyn Store>,
     pub(crate) clock: Box<dyn Clock>,
     pub(crate) topics: BTreeMap<String, Topic>,
     pub(crate) random: SplitMix64,
+    /// Batches read for consumers, verified; None when the store holds them in memory.
+    pub(crate) cache: Option<BatchCache>,
     closed: bool,
     recovery: RecoveryReport,
+    next_partition_id: u32,
+    flush_in_flight: bool,
+    commits_load: CommitsLoad,
     /// Bumped on every append: lets a waiting consumer tell whether anything new arrived.
     append_sequence: u64,
     pub(crate) groups: Groups,
+    pub(crate) pending_commits: Vec<PendingCommit>,
 }
 
 impl Log {
-    /// Opens (or creates) the log in `storage`: takes the lock, reads the manifest, and
-    /// recovers each partition's tail.
-    pub fn open(mut storage: Box<dyn Storage>, options: LogOptions) -> Result<Log> {
-        let (topics, recovery) = Log::lock_and_load(&mut *storage)?;
-        let mut log = Log {
-            storage,
+    /// Opens (or creates) the log in `store`: takes the lock, reads the manifest, recovers each
+    /// partition, and reads the committed offsets. For a store that loads asynchronously
+    /// (IndexedDB), use `open_started` and `finish_open` instead.
+    pub fn open(store: Box<dyn Store>, options: LogOptions) -> Result<Log> {
+        let mut log = Log::open_started(store, options)?;
+        match log.finish_open()? {
+            Step::Ready(()) => Ok(log),
+            Step::Pending => Err(Error::new(
+                ErrorKind::Io,
+                "this store loads asynchronously: open it with open_started and finish_open",
+            )),
+        }
+    }
+
+    /// The first part of an open: everything but reading the committed offsets.
+    pub fn open_started(mut store: Box<dyn Store>, options: LogOptions) -> Result<Log> {
+        if options.cache_bytes > CACHE_BYTES_MAX {
+            return Err(Error::invalid_argument(format!(
+                "cacheBytes {} is out of range; use 0 to {CACHE_BYTES_MAX}",
+                options.cache_bytes
+            )));
+        }
+        store.lock()?;
+        let loaded = Log::load(&mut *store);
+        let (topics, recovery, next_partition_id) = match loaded {
+            Ok(loaded) => loaded,
+            Err(error) => {
+                store.unlock();
+                return Err(error);
+            }
+        };
+        let cache = (!store.reads_are_free()).then(|| BatchCache::new(options.cache_bytes));
+        let log = Log {
+            store,
             clock: options.clock,
             topics,
             random: SplitMix64::new(options.seed),
+            cache,
             closed: false,
             recovery,
+            next_partition_id,
+            flush_in_flight: false,
+            commits_load: CommitsLoad::Loading(0),
             append_sequence: 0,
             groups: Groups::default(),
+            pending_commits: Vec::new(),
         };
-        // On failure, dropping `log` releases the lock.
-        log.load_commits()?;
         Ok(log)
     }
 
-    /// Takes the store's lock and loads it; the lock is given back if loading fails.
-    fn lock_and_load(
-        storage: &mut dyn Storage,
-    ) -> Result<(BTreeMap<String, Topic>, RecoveryReport)> {
-        storage.lock()?;
-        Log::load(storage).inspect_err(|_| storage.unlock())
+    /// The rest of an open: reads the committed offsets; `Pending` until the store has loaded
+    /// what that needs (call again then). On failure, dropping the log releases the lock.
+    pub fn finish_open(&mut self) -> Result<Step<()>> {
+        if let CommitsLoad::Loading(from) = self.commits_load {
+            let from = from.max(self.watermarks(CONSUMER_OFFSETS_TOPIC, 0)?.0);
+            match self.load_commits(from)? {
+                Step::Ready(()) => {
+                    self.commits_load = CommitsLoad::Loaded;
+                    self.clamp_commits();
+                }
+                Step::Pending => return Ok(Step::Pending),
+            }
+        }
+        Ok(Step::Ready(()))
     }
 
-    fn load(storage: &mut dyn Storage) -> Result<(BTreeMap<String, Topic>, RecoveryReport)> {
-        let mut infos = manifest::load(storage)?.unwrap_or_default();
+    /// Reads `__consumer_offsets` from `offset` into the committed offsets.
+    fn load_commits(&mut self, mut offset: i64) -> Result<Step<()>> {
+        let high = self.watermarks(CONSUMER_OFFSETS_TOPIC, 0)?.1;
+        let mut groups = std::mem::take(&mut self.groups);
+        // Bounded: each pass advances `offset` or ends.
+        let result = loop {
+            if offset >= high {
+                break Ok(Step::Ready(()));
+            }
+            let outcome = self.read(
+                CONSUMER_OFFSETS_TOPIC,
+                0,
+                offset,
+                10_000,
+                FETCH_BYTES_MAX,
+                &mut |r| groups.apply_commit_record(r.key, r.value),
+            );
+            match outcome {
+                Ok(Step::Ready(outcome)) if outcome.next_offset > offset => {
+                    offset = outcome.next_offset
+                }
+                Ok(Step::Ready(_)) => break Ok(Step::Ready(())),
+                Ok(Step::Pending) => {
+                    self.commits_load = CommitsLoad::Loading(offset);
+                    break Ok(Step::Pending);
+                }
+                // A damaged commit record must not lock the user out of every topic: commits
+                // in it are lost (their groups re-read from earlier commits: at-least-once).
+                Err(error) if error.kind() == ErrorKind::CorruptData => {
+                    self.recovery.commits_damaged = Some(error.message().to_owned());
+                    let damaged_end = self.topic(CONSUMER_OFFSETS_TOPIC)?.partitions[0]
+                        .damaged()
+                        .iter()
+                        .filter(|r| r.from <= offset)
+                        .map(|r| r.to)
+                        .max();
+                    match damaged_end {
+                        Some(to) if to > offset => offset = to,
+                        _ => break Ok(Step::Ready(())),
+                    }
+                }
+                Err(error) => break Err(error),
+            }
+        };
+        self.groups = groups;
+        result
+    }
+
+    /// A commit past its partition's durable end is not trusted: clamped to it and reported.
+    fn clamp_commits(&mut self) {
+        let mut clamped = Vec::new();
+        for ((group, topic, partition), offset) in self.groups.committed_entries() {
+            let Ok((_, end)) = self.watermarks(&topic, partition) else {
+                continue;
+            };
+            if offset > end {
+                clamped.push(ClampedCommit {
+                    group,
+                    topic,
+                    partition,
+                    committed: offset,
+                    end,
+                });
+            }
+        }
+        for commit in &clamped {
+            self.groups
+                .set_committed(&commit.group, &commit.topic, commit.partition, commit.end);
+        }
+        self.recovery.clamped_commits = clamped;
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn load(store: &mut dyn Store) -> Result<(BTreeMap<String, Topic>, RecoveryReport, u32)> {
+        let mut infos = match store.load_manifest()? {
+            Some(bytes) => manifest::decode(&bytes)?,
+            None => Vec::new(),
+        };
         if !infos.iter().any(|t| t.name == CONSUMER_OFFSETS_TOPIC) {
             infos.push(consumer_offsets_info());
-            manifest::store(storage, &infos)?;
+            store.create_partition(&PartitionKey::new(CONSUMER_OFFSETS_TOPIC, 0))?;
+            store.store_manifest(&manifest::encode(&infos))?;
         }
         let mut topics = BTreeMap::new();
         let mut recovery = RecoveryReport::default();
+        let mut next_id = 0u32;
         for info in infos {
             let mut partitions = Vec::with_capacity(info.partitions as usize);
             for index in 0..info.partitions {
-                let (partition, report) =
-                    Partition::open(storage, partition_directory(&info.name, index))?;
-                recovery.batches += report.batches;
-                recovery.truncated_bytes += report.truncated_bytes;
-                if report.reason.is_some() {
-                    recovery.reason = report.reason;
+                let key = PartitionKey::new(&info.name, index);
+                let opened = store.open_partition(&key)?;
+                let report = &opened.recovery;
+                if report.truncated_bytes > 0
+                    || !report.damaged.is_empty()
+                    || !report.ignored.is_empty()
+                {
+                    recovery.partitions.push((key.clone(), report.clone()));
                 }
-                partitions.push(partition);
+                partitions.push(Partition::new(key, next_id, opened));
+                next_id += 1;
             }
             topics.insert(
                 info.name,
@@ -179,22 +398,35 @@ impl Log {
                 },
             );
         }
-        Ok((topics, recovery))
+        Ok((topics, recovery, next_id))
     }
 
     /// Swaps in another store and reloads everything from it (topics, data, commits), keeping
     /// the consumers: their groups rebalance, and a position beyond the reloaded data is reset
-    /// by the usual rule on the next poll. For stores whose durable copy is elsewhere (the
-    /// IndexedDB mirror), after a failed write left the working copy ahead of it.
-    pub fn replace_storage(&mut self, mut storage: Box<dyn Storage>) -> Result<()> {
+    /// by the usual rule on the next poll. For stores whose durable copy is elsewhere
+    /// (IndexedDB), after a failed flush left this one ahead of it. Call `finish_open` after.
+    pub fn replace_store(&mut self, mut store: Box<dyn Store>) -> Result<()> {
         self.check_open()?;
-        let (topics, recovery) = Log::lock_and_load(&mut *storage)?;
-        self.storage.unlock();
-        self.storage = storage;
+        store.lock()?;
+        let (topics, recovery, next_id) = match Log::load(&mut *store) {
+            Ok(loaded) => loaded,
+            Err(error) => {
+                store.unlock();
+                return Err(error);
+            }
+        };
+        self.store.unlock();
+        self.store = store;
         self.topics = topics;
         self.recovery = recovery;
+        self.next_partition_id = next_id;
+        self.flush_in_flight = false;
+        self.pending_commits.clear();
+        if let Some(cache) = self.cache.as_mut() {
+            cache.clear();
+        }
         self.groups.clear_commits();
-        self.load_commits()?;
+        self.commits_load = CommitsLoad::Loading(0);
         for group in self.groups() {
             self.rebalance(&group);
         }
@@ -202,13 +434,9 @@ impl Log {
         Ok(())
     }
 
-    /// What recovery found and cut on open.
+    /// What recovery found on open.
     pub fn recovery_report(&self) -> &RecoveryReport {
         &self.recovery
-    }
-
-    pub(crate) fn recovery_note(&mut self, reason: String) {
-        self.recovery.reason = Some(reason);
     }
 
     pub(crate) fn check_open(&self) -> Result<()> {
@@ -235,7 +463,8 @@ impl Log {
             .collect()
     }
 
-    /// Creates a topic. Its name, partition count and config are checked first.
+    /// Creates a topic. Its name, partition count and config are checked first. Files: durable
+    /// when it returns; a keyed store (IndexedDB): with the next flush.
     pub fn create_topic(&mut self, name: &str, partitions: u32, config: TopicConfig) -> Result<()> {
         self.check_open()?;
         validate_topic_name(name)?;
@@ -254,7 +483,7 @@ impl Log {
             ));
         }
         self.check_partitions_total(partitions)?;
-        let partitions = self.create_partition_files(name, 0, partitions)?;
+        let partitions = self.create_partitions_in_store(name, 0, partitions)?;
         self.topics.insert(
             name.to_owned(),
             Topic {
@@ -281,10 +510,10 @@ impl Log {
         Ok(())
     }
 
-    /// Creates partitions `from..to` of `topic`, empty, replacing whatever a failed or
-    /// interrupted creation left in their directories (the manifest does not list them, so no
+    /// Creates partitions `from..to` of `topic` in the store, empty, replacing whatever a
+    /// failed or interrupted creation left there (the manifest does not list them, so no
     /// acknowledged record lives there). On failure, removes what it created.
-    fn create_partition_files(
+    fn create_partitions_in_store(
         &mut self,
         topic: &str,
         from: u32,
@@ -292,25 +521,29 @@ impl Log {
     ) -> Result<Vec<Partition>> {
         let mut created = Vec::with_capacity((to - from) as usize);
         for index in from..to {
-            let directory = partition_directory(topic, index);
-            let result = remove_files_of(&mut *self.storage, &directory)
-                .and_then(|()| Partition::create(&mut *self.storage, directory));
-            match result {
-                Ok(partition) => created.push(partition),
-                Err(error) => {
-                    for partition in created {
-                        let _ = partition.remove(&mut *self.storage);
-                    }
-                    return Err(error);
+            let key = PartitionKey::new(topic, index);
+            if let Err(error) = self.store.create_partition(&key) {
+                for partition in &created {
+                    let partition: &Partition = partition;
+                    let _ = self.store.remove_partition(partition.key());
                 }
+                let _ = self.store.remove_partition(&key);
+                return Err(error);
             }
+            let opened = OpenedPartition {
+                segments: vec![SegmentSummary::empty(0)],
+                log_start: 0,
+                recovery: PartitionRecovery::default(),
+            };
+            created.push(Partition::new(key, self.next_partition_id, opened));
+            self.next_partition_id += 1;
         }
         Ok(created)
     }
 
     /// Writes the manifest listing `added` as the topic's new partitions: the commit point of
     /// a topic's creation or growth, so that after a crash or a failure it is all there or
-    /// none of it is. On failure, the new partitions' files are removed again.
+    /// none of it is. On failure, the new partitions are removed again.
     fn commit_partitions(&mut self, name: &str, added: Vec<Partition>) -> Result<()> {
         let existing = self
             .topics
@@ -322,9 +555,9 @@ impl Log {
                 info.partitions = existing + added.len() as u32;
             }
         }
-        if let Err(error) = manifest::store(&mut *self.storage, &infos) {
-            for partition in added {
-                let _ = partition.remove(&mut *self.storage);
+        if let Err(error) = self.store.store_manifest(&manifest::encode(&infos)) {
+            for partition in &added {
+                let _ = self.store.remove_partition(partition.key());
             }
             if existing == 0 {
                 self.topics.remove(name);
@@ -351,7 +584,7 @@ impl Log {
             ));
         }
         self.check_partitions_total(count - current)?;
-        let added = self.create_partition_files(name, current, count)?;
+        let added = self.create_partitions_in_store(name, current, count)?;
         self.commit_partitions(name, added)?;
         self.rebalance_subscribers(name);
         Ok(())
@@ -383,17 +616,19 @@ impl Log {
                 partition: index as u32,
                 low: p.low_watermark(),
                 high: p.high_watermark(),
+                durable: p.durable_end(),
             })
             .collect())
     }
 
+    /// The low watermark and the durable end of a partition: what a reader may read.
     pub(crate) fn watermarks(&self, topic: &str, partition: u32) -> Result<(i64, i64)> {
         let topic_state = self.topic(topic)?;
         let count = topic_state.partitions.len() as u32;
         topic_state
             .partitions
             .get(partition as usize)
-            .map(|p| (p.low_watermark(), p.high_watermark()))
+            .map(|p| (p.low_watermark(), p.durable_end()))
             .ok_or_else(|| invalid_partition(topic, partition as i64, count))
     }
 
@@ -404,9 +639,9 @@ impl Log {
         }
     }
 
-    /// Appends `messages` to `topic`: one batch per partition touched, offsets in message
-    /// order within each partition. Returns one placement per message, in order. Durable only
-    /// after `flush` (the JS layer flushes before it resolves a send, per durability setting).
+    /// Appends `messages` to `topic`: offsets in message order within each partition. Returns
+    /// one placement per message, in order. Durable, and readable, after the next `flush`;
+    /// sends to one partition before it share one batch.
     pub fn send(
         &mut self,
         producer: &mut Producer,
@@ -434,40 +669,23 @@ impl Log {
         partitions: &[u32],
         now: i64,
     ) -> Result<Vec<Placement>> {
-        let storage = &mut *self.storage;
         let topic_state = self
             .topics
             .get_mut(topic)
             .ok_or_else(|| Error::unknown_topic(topic))?;
-        let segment_bytes = topic_state.config.segment_bytes;
-        let mut touched: Vec<u32> = partitions.to_vec();
-        touched.sort_unstable();
-        touched.dedup();
-        let mut bases: Vec<i64> = Vec::with_capacity(touched.len());
-        for &partition in &touched {
-            let records = messages
-                .iter()
-                .zip(partitions)
-                .filter(move |(_, &p)| p == partition)
-                .map(|(message, _)| &message.record);
+        let mut placements = Vec::with_capacity(messages.len());
+        // Each message is encoded once, into its partition's pending batch.
+        for (message, &partition) in messages.iter().zip(partitions) {
             let state = &mut topic_state.partitions[partition as usize];
-            bases.push(state.append(storage, records, now, segment_bytes)?);
-            self.append_sequence += 1;
+            let offset = state.append(std::iter::once(&message.record), now)?;
+            placements.push(Placement { partition, offset });
         }
-        // Offsets in message order: each partition's base plus a running count.
-        let mut next: Vec<i64> = bases;
-        Ok(partitions
-            .iter()
-            .map(|&partition| {
-                let slot = touched.binary_search(&partition).unwrap_or(0);
-                let offset = next[slot];
-                next[slot] += 1;
-                Placement { partition, offset }
-            })
-            .collect())
+        self.append_sequence += 1;
+        Ok(placements)
     }
 
-    /// Hands records of one partition from `offset` on to `visit` (see `Partition::read`).
+    /// Hands records of one partition from `offset` on to `visit`, up to its durable end (see
+    /// `Partition::read`). `Pending` when the store must load something first.
     pub fn read(
         &mut self,
         topic: &str,
@@ -476,11 +694,15 @@ impl Log {
         records_max: u32,
         bytes_max: u64,
         visit: &mut dyn FnMut(&RecordRef<'_>),
-    ) -> Result<ReadOutcome> {
+    ) -> Result<Step<ReadOutcome>> {
         self.check_open()?;
-        let storage = &mut *self.storage;
-        let state = self
-            .topics
+        let Log {
+            store,
+            cache,
+            topics,
+            ..
+        } = self;
+        let state = topics
             .get_mut(topic)
             .ok_or_else(|| Error::unknown_topic(topic))?;
         let count = state.partitions.len() as u32;
@@ -488,10 +710,18 @@ impl Log {
             .partitions
             .get_mut(partition as usize)
             .ok_or_else(|| invalid_partition(topic, partition as i64, count))?;
-        state.read(storage, offset, records_max, bytes_max, visit)
+        state.read(
+            &mut **store,
+            cache.as_mut(),
+            offset,
+            records_max,
+            bytes_max,
+            visit,
+        )
     }
 
-    /// Owned records from `offset` on (allocates per record; for tests and small reads).
+    /// Owned records from `offset` on (allocates per record; for tests and small reads of a
+    /// store that reads synchronously).
     pub fn read_records(
         &mut self,
         topic: &str,
@@ -500,28 +730,148 @@ impl Log {
         records_max: u32,
     ) -> Result<Vec<Record>> {
         let mut records = Vec::new();
-        self.read(topic, partition, offset, records_max, u64::MAX, &mut |r| {
-            records.push(r.to_owned())
-        })?;
-        Ok(records)
+        match self.read(
+            topic,
+            partition,
+            offset,
+            records_max,
+            FETCH_BYTES_MAX,
+            &mut |r| records.push(r.to_owned()),
+        )? {
+            Step::Ready(_) => Ok(records),
+            Step::Pending => Err(Error::new(
+                ErrorKind::Io,
+                "the store is loading asynchronously",
+            )),
+        }
     }
 
-    /// Makes every append so far durable (one sync per written partition).
-    pub fn flush(&mut self) -> Result<()> {
+    /// Writes everything sent since the last flush and makes it durable: `strict` as fsync or
+    /// a strict transaction, relaxed as written to the OS or a relaxed transaction. One flush
+    /// at a time: `Busy` while one is in flight. A flush that fails takes back everything it
+    /// wrote (the offsets after the durable end are handed out again) and fails.
+    pub fn flush(&mut self, strict: bool) -> Result<FlushStatus> {
         self.check_open()?;
-        for topic in self.topics.values_mut() {
+        if self.flush_in_flight {
+            return Ok(FlushStatus::Busy);
+        }
+        let Log {
+            store,
+            cache,
+            topics,
+            ..
+        } = self;
+        // The records first, the commits (__consumer_offsets) last: a commit is never written
+        // ahead of what it commits.
+        let mut order: Vec<&mut Topic> = topics.values_mut().collect();
+        order.sort_by_key(|t| t.internal);
+        let mut failure = None;
+        'write: for topic in &mut order {
+            let segment_bytes = topic.config.segment_bytes;
             for partition in &mut topic.partitions {
-                partition.sync(&mut *self.storage)?;
+                if let Err(error) =
+                    partition.write_pending(&mut **store, cache.as_mut(), segment_bytes)
+                {
+                    failure = Some(error);
+                    break 'write;
+                }
             }
         }
-        Ok(())
+        if let Some(error) = failure {
+            self.undo_flush();
+            return Err(error);
+        }
+        match self.store.flush(strict) {
+            Ok(Step::Ready(())) => {
+                self.flushed();
+                Ok(FlushStatus::Done)
+            }
+            Ok(Step::Pending) => {
+                for topic in self.topics.values_mut() {
+                    for partition in &mut topic.partitions {
+                        partition.flush_started();
+                    }
+                }
+                self.flush_in_flight = true;
+                Ok(FlushStatus::Started)
+            }
+            Err(error) => {
+                // After a failed fsync the kernel may have dropped the dirty pages: what was
+                // written is taken back, and the partitions refuse writes until a reopen.
+                for topic in self.topics.values_mut() {
+                    for partition in &mut topic.partitions {
+                        if partition.durable_end() < partition.high_watermark() {
+                            partition.poison(&error);
+                        }
+                    }
+                }
+                self.undo_flush();
+                Err(error)
+            }
+        }
     }
 
-    /// Whether anything was appended since the last flush.
+    /// The asynchronous flush that `flush` started has committed (`ok`) or failed. After a
+    /// failure, the caller reloads the store (`replace_store`): this one is ahead of the
+    /// durable copy.
+    pub fn flush_completed(&mut self, ok: bool) {
+        if !self.flush_in_flight {
+            return;
+        }
+        self.flush_in_flight = false;
+        if ok {
+            self.flushed();
+        } else {
+            self.undo_flush();
+        }
+    }
+
+    pub fn is_flush_in_flight(&self) -> bool {
+        self.flush_in_flight
+    }
+
+    fn flushed(&mut self) {
+        for topic in self.topics.values_mut() {
+            for partition in &mut topic.partitions {
+                partition.flushed();
+            }
+        }
+        let end = self
+            .watermarks(CONSUMER_OFFSETS_TOPIC, 0)
+            .map_or(0, |w| w.1);
+        let (durable, pending): (Vec<PendingCommit>, Vec<PendingCommit>) =
+            std::mem::take(&mut self.pending_commits)
+                .into_iter()
+                .partition(|c| c.record_offset < end);
+        for commit in durable {
+            self.groups.set_committed(
+                &commit.group,
+                &commit.topic,
+                commit.partition,
+                commit.offset,
+            );
+        }
+        self.pending_commits = pending;
+    }
+
+    fn undo_flush(&mut self) {
+        let Log { store, topics, .. } = self;
+        for topic in topics.values_mut() {
+            for partition in &mut topic.partitions {
+                partition.undo_written(&mut **store);
+            }
+        }
+        let end = self
+            .watermarks(CONSUMER_OFFSETS_TOPIC, 0)
+            .map_or(0, |w| w.1);
+        self.pending_commits.retain(|c| c.record_offset < end);
+    }
+
+    /// Whether anything was sent since the last flush.
     pub fn has_unflushed(&self) -> bool {
         self.topics
             .values()
-            .any(|t| t.partitions.iter().any(Partition::is_dirty))
+            .any(|t| t.partitions.iter().any(Partition::has_pending))
     }
 
     /// A counter bumped by every append: a waiting consumer compares it to know whether to
@@ -530,15 +880,28 @@ impl Log {
         self.append_sequence
     }
 
-    /// Flushes, releases the lock, and refuses every later call with CLOSED.
+    /// Flushes (a store that flushes synchronously), records a clean close for the next open,
+    /// releases the lock, and refuses every later call with CLOSED.
     pub fn close(&mut self) -> Result<()> {
         if self.closed {
             return Ok(());
         }
-        let flushed = self.flush();
-        self.storage.unlock();
+        let flushed = if self.flush_in_flight {
+            Ok(())
+        } else {
+            self.flush(true).map(drop)
+        };
+        let active: Vec<(PartitionKey, SegmentSummary, i64)> = self
+            .topics
+            .values()
+            .flat_map(|t| t.partitions.iter())
+            .filter(|p| !p.is_failed())
+            .map(Partition::close_state)
+            .collect();
+        let closed = flushed.and_then(|()| self.store.close(&active));
+        self.store.unlock();
         self.closed = true;
-        flushed
+        closed
     }
 
     pub fn is_closed(&self) -> bool {
@@ -562,18 +925,6 @@ impl Drop for Log {
             let _ = self.close();
         }
     }
-}
-
-/// Removes every file of a partition directory, and the directory.
-fn remove_files_of(storage: &mut dyn Storage, directory: &str) -> Result<()> {
-    for name in storage.list(directory)? {
-        storage.remove(&format!("{directory}/{name}"))?;
-    }
-    storage.remove(directory)
-}
-
-pub(crate) fn partition_directory(topic: &str, partition: u32) -> String {
-    format!("{topic}-{partition}")
 }
 
 pub(crate) fn invalid_partition(topic: &str, partition: i64, count: u32) -> Error {

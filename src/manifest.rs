@@ -11,7 +11,7 @@
 
 use crate::crc32c::crc32c;
 use crate::error::{Error, Result};
-use crate::storage::Storage;
+use crate::files::Files;
 use crate::topic::{
     validate_partition_count, validate_topic_name, CleanupPolicy, TopicConfig, TopicInfo,
 };
@@ -124,39 +124,35 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<TopicInfo>> {
     Ok(topics)
 }
 
-/// Reads the manifest; None when the store has none yet (a new log).
-pub fn load(storage: &mut dyn Storage) -> Result<Option<Vec<TopicInfo>>> {
+/// Reads the manifest file of a file store; None when there is none yet (a new log).
+pub fn load_bytes(files: &mut dyn Files) -> Result<Option<Vec<u8>>> {
     // A leftover temporary file is an interrupted write: the manifest beside it is current.
-    if storage
-        .list("")?
-        .iter()
-        .any(|n| n == MANIFEST_TEMPORARY_PATH)
-    {
-        storage.remove(MANIFEST_TEMPORARY_PATH)?;
+    let names = files.list("")?;
+    if names.iter().any(|n| n == MANIFEST_TEMPORARY_PATH) {
+        files.remove(MANIFEST_TEMPORARY_PATH)?;
     }
-    if !storage.list("")?.iter().any(|n| n == MANIFEST_PATH) {
+    if !names.iter().any(|n| n == MANIFEST_PATH) {
         return Ok(None);
     }
-    let length = storage.open(MANIFEST_PATH)?;
+    let length = files.open(MANIFEST_PATH)?;
     if length > MANIFEST_BYTES_MAX {
         return Err(Error::corrupt(
             "manifest: larger than any manifest brook writes",
         ));
     }
     let mut bytes = vec![0u8; length as usize];
-    let read = storage.read_at(MANIFEST_PATH, 0, &mut bytes)?;
+    let read = files.read_at(MANIFEST_PATH, 0, &mut bytes)?;
     bytes.truncate(read);
-    decode(&bytes).map(Some)
+    Ok(Some(bytes))
 }
 
-/// Replaces the manifest atomically and durably.
-pub fn store(storage: &mut dyn Storage, topics: &[TopicInfo]) -> Result<()> {
-    let bytes = encode(topics);
-    storage.open(MANIFEST_TEMPORARY_PATH)?;
-    storage.truncate(MANIFEST_TEMPORARY_PATH, 0)?;
-    storage.append(MANIFEST_TEMPORARY_PATH, &bytes)?;
-    storage.sync(MANIFEST_TEMPORARY_PATH)?;
-    storage.rename(MANIFEST_TEMPORARY_PATH, MANIFEST_PATH)
+/// Replaces the manifest file atomically and durably (temporary file, sync, rename).
+pub fn store_bytes(files: &mut dyn Files, bytes: &[u8]) -> Result<()> {
+    files.open(MANIFEST_TEMPORARY_PATH)?;
+    files.truncate(MANIFEST_TEMPORARY_PATH, 0)?;
+    files.append(MANIFEST_TEMPORARY_PATH, bytes)?;
+    files.sync(MANIFEST_TEMPORARY_PATH)?;
+    files.rename(MANIFEST_TEMPORARY_PATH, MANIFEST_PATH)
 }
 
 #[cfg(test)]

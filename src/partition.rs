@@ -1,77 +1,28 @@
-// A partition: an append-only sequence of records split into segments, in the directory
-// "<topic>-<partition>". It owns offsets: each record gets the next one from 0 up, contiguous
-// at append time and never reused (compaction may leave gaps; it never renumbers).
+// A partition: an append-only sequence of records, split into segments in its store. It owns
+// offsets — each record gets the next one from 0 up, never reused (compaction leaves gaps; it
+// never renumbers) — and three watermarks:
 //
-// Invariants: segments are sorted by base offset and do not overlap; only the last (active)
-// segment is ever appended to, and a segment is synced before the next one is created, so a
-// crash can only tear the active segment's tail.
+//   low       the first offset kept (retention moves it)
+//   durable   the end of what is durable (Kafka's high watermark, for one machine): readers
+//             are served up to here, never beyond
+//   high      the next offset to hand out; records in [durable, high) are pending, encoded in
+//             batches the next flush writes
+//
+// Sends between two flushes share one batch per partition (coalescing: Kafka's batching with
+// no added delay). A flush writes the pending batches, and they become durable when the
+// store's flush succeeds; one that fails takes them back, and the log rolls back to what is
+// durable. Memory holds only segment summaries, the pending batches, and a few read cursors;
+// record bytes come from the store through the log's cache.
 
-use crate::error::{Error, ErrorKind, Result};
 use std::collections::HashMap;
+use std::rc::Rc;
 
-use crate::record_batch::{
-    encode_batch, encode_retained, RecordBatch, RecordInput, RecordRef, BATCH_HEADER_SIZE,
+use crate::cache::BatchCache;
+use crate::error::{Error, ErrorKind, Result};
+use crate::record_batch::{encode_retained, BatchBuilder, RecordBatch, RecordInput, RecordRef};
+use crate::store::{
+    BatchSlot, DamagedRange, OpenedPartition, PartitionKey, SegmentSummary, Step, Store,
 };
-use crate::segment::{
-    parse_segment_file_name, read_batch, read_header, segment_file_name, RecoveryReport, Segment,
-    CLEANED_SUFFIX,
-};
-use crate::storage::Storage;
-
-pub struct Partition {
-    directory: String,
-    segments: Vec<Segment>,
-    /// Appended to since the last sync.
-    dirty: bool,
-    /// Set when a failed append could not be undone: the file may hold a partial batch, so
-    /// nothing more is appended until the log is reopened (and recovery cuts it away).
-    failed: Option<Error>,
-    encode_buffer: Vec<u8>,
-    read_buffer: Vec<u8>,
-    /// Segments below this base offset were compacted since they were sealed.
-    compacted_below: i64,
-    /// Where recent reads stopped, so the next read from there starts at the right batch.
-    read_cursors: Vec<ReadCursor>,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct ReadCursor {
-    offset: i64,
-    segment_base: i64,
-    position: u64,
-}
-
-/// A partition keeps scratch buffers up to this size between calls; a larger one (after a big
-/// send or read) is given back, so that memory does not grow with partitions x largest batch.
-const SCRATCH_BYTES_KEPT_MAX: usize = 64 * 1024;
-
-fn release_if_large(buffer: &mut Vec<u8>) {
-    if buffer.capacity() > SCRATCH_BYTES_KEPT_MAX {
-        *buffer = Vec::new();
-    }
-}
-
-/// Consumers of several groups read one partition at different places: keep a few cursors.
-const READ_CURSORS_MAX: usize = 8;
-
-fn remember(cursors: &mut Vec<ReadCursor>, offset: i64, segment_base: i64, position: u64) {
-    cursors.retain(|c| c.offset != offset);
-    if cursors.len() >= READ_CURSORS_MAX {
-        cursors.remove(0);
-    }
-    cursors.push(ReadCursor {
-        offset,
-        segment_base,
-        position,
-    });
-}
-
-/// What a compaction pass did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CompactionReport {
-    pub segments_rewritten: u32,
-    pub records_removed: u64,
-}
 
 /// Where a read stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,207 +33,361 @@ pub struct ReadOutcome {
     pub next_offset: i64,
 }
 
+/// What a compaction pass did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CompactionReport {
+    pub segments_rewritten: u32,
+    pub records_removed: u64,
+}
+
+/// Where a read stopped, so the next read from there starts at the right batch.
+#[derive(Clone, Copy, Debug)]
+struct ReadCursor {
+    offset: i64,
+    segment_base: i64,
+    slot: BatchSlot,
+}
+
+/// Consumers of several groups read one partition at different places: keep a few cursors.
+const READ_CURSORS_MAX: usize = 8;
+
+/// A batch written by the flush in flight, for undoing it.
+#[derive(Clone, Copy, Debug)]
+struct Written {
+    segment_before: SegmentSummary,
+    slot: BatchSlot,
+}
+
+pub struct Partition {
+    key: PartitionKey,
+    /// This partition's number in its log (the cache's key).
+    id: u32,
+    /// In base-offset order; the last is the active segment.
+    segments: Vec<SegmentSummary>,
+    log_start: i64,
+    durable: i64,
+    high: i64,
+    /// The batch being filled by sends, and full ones waiting for the next flush.
+    pending: Option<BatchBuilder>,
+    ready: Vec<Vec<u8>>,
+    /// Written by the flush that has not completed (an asynchronous store); their end.
+    written: Vec<Written>,
+    in_flight_end: Option<i64>,
+    /// Set when a failed write could not be undone, or an fsync failed: the file may hold a
+    /// partial batch, or the kernel may have dropped dirty pages, so nothing more is written
+    /// until the log is reopened.
+    failed: Option<Error>,
+    damaged: Vec<DamagedRange>,
+    cursors: Vec<ReadCursor>,
+    /// Segments below this base offset were compacted since they were sealed.
+    compacted_below: i64,
+    /// A compaction pass that waits for its store to load batches.
+    compaction: Option<Compaction>,
+}
+
+/// How far a compaction pass got: the keys' latest offsets, then segment by segment.
+#[derive(Default)]
+struct Compaction {
+    latest: HashMap<Vec<u8>, i64>,
+    /// The active segment's base offset when the pass began: only segments below it change.
+    sealed_end: i64,
+    scan_next: i64,
+    scan_end: i64,
+    /// The index of the sealed segment being rewritten, the next offset in it, and what it
+    /// keeps so far.
+    segment: usize,
+    offset: i64,
+    batches: Vec<Vec<u8>>,
+    removed: u64,
+    report: CompactionReport,
+}
+
+fn remember(cursors: &mut Vec<ReadCursor>, cursor: ReadCursor) {
+    cursors.retain(|c| c.offset != cursor.offset);
+    if cursors.len() >= READ_CURSORS_MAX {
+        cursors.remove(0);
+    }
+    cursors.push(cursor);
+}
+
 impl Partition {
-    /// A new partition with one empty segment at offset 0.
-    pub fn create(storage: &mut dyn Storage, directory: String) -> Result<Partition> {
-        let segment = Segment::create(storage, &directory, 0)?;
-        Ok(Partition::with_segments(directory, vec![segment]))
-    }
-
-    /// Removes the partition's files and directory (a creation being undone).
-    pub fn remove(self, storage: &mut dyn Storage) -> Result<()> {
-        for segment in &self.segments {
-            storage.remove(&segment.path)?;
-        }
-        storage.remove(&self.directory)
-    }
-
-    fn with_segments(directory: String, segments: Vec<Segment>) -> Partition {
+    pub fn new(key: PartitionKey, id: u32, opened: OpenedPartition) -> Partition {
+        let segments = opened.segments;
+        let end = segments.last().map_or(0, |s| s.next_offset);
+        let first = segments.first().map_or(0, |s| s.base_offset);
         Partition {
-            directory,
+            key,
+            id,
+            log_start: opened.log_start.min(first).max(0),
+            durable: end,
+            high: end,
             segments,
-            dirty: false,
+            pending: None,
+            ready: Vec::new(),
+            written: Vec::new(),
+            in_flight_end: None,
             failed: None,
-            encode_buffer: Vec::new(),
-            read_buffer: Vec::new(),
+            damaged: opened.recovery.damaged,
+            cursors: Vec::new(),
             compacted_below: 0,
-            read_cursors: Vec::new(),
+            compaction: None,
         }
     }
 
-    /// Opens the partition's segments, recovering the tail, or creates it when missing.
-    pub fn open(
-        storage: &mut dyn Storage,
-        directory: String,
-    ) -> Result<(Partition, RecoveryReport)> {
-        let mut bases = Vec::new();
-        for name in storage.list(&directory)? {
-            if let Some(base) = parse_segment_file_name(&name) {
-                bases.push(base);
-            } else if name.ends_with(CLEANED_SUFFIX) {
-                // An interrupted compaction: the original segment is still whole.
-                storage.remove(&format!("{directory}/{name}"))?;
-            }
-        }
-        bases.sort_unstable();
-        if bases.is_empty() {
-            return Ok((
-                Partition::create(storage, directory)?,
-                RecoveryReport::default(),
-            ));
-        }
-        let mut segments: Vec<Segment> = Vec::with_capacity(bases.len());
-        let mut total = RecoveryReport::default();
-        for (index, &base) in bases.iter().enumerate() {
-            let is_active = index + 1 == bases.len();
-            let path = format!("{directory}/{}", crate::segment::segment_file_name(base));
-            let limit = bases.get(index + 1).copied();
-            let (segment, report) = Segment::recover(storage, path, base, is_active, limit)?;
-            total.batches += report.batches;
-            total.truncated_bytes += report.truncated_bytes;
-            if report.reason.is_some() {
-                total.reason = report.reason;
-            }
-            segments.push(segment);
-        }
-        Ok((Partition::with_segments(directory, segments), total))
+    pub fn key(&self) -> &PartitionKey {
+        &self.key
     }
 
-    fn active(&self) -> &Segment {
+    fn active(&self) -> &SegmentSummary {
         // There is always at least one segment: created with one, and never emptied.
         &self.segments[self.segments.len() - 1]
     }
 
     /// The first offset still stored (Kafka's log start offset).
     pub fn low_watermark(&self) -> i64 {
-        self.segments.first().map_or(0, |s| s.base_offset)
+        self.segments
+            .first()
+            .map_or(0, |s| s.base_offset)
+            .max(self.log_start)
+    }
+
+    /// The end of what is durable: readers are served up to here.
+    pub fn durable_end(&self) -> i64 {
+        self.durable
     }
 
     /// The offset the next record will get.
     pub fn high_watermark(&self) -> i64 {
-        self.active().next_offset
+        self.high
     }
 
     pub fn size_bytes(&self) -> u64 {
         self.segments.iter().map(|s| s.size).sum()
     }
 
-    /// Appends `records` as one batch; returns the offset of the first. Rolls to a new
-    /// segment first when the batch would push a non-empty active segment past `segment_bytes`.
-    pub fn append<'r, I>(
-        &mut self,
-        storage: &mut dyn Storage,
-        records: I,
-        default_timestamp: i64,
-        segment_bytes: u64,
-    ) -> Result<i64>
-    where
-        I: Iterator<Item = &'r RecordInput<'r>> + Clone,
-    {
-        if let Some(error) = &self.failed {
-            return Err(Error::new(
+    pub fn damaged(&self) -> &[DamagedRange] {
+        &self.damaged
+    }
+
+    pub fn has_pending(&self) -> bool {
+        self.pending.is_some() || !self.ready.is_empty()
+    }
+
+    pub fn is_failed(&self) -> bool {
+        self.failed.is_some()
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        match &self.failed {
+            Some(error) => Err(Error::new(
                 ErrorKind::Io,
                 format!(
                     "{} stopped taking writes after an earlier failure ({}); close and reopen the log",
-                    self.directory,
+                    self.key.directory(),
                     error.message()
                 ),
-            ));
+            )),
+            None => Ok(()),
         }
-        let base_offset = self.high_watermark();
-        self.encode_buffer.clear();
-        encode_batch(
-            &mut self.encode_buffer,
-            base_offset,
-            default_timestamp,
-            records,
-        )?;
-        // Check what we are about to make durable, as a reader will check it later.
-        let batch = RecordBatch::parse(&self.encode_buffer)
-            .map_err(|e| e.into_error("freshly encoded batch"))?;
-        let header = *batch.header();
-        let batch_size = self.encode_buffer.len() as u64;
-
-        if !self.active().is_empty() && self.active().size + batch_size > segment_bytes {
-            self.roll(storage, base_offset)?;
-        }
-        let last = self.segments.len() - 1;
-        let path = self.segments[last].path.clone();
-        let size_before = self.segments[last].size;
-        if let Err(error) = storage.append(&path, &self.encode_buffer) {
-            // Undo a partial write so the next append does not land after garbage.
-            if storage.truncate(&path, size_before).is_err() {
-                self.failed = Some(error.clone());
-            }
-            return Err(error);
-        }
-        self.segments[last].push_batch(&header, size_before);
-        self.dirty = true;
-        release_if_large(&mut self.encode_buffer);
-        Ok(base_offset)
     }
 
-    fn roll(&mut self, storage: &mut dyn Storage, base_offset: i64) -> Result<()> {
-        // The sealed segment must be durable before anything lands in the next one, so that
-        // recovery only ever has the active segment's tail to repair.
-        self.sync(storage)?;
-        let segment = Segment::create(storage, &self.directory, base_offset)?;
-        self.segments.push(segment);
+    /// Adds `records` to the pending batch (a new one when full); returns the first offset.
+    /// Nothing is written: the next flush writes the batch.
+    pub fn append<'r, I>(&mut self, records: I, default_timestamp: i64) -> Result<i64>
+    where
+        I: Iterator<Item = &'r RecordInput<'r>>,
+    {
+        self.check_writable()?;
+        let first = self.high;
+        for record in records {
+            let timestamp = record.timestamp.unwrap_or(default_timestamp);
+            let full = self
+                .pending
+                .as_ref()
+                .is_some_and(|b| !b.fits(record, timestamp));
+            if full {
+                if let Some(batch) = self.pending.take() {
+                    self.ready.push(batch.finish());
+                }
+            }
+            let builder = self
+                .pending
+                .get_or_insert_with(|| BatchBuilder::new(self.high, timestamp));
+            builder.push(record, timestamp);
+            self.high += 1;
+        }
+        Ok(first)
+    }
+
+    /// Writes the pending batches to the store (rolling segments past `segment_bytes`), and
+    /// keeps them in `cache` (verified: they were just built). Not durable until the store's
+    /// flush. On a failure, the batches written are taken back and the error returned.
+    pub fn write_pending(
+        &mut self,
+        store: &mut dyn Store,
+        cache: Option<&mut BatchCache>,
+        segment_bytes: u64,
+    ) -> Result<()> {
+        if let Some(batch) = self.pending.take() {
+            self.ready.push(batch.finish());
+        }
+        if self.ready.is_empty() {
+            return Ok(());
+        }
+        self.check_writable()?;
+        let batches = std::mem::take(&mut self.ready);
+        let mut cache = cache;
+        for batch in batches {
+            // Built by this partition: the header parses (a failure would be a bug).
+            let verified =
+                RecordBatch::parse(&batch).map_err(|e| e.into_error("a batch just built"))?;
+            let header = *verified.header();
+            let size = batch.len() as u64;
+            if !self.active().is_empty() && self.active().size + size > segment_bytes {
+                let sealed = *self.active();
+                if let Err(error) = store.roll(&self.key, &sealed, header.base_offset) {
+                    self.undo_written(store);
+                    return Err(error);
+                }
+                self.segments
+                    .push(SegmentSummary::empty(header.base_offset));
+            }
+            let segment_before = *self.active();
+            let batch = Rc::new(batch);
+            match store.append(
+                &self.key,
+                &segment_before,
+                batch.clone(),
+                header.base_offset,
+                header.next_offset(),
+            ) {
+                Ok(slot) => {
+                    let last = self.segments.len() - 1;
+                    self.segments[last].add(
+                        header.next_offset(),
+                        size,
+                        header.max_timestamp,
+                        header.record_count,
+                    );
+                    self.written.push(Written {
+                        segment_before,
+                        slot,
+                    });
+                    if let Some(cache) = cache.as_deref_mut() {
+                        cache.insert(self.id, header.base_offset, batch);
+                    }
+                }
+                Err(error) => {
+                    self.undo_written(store);
+                    return Err(error);
+                }
+            }
+        }
         Ok(())
     }
 
-    /// Makes every append so far durable.
-    pub fn sync(&mut self, storage: &mut dyn Storage) -> Result<()> {
-        if let Some(error) = &self.failed {
-            return Err(error.clone());
-        }
-        if self.dirty {
-            if let Err(error) = storage.sync(&self.active().path) {
-                // After a failed fsync the kernel may have dropped the dirty pages, so a retry
-                // that succeeds proves nothing: refuse writes until a reopen re-reads the file.
-                self.failed = Some(error.clone());
-                return Err(error);
+    /// Takes back what this flush wrote (the store could not write or flush it): the offsets
+    /// after the durable end are handed out again.
+    pub fn undo_written(&mut self, store: &mut dyn Store) {
+        if let Some(first) = self.written.first().copied() {
+            // Back to the segment as it was before the first batch of this flush.
+            let before = first.segment_before;
+            let at = self
+                .segments
+                .iter()
+                .position(|s| s.base_offset == before.base_offset);
+            if let Some(at) = at {
+                if store.undo_appends(&self.key, &before, &first.slot).is_err() {
+                    self.failed.get_or_insert_with(|| {
+                        Error::new(ErrorKind::Io, "a failed write could not be taken back")
+                    });
+                }
+                // Segments this flush rolled to go too: an empty file left behind would later
+                // sit inside the segment before it.
+                for rolled in self.segments.drain(at + 1..).rev() {
+                    let _ = store.remove_segment(&self.key, &rolled, self.log_start);
+                }
+                self.segments[at] = before;
             }
-            self.dirty = false;
         }
-        Ok(())
+        self.written.clear();
+        self.pending = None;
+        self.ready.clear();
+        self.in_flight_end = None;
+        self.high = self.durable;
+        self.cursors.retain(|c| c.offset <= self.durable);
     }
 
-    pub fn is_dirty(&self) -> bool {
-        self.dirty
+    /// The store flushed synchronously, or an asynchronous flush committed: what this flush
+    /// wrote is durable.
+    pub fn flushed(&mut self) {
+        let end = self.in_flight_end.take().unwrap_or_else(|| {
+            self.written
+                .last()
+                .map_or(self.durable, |w| w.slot.next_offset)
+        });
+        self.durable = self.durable.max(end);
+        self.written.clear();
     }
 
-    /// Hands records from `offset` on to `visit`, in offset order, until `records_max` records
-    /// or (after at least one record) `bytes_max` bytes of batches. `offset` must lie within
-    /// [low, high] watermarks; at `high` nothing is read.
+    /// An asynchronous flush of what was written started: it becomes durable when it commits.
+    pub fn flush_started(&mut self) {
+        if let Some(last) = self.written.last() {
+            self.in_flight_end = Some(last.slot.next_offset);
+        }
+    }
+
+    /// A failed fsync: the kernel may have dropped the dirty pages, so a retry that succeeds
+    /// proves nothing; refuse writes until a reopen reads the file again.
+    pub fn poison(&mut self, error: &Error) {
+        self.failed.get_or_insert_with(|| error.clone());
+    }
+
+    fn damaged_at(&self, offset: i64) -> Option<&DamagedRange> {
+        self.damaged
+            .iter()
+            .find(|range| range.from <= offset && offset < range.to)
+    }
+
+    fn corrupt_range(&self, range: &DamagedRange) -> Error {
+        Error::corrupt(format!(
+            "partition {} of {:?}: offsets {} to {} are damaged ({}); the records after them are intact: seek to {} to go on",
+            self.key.partition,
+            self.key.topic,
+            range.from,
+            range.to.saturating_sub(1).max(range.from),
+            range.reason,
+            range.to
+        ))
+    }
+
+    fn segment_index_for(&self, offset: i64) -> usize {
+        self.segments
+            .partition_point(|s| s.base_offset <= offset)
+            .saturating_sub(1)
+    }
+
+    /// Hands records from `offset` on to `visit`, in offset order, up to the durable end,
+    /// until `records_max` records or (after at least one record) `bytes_max` bytes of
+    /// batches. `Pending` when the store must load something first (ask again once it has).
+    /// A damaged range fails with CORRUPT_DATA naming it, unless records came before it.
+    #[allow(clippy::too_many_arguments)]
     pub fn read(
         &mut self,
-        storage: &mut dyn Storage,
+        store: &mut dyn Store,
+        mut cache: Option<&mut BatchCache>,
         offset: i64,
         records_max: u32,
         bytes_max: u64,
         visit: &mut dyn FnMut(&RecordRef<'_>),
-    ) -> Result<ReadOutcome> {
-        let outcome = self.read_batches(storage, offset, records_max, bytes_max, visit);
-        release_if_large(&mut self.read_buffer);
-        outcome
-    }
-
-    fn read_batches(
-        &mut self,
-        storage: &mut dyn Storage,
-        offset: i64,
-        records_max: u32,
-        bytes_max: u64,
-        visit: &mut dyn FnMut(&RecordRef<'_>),
-    ) -> Result<ReadOutcome> {
-        let (low, high) = (self.low_watermark(), self.high_watermark());
-        if offset < low || offset > high {
+    ) -> Result<Step<ReadOutcome>> {
+        let (low, end) = (self.low_watermark(), self.durable);
+        if offset < low || offset > end {
             return Err(Error::new(
                 ErrorKind::OffsetOutOfRange,
                 format!(
-                    "offset {offset} is outside {} (low {low}, high {high})",
-                    self.directory
+                    "offset {offset} is outside {} (low {low}, durable end {end})",
+                    self.key.directory()
                 ),
             ));
         }
@@ -291,115 +396,225 @@ impl Partition {
             next_offset: offset,
         };
         let mut bytes_read: u64 = 0;
-        let mut header_bytes = [0u8; BATCH_HEADER_SIZE];
-        let (first, mut position) = self.start_of(offset);
-        for (index, segment) in self.segments.iter().enumerate().skip(first) {
-            if index != first {
-                position = 0;
+        let mut segment_index = self.segment_index_for(offset);
+        let mut slot = self
+            .cursors
+            .iter()
+            .find(|c| {
+                c.offset == offset && c.segment_base == self.segments[segment_index].base_offset
+            })
+            .map(|c| c.slot);
+        // Bounded by the batches below the durable end.
+        while outcome.next_offset < end {
+            if outcome.records >= records_max || (outcome.records > 0 && bytes_read >= bytes_max) {
+                break;
             }
-            while position < segment.size {
-                if outcome.records >= records_max
-                    || (outcome.records > 0 && bytes_read >= bytes_max)
-                {
-                    remember(
-                        &mut self.read_cursors,
-                        outcome.next_offset,
-                        segment.base_offset,
-                        position,
-                    );
-                    return Ok(outcome);
+            if let Some(range) = self.damaged_at(outcome.next_offset).cloned() {
+                if outcome.records > 0 {
+                    break;
                 }
-                // Batches wholly before the offset are skipped on their header alone.
-                let header = read_header(storage, &segment.path, position, &mut header_bytes)?
-                    .map_err(|reason| Error::corrupt(format!("{}: {reason}", segment.path)))?;
-                if header.next_offset() <= outcome.next_offset {
-                    position += header.size() as u64;
+                return Err(self.corrupt_range(&range));
+            }
+            let segment = self.segments[segment_index];
+            let found = match slot {
+                Some(found) => Some(found),
+                None => match store.batch_at(&self.key, &segment, outcome.next_offset)? {
+                    Step::Ready(found) => found,
+                    Step::Pending => return Ok(self.partial(outcome)),
+                },
+            };
+            let Some(current) = found.filter(|s| s.base_offset < end) else {
+                // Past this segment's batches: on to the next segment.
+                if segment_index + 1 < self.segments.len() {
+                    segment_index += 1;
+                    outcome.next_offset = outcome
+                        .next_offset
+                        .max(self.segments[segment_index].base_offset);
+                    slot = None;
                     continue;
                 }
-                let batch = read_batch(storage, &segment.path, position, &mut self.read_buffer)?;
-                let batch_start = position;
-                let batch_size = batch.bytes().len() as u64;
-                position += batch_size;
-                bytes_read += batch_size;
-                for record in batch.records() {
-                    if record.offset < outcome.next_offset {
-                        continue;
+                outcome.next_offset = outcome.next_offset.max(segment.next_offset.min(end));
+                break;
+            };
+            let bytes = match self.batch_bytes(store, cache.as_deref_mut(), &segment, &current)? {
+                Step::Ready(Ok(bytes)) => bytes,
+                Step::Ready(Err(reason)) => {
+                    // Damage found by reading: remember the range (up to the next batch that
+                    // verifies), so that reads after it go on.
+                    let to = match store.resync(&self.key, &segment, &current)? {
+                        Step::Ready(Some(next)) => next.base_offset,
+                        Step::Ready(None) => segment.next_offset,
+                        Step::Pending => return Ok(self.partial(outcome)),
+                    };
+                    let range = DamagedRange {
+                        from: outcome.next_offset.min(current.base_offset),
+                        to: to.max(outcome.next_offset + 1),
+                        reason,
+                    };
+                    self.damaged.push(range.clone());
+                    if outcome.records > 0 {
+                        break;
                     }
-                    if outcome.records >= records_max {
-                        remember(
-                            &mut self.read_cursors,
-                            outcome.next_offset,
-                            segment.base_offset,
-                            batch_start,
-                        );
-                        return Ok(outcome);
-                    }
-                    visit(&record);
-                    outcome.records += 1;
-                    outcome.next_offset = record.offset + 1;
+                    return Err(self.corrupt_range(&range));
                 }
-                // Skip the gap compaction may have left at the end of the batch.
-                outcome.next_offset = outcome.next_offset.max(batch.next_offset());
+                Step::Pending => return Ok(self.partial(outcome)),
+            };
+            let batch = match RecordBatch::parse(&bytes) {
+                Ok(batch) => batch,
+                Err(error) => return Err(error.into_error(&self.key.directory())),
+            };
+            let mut stopped = false;
+            for record in batch.records() {
+                if record.offset < outcome.next_offset {
+                    continue;
+                }
+                if outcome.records >= records_max {
+                    stopped = true;
+                    break;
+                }
+                visit(&record);
+                outcome.records += 1;
+                outcome.next_offset = record.offset + 1;
             }
-            outcome.next_offset = outcome.next_offset.max(segment.next_offset);
+            if stopped {
+                remember(
+                    &mut self.cursors,
+                    ReadCursor {
+                        offset: outcome.next_offset,
+                        segment_base: segment.base_offset,
+                        slot: current,
+                    },
+                );
+                return Ok(Step::Ready(outcome));
+            }
+            bytes_read += bytes.len() as u64;
+            // Skip the gap compaction may have left at the end of the batch.
+            outcome.next_offset = outcome.next_offset.max(batch.next_offset());
+            slot = match store.batch_after(&self.key, &segment, &current)? {
+                Step::Ready(next) => next,
+                Step::Pending => None,
+            };
+            if let Some(next) = slot {
+                remember(
+                    &mut self.cursors,
+                    ReadCursor {
+                        offset: outcome.next_offset,
+                        segment_base: segment.base_offset,
+                        slot: next,
+                    },
+                );
+            } else if segment_index + 1 < self.segments.len()
+                && outcome.next_offset >= segment.next_offset
+            {
+                segment_index += 1;
+            }
         }
-        Ok(outcome)
+        Ok(Step::Ready(outcome))
     }
 
-    /// The segment index and file position to start a read at `offset`: a remembered cursor
-    /// when a previous read stopped exactly there (consumers read on from where they stopped),
-    /// else the sparse index's entry at or before it.
-    fn start_of(&self, offset: i64) -> (usize, u64) {
-        let index = self
-            .segments
-            .partition_point(|s| s.base_offset <= offset)
-            .saturating_sub(1);
-        let segment = &self.segments[index];
-        let remembered = self.read_cursors.iter().find(|c| {
-            c.offset == offset
-                && c.segment_base == segment.base_offset
-                && c.position <= segment.size
-        });
-        let position = match remembered {
-            Some(cursor) => cursor.position,
-            None if segment.base_offset <= offset => segment.position_for(offset),
-            None => 0,
+    /// A read that must wait for the store: what it read so far, or Pending when nothing.
+    fn partial(&self, outcome: ReadOutcome) -> Step<ReadOutcome> {
+        if outcome.records > 0 {
+            Step::Ready(outcome)
+        } else {
+            Step::Pending
+        }
+    }
+
+    /// A batch's verified bytes: from the cache, or read from the store and checked once.
+    /// `Ready(Err(reason))` when the bytes there do not verify.
+    fn batch_bytes(
+        &mut self,
+        store: &mut dyn Store,
+        cache: Option<&mut BatchCache>,
+        segment: &SegmentSummary,
+        slot: &BatchSlot,
+    ) -> Result<Step<std::result::Result<Rc<Vec<u8>>, String>>> {
+        let mut cache = cache;
+        if let Some(hit) = cache
+            .as_deref_mut()
+            .and_then(|c| c.get(self.id, slot.base_offset))
+        {
+            return Ok(Step::Ready(Ok(hit)));
+        }
+        let fetched = match store.read(&self.key, segment, slot)? {
+            Step::Ready(fetched) => fetched,
+            Step::Pending => return Ok(Step::Pending),
         };
-        (index, position)
+        if !fetched.verified {
+            match RecordBatch::parse(&fetched.bytes) {
+                Ok(batch)
+                    if batch.bytes().len() == fetched.bytes.len()
+                        && batch.base_offset() == slot.base_offset => {}
+                Ok(batch) => {
+                    return Ok(Step::Ready(Err(format!(
+                        "the batch stored for offset {} holds offsets {} to {}",
+                        slot.base_offset,
+                        batch.base_offset(),
+                        batch.next_offset() - 1
+                    ))))
+                }
+                Err(error) => {
+                    return Ok(Step::Ready(Err(error
+                        .into_error("batch")
+                        .message()
+                        .to_owned())))
+                }
+            }
+        }
+        if let Some(cache) = cache {
+            cache.insert(self.id, slot.base_offset, fetched.bytes.clone());
+        }
+        Ok(Step::Ready(Ok(fetched.bytes)))
     }
 
-    /// Deletes whole old segments (never the data of the active one): those whose newest
-    /// record is older than `retention_ms`, then the oldest while the rest still holds at
-    /// least `retention_bytes` (Kafka's rule). An expired active segment is rolled first so
-    /// that it can go too. Returns the number of segments deleted.
+    /// Deletes whole old segments (never the active one's data): those whose newest record is
+    /// older than `retention_ms`, then the oldest while the rest still holds at least
+    /// `retention_bytes` (Kafka's rule). An expired active segment is rolled first so that it
+    /// can go too. Returns the number of segments deleted.
     pub fn apply_retention(
         &mut self,
-        storage: &mut dyn Storage,
+        store: &mut dyn Store,
+        cache: Option<&mut BatchCache>,
         now: i64,
         retention_ms: Option<i64>,
         retention_bytes: Option<u64>,
     ) -> Result<u32> {
-        let expired = |segment: &Segment| match (retention_ms, segment.max_timestamp) {
+        if self.has_pending() || !self.written.is_empty() {
+            return Ok(0); // after the next flush
+        }
+        let expired = |segment: &SegmentSummary| match (retention_ms, segment.max_timestamp) {
             (Some(ms), Some(newest)) => newest < now.saturating_sub(ms),
             _ => false,
         };
-        if expired(self.active()) {
-            let next = self.high_watermark();
-            self.roll(storage, next)?;
+        if expired(self.active()) && !self.active().is_empty() {
+            let sealed = *self.active();
+            store.roll(&self.key, &sealed, self.high)?;
+            self.segments.push(SegmentSummary::empty(self.high));
         }
         let mut deleted = 0;
-        self.read_cursors.clear();
+        self.cursors.clear();
+        let mut cache = cache;
         // Bounded by the segment count; the active segment always stays.
         while self.segments.len() > 1 {
-            let first = &self.segments[0];
+            let first = self.segments[0];
             let over_size = retention_bytes
                 .is_some_and(|limit| self.size_bytes() - first.size >= limit && first.size > 0);
-            let empty_and_superseded = first.is_empty();
-            if !(expired(first) || over_size || empty_and_superseded) {
+            if !(expired(&first) || over_size || first.is_empty()) {
                 break;
             }
-            storage.remove(&first.path)?;
+            let log_start = self.segments[1].base_offset;
+            store.remove_segment(&self.key, &first, log_start)?;
+            if let Some(cache) = cache.as_deref_mut() {
+                cache.remove_range(
+                    self.id,
+                    first.base_offset,
+                    first.next_offset.max(first.base_offset + 1),
+                );
+            }
             self.segments.remove(0);
+            self.log_start = log_start;
+            self.damaged.retain(|range| range.to > log_start);
             deleted += 1;
         }
         Ok(deleted)
@@ -412,120 +627,172 @@ impl Partition {
 
     /// Keeps the latest record per key in the sealed segments (the active one is never
     /// touched, as in Kafka); drops tombstones older than `delete_retention_ms`. Offsets never
-    /// change. Each rewritten segment goes to "<name>.cleaned", is synced, then renamed over
-    /// the original: a crash leaves either segment whole, and open removes a leftover.
+    /// change. `Pending` when the store must load batches first: the pass keeps its progress
+    /// and the next call resumes it, so a partition larger than memory compacts too.
     pub fn compact(
         &mut self,
-        storage: &mut dyn Storage,
+        store: &mut dyn Store,
+        cache: Option<&mut BatchCache>,
         now: i64,
         delete_retention_ms: i64,
-    ) -> Result<CompactionReport> {
-        let mut report = CompactionReport::default();
-        if self.segments.len() < 2 {
-            return Ok(report);
+    ) -> Result<Step<CompactionReport>> {
+        if !self.damaged.is_empty() || !self.written.is_empty() {
+            // Damage is left as found; a flush in flight finishes first.
+            self.compaction = None;
+            return Ok(Step::Ready(CompactionReport::default()));
         }
-        let latest = self.latest_offsets_by_key(storage)?;
-        self.read_cursors.clear();
+        let mut progress = match self.compaction.take() {
+            Some(progress) => progress,
+            None if self.segments.len() < 2 || self.has_pending() => {
+                return Ok(Step::Ready(CompactionReport::default()))
+            }
+            None => Compaction {
+                sealed_end: self.active().base_offset,
+                scan_next: self.low_watermark(),
+                scan_end: self.durable,
+                ..Compaction::default()
+            },
+        };
+        match self.compact_from(store, cache, now, delete_retention_ms, &mut progress)? {
+            Step::Pending => {
+                self.compaction = Some(progress);
+                Ok(Step::Pending)
+            }
+            Step::Ready(()) => Ok(Step::Ready(progress.report)),
+        }
+    }
+
+    fn compact_from(
+        &mut self,
+        store: &mut dyn Store,
+        cache: Option<&mut BatchCache>,
+        now: i64,
+        delete_retention_ms: i64,
+        progress: &mut Compaction,
+    ) -> Result<Step<()>> {
+        let mut cache = cache;
+        // The latest offset of each key, over every record up to the durable end at the start
+        // (the active segment's too; a key written again since then just keeps more).
+        while progress.scan_next < progress.scan_end {
+            let latest = &mut progress.latest;
+            let step = self.read(
+                store,
+                cache.as_deref_mut(),
+                progress.scan_next,
+                100_000,
+                16 * 1024 * 1024,
+                &mut |record| {
+                    if let Some(key) = record.key {
+                        match latest.get_mut(key) {
+                            Some(offset) => *offset = record.offset,
+                            None => {
+                                latest.insert(key.to_vec(), record.offset);
+                            }
+                        }
+                    }
+                },
+            )?;
+            match step {
+                Step::Pending => return Ok(Step::Pending),
+                Step::Ready(outcome) if outcome.next_offset > progress.scan_next => {
+                    progress.scan_next = outcome.next_offset
+                }
+                Step::Ready(_) => break,
+            }
+        }
+        progress.scan_next = progress.scan_end;
         let tombstone_horizon = now.saturating_sub(delete_retention_ms);
-        let sealed = self.segments.len() - 1;
-        for index in 0..sealed {
-            let (rewritten, removed) =
-                self.rewrite_segment(storage, index, &latest, tombstone_horizon)?;
-            report.segments_rewritten += rewritten as u32;
-            report.records_removed += removed;
+        // Sealed segments one at a time, each replaced as soon as it is rewritten.
+        while progress.segment < self.segments.len()
+            && self.segments[progress.segment].base_offset < progress.sealed_end
+        {
+            let index = progress.segment;
+            let segment = self.segments[index];
+            let mut offset = progress.offset.max(segment.base_offset);
+            // Read the segment's batches whole, as stored.
+            while offset < segment.next_offset.min(progress.sealed_end) {
+                let Some(slot) = (match store.batch_at(&self.key, &segment, offset)? {
+                    Step::Ready(found) => found,
+                    Step::Pending => {
+                        progress.offset = offset;
+                        return Ok(Step::Pending);
+                    }
+                }) else {
+                    break;
+                };
+                let bytes = match self.batch_bytes(store, cache.as_deref_mut(), &segment, &slot)? {
+                    Step::Ready(Ok(bytes)) => bytes,
+                    Step::Ready(Err(_)) => return Ok(Step::Ready(())), // damaged: leave it
+                    Step::Pending => {
+                        progress.offset = offset;
+                        return Ok(Step::Pending);
+                    }
+                };
+                let batch =
+                    RecordBatch::parse(&bytes).map_err(|e| e.into_error("a batch to compact"))?;
+                let mut kept_bytes = Vec::new();
+                let latest = &progress.latest;
+                let kept =
+                    encode_retained(&mut kept_bytes, &batch, &mut |record| match record.key {
+                        // Keyless records cannot be superseded (compacted topics refuse them anyway).
+                        None => true,
+                        Some(key) => {
+                            let is_latest = latest.get(key) == Some(&record.offset);
+                            let expired_tombstone =
+                                record.value.is_none() && record.timestamp < tombstone_horizon;
+                            is_latest && !expired_tombstone
+                        }
+                    });
+                progress.removed += (batch.header().record_count as u32 - kept) as u64;
+                if kept > 0 {
+                    progress.batches.push(kept_bytes);
+                }
+                offset = batch.next_offset().max(offset + 1);
+            }
+            let batches = std::mem::take(&mut progress.batches);
+            let removed = std::mem::take(&mut progress.removed);
+            progress.segment += 1;
+            progress.offset = 0;
+            if removed == 0 {
+                continue;
+            }
+            let rebuilt = store.replace_segment(&self.key, &segment, &batches)?;
+            if let Some(cache) = cache.as_deref_mut() {
+                cache.remove_range(
+                    self.id,
+                    segment.base_offset,
+                    segment.next_offset.max(segment.base_offset + 1),
+                );
+            }
+            self.segments[index] = rebuilt;
+            self.cursors.clear();
+            progress.report.segments_rewritten += 1;
+            progress.report.records_removed += removed;
         }
         // Emptied sealed segments go, except the first: it holds the low watermark in place,
         // which compaction must not move (only retention does, as in Kafka).
+        // The segment before an emptied one takes its offsets over: no gap is left that a later
+        // open could take for missing data.
         let mut index = 1;
         while index + 1 < self.segments.len() {
             if self.segments[index].is_empty() {
-                storage.remove(&self.segments[index].path)?;
+                let segment = self.segments[index];
+                let mut before = self.segments[index - 1];
+                before.next_offset = segment.next_offset;
+                store.extend_segment(&self.key, &before)?;
+                self.segments[index - 1] = before;
+                store.remove_segment(&self.key, &segment, self.log_start)?;
                 self.segments.remove(index);
             } else {
                 index += 1;
             }
         }
-        self.compacted_below = self.active().base_offset;
-        Ok(report)
+        self.compacted_below = progress.sealed_end;
+        Ok(Step::Ready(()))
     }
 
-    fn latest_offsets_by_key(
-        &mut self,
-        storage: &mut dyn Storage,
-    ) -> Result<HashMap<Vec<u8>, i64>> {
-        let mut latest: HashMap<Vec<u8>, i64> = HashMap::new();
-        let low = self.low_watermark();
-        let mut next = low;
-        loop {
-            let outcome = self.read(storage, next, 10_000, 4 * 1024 * 1024, &mut |record| {
-                if let Some(key) = record.key {
-                    match latest.get_mut(key) {
-                        Some(offset) => *offset = record.offset,
-                        None => {
-                            latest.insert(key.to_vec(), record.offset);
-                        }
-                    }
-                }
-            })?;
-            if outcome.records == 0 || outcome.next_offset >= self.high_watermark() {
-                break;
-            }
-            next = outcome.next_offset;
-        }
-        Ok(latest)
-    }
-
-    /// Rewrites one sealed segment without its superseded records; returns whether it was
-    /// rewritten and how many records went.
-    fn rewrite_segment(
-        &mut self,
-        storage: &mut dyn Storage,
-        index: usize,
-        latest: &HashMap<Vec<u8>, i64>,
-        tombstone_horizon: i64,
-    ) -> Result<(bool, u64)> {
-        let segment = self.segments[index].clone();
-        let mut keep = |record: &RecordRef<'_>| match record.key {
-            // Keyless records cannot be superseded (compacted topics refuse them anyway).
-            None => true,
-            Some(key) => {
-                let is_latest = latest.get(key) == Some(&record.offset);
-                let expired_tombstone =
-                    record.value.is_none() && record.timestamp < tombstone_horizon;
-                is_latest && !expired_tombstone
-            }
-        };
-        let mut output = Vec::new();
-        let mut removed: u64 = 0;
-        let mut position = 0;
-        while position < segment.size {
-            let batch = read_batch(storage, &segment.path, position, &mut self.read_buffer)?;
-            position += batch.bytes().len() as u64;
-            let kept = encode_retained(&mut output, &batch, &mut keep);
-            removed += (batch.header().record_count as u32 - kept) as u64;
-        }
-        if removed == 0 {
-            return Ok((false, 0));
-        }
-        let cleaned = format!("{}{CLEANED_SUFFIX}", segment.path);
-        storage.open(&cleaned)?;
-        storage.truncate(&cleaned, 0)?;
-        storage.append(&cleaned, &output)?;
-        storage.sync(&cleaned)?;
-        storage.rename(&cleaned, &segment.path)?;
-        let limit = self.segments.get(index + 1).map(|s| s.base_offset);
-        let (rebuilt, _) = Segment::recover(
-            storage,
-            format!(
-                "{}/{}",
-                self.directory,
-                segment_file_name(segment.base_offset)
-            ),
-            segment.base_offset,
-            false,
-            limit,
-        )?;
-        self.segments[index] = rebuilt;
-        Ok((true, removed))
+    /// The active segment and log start, for a clean close.
+    pub fn close_state(&self) -> (PartitionKey, SegmentSummary, i64) {
+        (self.key.clone(), *self.active(), self.log_start)
     }
 }

@@ -59,7 +59,7 @@ pub struct RecordInput<'a> {
 
 impl RecordInput<'_> {
     /// Bytes of the record body (after its length varint) with these deltas.
-    fn body_size(&self, timestamp_delta: i64, offset_delta: i32) -> usize {
+    pub(crate) fn body_size(&self, timestamp_delta: i64, offset_delta: i32) -> usize {
         let mut size = 1 + varlong_size(timestamp_delta) + varint_size(offset_delta);
         size += nullable_size(self.key) + nullable_size(self.value);
         size += varint_size(self.headers.len() as i32);
@@ -96,68 +96,62 @@ fn put_nullable(out: &mut Vec<u8>, bytes: Option<&[u8]>) {
     }
 }
 
-/// Appends one batch holding `records` to `out`, offsets from `base_offset`. The caller checks
-/// sizes first (see `RecordInput::encoded_size`); this refuses what no batch may hold.
-pub fn encode_batch<'r, I>(
-    out: &mut Vec<u8>,
+/// Builds one batch record by record, encoding each record once, straight into the batch's
+/// bytes: the header is reserved up front and filled in (with the CRC) by `finish`. The
+/// caller checks each record's size first (`fits`); offsets and timestamps are deltas from the
+/// batch's base offset and first timestamp, as Kafka writes them.
+#[derive(Debug)]
+pub struct BatchBuilder {
+    bytes: Vec<u8>,
     base_offset: i64,
-    default_timestamp: i64,
-    records: I,
-) -> Result<()>
-where
-    I: Iterator<Item = &'r RecordInput<'r>> + Clone,
-{
-    let start = out.len();
-    let mut base_timestamp = None;
-    let mut max_timestamp = i64::MIN;
-    let mut count: usize = 0;
-    for record in records.clone() {
-        let timestamp = record.timestamp.unwrap_or(default_timestamp);
-        base_timestamp.get_or_insert(timestamp);
-        max_timestamp = max_timestamp.max(timestamp);
-        count += 1;
-    }
-    let base_timestamp = base_timestamp.unwrap_or(default_timestamp);
-    if count == 0 {
-        max_timestamp = default_timestamp;
-    }
-    if count > BATCH_RECORDS_MAX {
-        return Err(Error::new(
-            ErrorKind::MessageTooLarge,
-            format!("{count} records in one batch; send at most {BATCH_RECORDS_MAX} at once"),
-        ));
-    }
+    base_timestamp: i64,
+    max_timestamp: i64,
+    count: u32,
+}
 
-    out.extend_from_slice(&base_offset.to_be_bytes());
-    out.extend_from_slice(&[0; 4]); // batchLength, filled in below
-    out.extend_from_slice(&0i32.to_be_bytes()); // partitionLeaderEpoch: brook is leader 0
-    out.push(MAGIC as u8);
-    out.extend_from_slice(&[0; 4]); // crc, filled in below
-    out.extend_from_slice(&0i16.to_be_bytes()); // attributes: no compression, create time
-    let last_offset_delta = count.saturating_sub(1) as i32;
-    out.extend_from_slice(&last_offset_delta.to_be_bytes());
-    out.extend_from_slice(&base_timestamp.to_be_bytes());
-    out.extend_from_slice(&max_timestamp.to_be_bytes());
-    out.extend_from_slice(&(-1i64).to_be_bytes()); // producerId: not idempotent
-    out.extend_from_slice(&(-1i16).to_be_bytes()); // producerEpoch
-    out.extend_from_slice(&(-1i32).to_be_bytes()); // baseSequence
-    out.extend_from_slice(&(count as i32).to_be_bytes());
-    debug_assert_eq!(out.len() - start, BATCH_HEADER_SIZE);
-
-    for (offset_delta, record) in records.enumerate() {
-        let timestamp_delta = record
-            .timestamp
-            .unwrap_or(default_timestamp)
-            .wrapping_sub(base_timestamp);
-        let offset_delta = offset_delta as i32;
-        let body_size = record.body_size(timestamp_delta, offset_delta);
-        if out.len() - start + body_size + 5 > BATCH_BYTES_MAX {
-            out.truncate(start);
-            return Err(Error::new(
-                ErrorKind::MessageTooLarge,
-                format!("a batch may hold at most {BATCH_BYTES_MAX} bytes; send fewer or smaller messages at once"),
-            ));
+impl BatchBuilder {
+    pub fn new(base_offset: i64, base_timestamp: i64) -> BatchBuilder {
+        let mut bytes = Vec::with_capacity(BATCH_HEADER_SIZE + 256);
+        bytes.resize(BATCH_HEADER_SIZE, 0);
+        BatchBuilder {
+            bytes,
+            base_offset,
+            base_timestamp,
+            max_timestamp: base_timestamp,
+            count: 0,
         }
+    }
+
+    pub fn base_offset(&self) -> i64 {
+        self.base_offset
+    }
+
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    pub fn size(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// The offset the next record gets.
+    pub fn next_offset(&self) -> i64 {
+        self.base_offset + self.count as i64
+    }
+
+    /// Whether `record` still fits in this batch (bytes and record count).
+    pub fn fits(&self, record: &RecordInput<'_>, timestamp: i64) -> bool {
+        let delta = timestamp.wrapping_sub(self.base_timestamp);
+        let body = record.body_size(delta, self.count as i32);
+        (self.count as usize) < BATCH_RECORDS_MAX && self.bytes.len() + body + 5 <= BATCH_BYTES_MAX
+    }
+
+    /// Appends a record; its offset is `next_offset()`.
+    pub fn push(&mut self, record: &RecordInput<'_>, timestamp: i64) {
+        let timestamp_delta = timestamp.wrapping_sub(self.base_timestamp);
+        let offset_delta = self.count as i32;
+        let out = &mut self.bytes;
+        let body_size = record.body_size(timestamp_delta, offset_delta);
         put_varint(out, body_size as i32);
         let body_start = out.len();
         out.push(0); // record attributes: unused
@@ -172,13 +166,66 @@ where
             put_nullable(out, header.value);
         }
         debug_assert_eq!(out.len() - body_start, body_size);
+        self.max_timestamp = self.max_timestamp.max(timestamp);
+        self.count += 1;
     }
 
-    let batch_length = (out.len() - start - LOG_OVERHEAD) as i32;
-    out[start + BATCH_LENGTH_OFFSET..start + BATCH_LENGTH_OFFSET + 4]
-        .copy_from_slice(&batch_length.to_be_bytes());
-    let crc = crc32c(&out[start + ATTRIBUTES_OFFSET..]);
-    out[start + CRC_OFFSET..start + CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    /// The finished batch: header and CRC-32C written, exactly as Kafka writes it. Its memory
+    /// is trimmed to its length (a batch is kept for as long as the log holds it in memory).
+    pub fn finish(mut self) -> Vec<u8> {
+        let out = &mut self.bytes;
+        let batch_length = (out.len() - LOG_OVERHEAD) as i32;
+        let mut header = Vec::with_capacity(BATCH_HEADER_SIZE);
+        header.extend_from_slice(&self.base_offset.to_be_bytes());
+        header.extend_from_slice(&batch_length.to_be_bytes());
+        header.extend_from_slice(&0i32.to_be_bytes()); // partitionLeaderEpoch: brook is leader 0
+        header.push(MAGIC as u8);
+        header.extend_from_slice(&[0; 4]); // crc, filled in below
+        header.extend_from_slice(&0i16.to_be_bytes()); // attributes: no compression, create time
+        header.extend_from_slice(&(self.count.saturating_sub(1) as i32).to_be_bytes());
+        header.extend_from_slice(&self.base_timestamp.to_be_bytes());
+        header.extend_from_slice(&self.max_timestamp.to_be_bytes());
+        header.extend_from_slice(&(-1i64).to_be_bytes()); // producerId: not idempotent
+        header.extend_from_slice(&(-1i16).to_be_bytes()); // producerEpoch
+        header.extend_from_slice(&(-1i32).to_be_bytes()); // baseSequence
+        header.extend_from_slice(&(self.count as i32).to_be_bytes());
+        debug_assert_eq!(header.len(), BATCH_HEADER_SIZE);
+        out[..BATCH_HEADER_SIZE].copy_from_slice(&header);
+        let crc = crc32c(&out[ATTRIBUTES_OFFSET..]);
+        out[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+        out.shrink_to_fit();
+        self.bytes
+    }
+}
+
+/// Appends one batch holding `records` to `out`, offsets from `base_offset`. The caller checks
+/// sizes first (see `RecordInput::encoded_size`); this refuses what no batch may hold.
+pub fn encode_batch<'r, I>(
+    out: &mut Vec<u8>,
+    base_offset: i64,
+    default_timestamp: i64,
+    records: I,
+) -> Result<()>
+where
+    I: Iterator<Item = &'r RecordInput<'r>> + Clone,
+{
+    let mut records = records.peekable();
+    let base_timestamp = records
+        .peek()
+        .and_then(|r| r.timestamp)
+        .unwrap_or(default_timestamp);
+    let mut builder = BatchBuilder::new(base_offset, base_timestamp);
+    for record in records {
+        let timestamp = record.timestamp.unwrap_or(default_timestamp);
+        if !builder.fits(record, timestamp) {
+            return Err(Error::new(
+                ErrorKind::MessageTooLarge,
+                format!("a batch may hold at most {BATCH_BYTES_MAX} bytes and {BATCH_RECORDS_MAX} records; send fewer or smaller messages at once"),
+            ));
+        }
+        builder.push(record, timestamp);
+    }
+    out.extend_from_slice(&builder.finish());
     Ok(())
 }
 

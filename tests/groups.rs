@@ -5,26 +5,23 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use brook::{
-    Assignor, CleanupPolicy, ConsumerOptions, Error, Log, LogOptions, ManualClock, MemberId,
-    MemoryStorage, Message, OffsetReset, PartitionerKind, RecordInput, TopicConfig,
+    Assignor, CleanupPolicy, ConsumerOptions, Error, FileStore, Log, LogOptions, ManualClock,
+    MemberId, MemoryFiles, Message, OffsetReset, PartitionerKind, RecordInput, Step, TopicConfig,
     FETCH_BYTES_MAX,
 };
 use proptest::prelude::*;
 
 const NOW: i64 = 1_700_000_000_000;
 
-fn open_with_clock(storage: &MemoryStorage, clock: &ManualClock) -> Log {
+fn open_with_clock(storage: &MemoryFiles, clock: &ManualClock) -> Log {
     Log::open(
-        Box::new(storage.clone()),
-        LogOptions {
-            clock: Box::new(clock.clone()),
-            seed: 9,
-        },
+        Box::new(FileStore::new(Box::new(storage.clone()))),
+        LogOptions::new(Box::new(clock.clone()), 9),
     )
     .unwrap()
 }
 
-fn open(storage: &MemoryStorage) -> Log {
+fn open(storage: &MemoryFiles) -> Log {
     open_with_clock(storage, &ManualClock::new(NOW))
 }
 
@@ -50,9 +47,12 @@ fn produce(log: &mut Log, topic: &str, partition: u32, values: &[&str]) {
         })
         .collect();
     log.send(&mut producer, topic, &messages).unwrap();
+    // Readers see what is durable: flush, as a send's acknowledgement does.
+    log.flush(true).unwrap();
 }
 
-/// Polls once; returns (partition, offset, value) of each delivered record.
+/// Polls once; returns (partition, offset, value) of each delivered record. The poll's auto
+/// commits become durable with the flush after it, as the bindings flush before delivering.
 fn poll(log: &mut Log, member: MemberId, max: u32) -> Vec<(u32, i64, String)> {
     let mut got = Vec::new();
     log.poll(member, max, FETCH_BYTES_MAX, &mut |_, partition, record| {
@@ -60,7 +60,16 @@ fn poll(log: &mut Log, member: MemberId, max: u32) -> Vec<(u32, i64, String)> {
         got.push((partition, record.offset, value));
     })
     .unwrap();
+    log.flush(true).unwrap();
     got
+}
+
+/// Retention and compaction, on a store that reads at once.
+fn maintained(log: &mut Log) -> u32 {
+    match log.maintain().unwrap() {
+        Step::Ready(changed) => changed,
+        Step::Pending => panic!("a file store never waits"),
+    }
 }
 
 fn drain(log: &mut Log, member: MemberId) -> Vec<(u32, i64, String)> {
@@ -75,8 +84,8 @@ fn drain(log: &mut Log, member: MemberId) -> Vec<(u32, i64, String)> {
     all
 }
 
-fn setup(partitions: u32, per_partition: usize) -> (MemoryStorage, Log) {
-    let storage = MemoryStorage::with_crash_simulation();
+fn setup(partitions: u32, per_partition: usize) -> (MemoryFiles, Log) {
+    let storage = MemoryFiles::with_crash_simulation();
     let mut log = open(&storage);
     log.create_topic("t", partitions, TopicConfig::default())
         .unwrap();
@@ -87,7 +96,7 @@ fn setup(partitions: u32, per_partition: usize) -> (MemoryStorage, Log) {
         let refs: Vec<&str> = values.iter().map(String::as_str).collect();
         produce(&mut log, "t", partition, &refs);
     }
-    log.flush().unwrap();
+    log.flush(true).unwrap();
     (storage, log)
 }
 
@@ -202,7 +211,7 @@ fn manual_commit_redelivers_after_a_crash_and_auto_commit_skips() {
         }
         let second = poll(&mut log, member, 1); // record 1 delivered, then the process dies
         assert_eq!(second[0].1, 1);
-        log.flush().unwrap();
+        log.flush(true).unwrap();
         std::mem::forget(log);
         let mut log = open(&storage.crash_image(|_, _| 0));
         let member = log
@@ -413,7 +422,7 @@ fn growing_a_topic_rebalances_its_groups() {
 
 #[test]
 fn retention_deletes_old_segments_and_consumers_follow_their_reset_policy() {
-    let storage = MemoryStorage::new();
+    let storage = MemoryFiles::new();
     let clock = ManualClock::new(NOW);
     let mut log = open_with_clock(&storage, &clock);
     let config = TopicConfig {
@@ -445,9 +454,9 @@ fn retention_deletes_old_segments_and_consumers_follow_their_reset_policy() {
     for _ in 0..10 {
         produce(&mut log, "t", 0, &[&value]);
     }
-    assert_eq!(log.maintain().unwrap(), 0, "nothing is old enough yet");
+    assert_eq!(maintained(&mut log), 0, "nothing is old enough yet");
     clock.advance(40_000); // the first 20 records are now 70 s old, the last 10 are 40 s old
-    let deleted = log.maintain().unwrap();
+    let deleted = maintained(&mut log);
     assert!(deleted > 0);
     let offsets = log.offsets("t").unwrap()[0];
     assert!(offsets.low > 1 && offsets.low <= 20, "{offsets:?}");
@@ -464,7 +473,7 @@ fn retention_deletes_old_segments_and_consumers_follow_their_reset_policy() {
     assert_eq!(error.code(), "OFFSET_OUT_OF_RANGE");
     // Everything expires: the active segment is rolled and deleted, the offsets carry on.
     clock.advance(120_000);
-    log.maintain().unwrap();
+    maintained(&mut log);
     let offsets = log.offsets("t").unwrap()[0];
     assert_eq!((offsets.low, offsets.high), (30, 30));
     produce(&mut log, "t", 0, &["after"]);
@@ -476,7 +485,7 @@ fn retention_deletes_old_segments_and_consumers_follow_their_reset_policy() {
 
 #[test]
 fn retention_bytes_keeps_the_newest_segments_under_the_limit() {
-    let storage = MemoryStorage::new();
+    let storage = MemoryFiles::new();
     let mut log = open(&storage);
     let config = TopicConfig {
         segment_bytes: 1024,
@@ -488,7 +497,7 @@ fn retention_bytes_keeps_the_newest_segments_under_the_limit() {
     for _ in 0..40 {
         produce(&mut log, "t", 0, &[&value]);
     }
-    log.maintain().unwrap();
+    maintained(&mut log);
     let offsets = log.offsets("t").unwrap()[0];
     let kept_bytes: u64 = storage
         .paths()
@@ -514,7 +523,7 @@ fn compact_config() -> TopicConfig {
 
 #[test]
 fn compaction_keeps_the_latest_value_per_key_and_never_moves_offsets() {
-    let storage = MemoryStorage::with_crash_simulation();
+    let storage = MemoryFiles::with_crash_simulation();
     let clock = ManualClock::new(NOW);
     let mut log = open_with_clock(&storage, &clock);
     log.create_topic("c", 1, compact_config()).unwrap();
@@ -532,10 +541,11 @@ fn compaction_keeps_the_latest_value_per_key_and_never_moves_offsets() {
             partition: None,
         };
         let placed = log.send(&mut producer, "c", &[message]).unwrap();
+        log.flush(true).unwrap();
         last.insert(key, (placed[0].offset, value));
     }
     clock.advance(1);
-    assert!(log.maintain().unwrap() > 0);
+    assert!(maintained(&mut log) > 0);
     let high = log.offsets("c").unwrap()[0].high;
     assert_eq!(high, 200, "compaction never changes the high watermark");
     let records = log.read_records("c", 0, 0, u32::MAX).unwrap();
@@ -569,7 +579,7 @@ fn compaction_keeps_the_latest_value_per_key_and_never_moves_offsets() {
         }
     }
     // A second pass with nothing new sealed does nothing; a reopen keeps the result.
-    assert_eq!(log.maintain().unwrap(), 0);
+    assert_eq!(maintained(&mut log), 0);
     log.close().unwrap();
     let mut log = open(&storage);
     assert_eq!(log.read_records("c", 0, 0, u32::MAX).unwrap(), records);
@@ -580,7 +590,7 @@ fn a_crash_in_the_middle_of_compaction_loses_nothing() {
     // Fail the store at every step of a compaction; after a crash, the log holds either the
     // old or the compacted segments, and the latest value of every key is readable.
     for fail_at in 0..40u64 {
-        let storage = MemoryStorage::with_crash_simulation();
+        let storage = MemoryFiles::with_crash_simulation();
         let clock = ManualClock::new(NOW);
         let mut log = open_with_clock(&storage, &clock);
         log.create_topic("c", 1, compact_config()).unwrap();
@@ -598,7 +608,7 @@ fn a_crash_in_the_middle_of_compaction_loses_nothing() {
             };
             log.send(&mut producer, "c", &[message]).unwrap();
         }
-        log.flush().unwrap();
+        log.flush(true).unwrap();
         storage.fail_after(fail_at);
         let _ = log.maintain();
         std::mem::forget(log);
@@ -630,10 +640,10 @@ fn consumer_offsets_stay_small_under_auto_commit() {
         produce(&mut log, "t", 0, &[&format!("{i}")]);
         assert_eq!(poll(&mut log, member, 10).len(), 1);
         if i % 100 == 0 {
-            log.maintain().unwrap();
+            maintained(&mut log);
         }
     }
-    log.maintain().unwrap();
+    maintained(&mut log);
     let records = log
         .read_records("__consumer_offsets", 0, 0, u32::MAX)
         .unwrap();
@@ -734,7 +744,7 @@ proptest! {
     fn groups_keep_their_invariants_through_random_operations(
         operations in proptest::collection::vec(operation(), 1..60),
     ) {
-        let mut storage = MemoryStorage::with_crash_simulation();
+        let mut storage = MemoryFiles::with_crash_simulation();
         let mut log = open(&storage);
         log.create_topic("t", PARTITIONS, TopicConfig { segment_bytes: 1024, ..TopicConfig::default() }).unwrap();
         let mut model = Model {
@@ -790,7 +800,7 @@ proptest! {
                     }
                     if GROUPS[group].1 {
                         // An auto-committing consumer makes its commit durable before processing.
-                        log.flush().unwrap();
+                        log.flush(true).unwrap();
                         model.durable = model.written.clone();
                         for partition in 0..PARTITIONS {
                             if let Some(c) = log.committed("auto", "t", partition) {
@@ -807,7 +817,7 @@ proptest! {
                     if GROUPS[group].1 || !log.owns(id, "t", partition) { continue; }
                     if let Some(position) = log.position(id, "t", partition).unwrap() {
                         log.commit(id, &[("t", partition, position)]).unwrap();
-                        log.flush().unwrap();
+                        log.flush(true).unwrap();
                         model.durable = model.written.clone();
                         model.commits[0].insert(partition, position);
                         model.durable_commits[0] = model.commits[0].clone();
@@ -861,7 +871,7 @@ proptest! {
             for (partition, offset, _) in drain(&mut log, member) {
                 *model.delivered[g].entry((partition, offset)).or_default() += 1;
             }
-            log.flush().unwrap();
+            log.flush(true).unwrap();
             if *auto {
                 for (&(p, o), &count) in &model.delivered[g] {
                     prop_assert!(count <= 1, "auto commit delivered {}:{} {} times", p, o, count);
@@ -881,7 +891,7 @@ proptest! {
         writes in proptest::collection::vec((0u8..12, proptest::option::of(0u16..1000)), 1..300),
         reopen in any::<bool>(),
     ) {
-        let storage = MemoryStorage::with_crash_simulation();
+        let storage = MemoryFiles::with_crash_simulation();
         let clock = ManualClock::new(NOW);
         let mut log = open_with_clock(&storage, &clock);
         log.create_topic("c", 1, compact_config()).unwrap();
@@ -895,10 +905,11 @@ proptest! {
                 partition: None,
             };
             log.send(&mut producer, "c", &[message]).unwrap();
+            log.flush(true).unwrap();
             values_by_offset.push((key, value));
         }
         clock.advance(1);
-        log.maintain().unwrap();
+        maintained(&mut log);
         if reopen {
             log.close().unwrap();
             log = open_with_clock(&storage, &clock);
@@ -978,4 +989,35 @@ fn assignment_versions_move_only_for_members_whose_assignment_changed() {
     log.join_group(options("e", true, Assignor::Range), &["t"])
         .unwrap();
     assert_ne!(log.assignment_version(x).unwrap(), x_before);
+}
+
+#[test]
+fn a_partition_moved_while_its_commit_is_on_its_way_to_disk_resumes_after_it() {
+    // The first member commits record 0..2 of each partition; before that commit is durable a
+    // second member joins and takes a partition over. It starts after the commit, not at the
+    // last durable one: the first member has handed those records to its app already.
+    let (_, mut log) = setup(2, 5);
+    let first = log
+        .join_group(options("g", true, Assignor::Range), &["t"])
+        .unwrap();
+    let mut delivered = Vec::new();
+    log.poll(first, 6, FETCH_BYTES_MAX, &mut |_, partition, record| {
+        delivered.push((partition, record.offset))
+    })
+    .unwrap();
+    assert_eq!(delivered.len(), 6);
+    assert_eq!(log.committed("g", "t", 1), None, "not durable yet");
+    let second = log
+        .join_group(options("g", true, Assignor::Range), &["t"])
+        .unwrap();
+    let moved = log.assignment(second).unwrap();
+    assert_eq!(moved.len(), 1);
+    let (_, partition) = moved[0].clone();
+    let resumed = delivered.iter().filter(|d| d.0 == partition).count() as i64;
+    let got = poll(&mut log, second, 100);
+    assert_eq!(
+        got.first().map(|g| g.1),
+        Some(resumed),
+        "the new owner starts after the pending commit"
+    );
 }

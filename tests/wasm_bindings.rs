@@ -48,7 +48,7 @@ fn packed(values: &[&str], partition: Option<f64>) -> Vec<u8> {
 }
 
 fn log_with_topic(partitions: f64) -> WasmLog {
-    let mut log = WasmLog::open_memory(1.0).unwrap();
+    let mut log = WasmLog::open_memory(1.0, JsValue::UNDEFINED).unwrap();
     let request = object(&[("topic", "t".into()), ("partitions", partitions.into())]);
     log.create_topic(request).unwrap();
     log
@@ -67,6 +67,10 @@ fn send_and_poll_round_trip_through_the_packed_formats() {
         )
         .unwrap();
     assert_eq!(placed, vec![1.0, 0.0, 1.0, 1.0, 1.0, 2.0]);
+    assert!(
+        log.persist(true).unwrap().is_undefined(),
+        "memory persists at once"
+    );
     let options = object(&[("groupId", "g".into()), ("fromBeginning", true.into())]);
     let member = log
         .join_group(options, Array::of1(&"t".into()).into())
@@ -82,12 +86,18 @@ fn send_and_poll_round_trip_through_the_packed_formats() {
         !log.has_records(member),
         "auto commit moved the position to the end"
     );
+    assert_eq!(
+        log.committed("g", "t", 1),
+        None,
+        "a commit counts once it is durable"
+    );
+    log.persist(true).unwrap();
     assert_eq!(log.committed("g", "t", 1), Some(3.0));
 }
 
 #[wasm_bindgen_test]
 fn numbers_are_checked_not_coerced() {
-    let mut log = WasmLog::open_memory(2.0).unwrap();
+    let mut log = WasmLog::open_memory(2.0, JsValue::UNDEFINED).unwrap();
     for (partitions, expected) in [
         (JsValue::from_str("3"), "INVALID_PARTITIONS"),
         (JsValue::from_f64(0.0), "INVALID_PARTITIONS"),

@@ -1,12 +1,12 @@
 // Storage through a host object that JS passes in (Node's entry point hands one backed by
 // node:fs). The wasm module imports nothing runtime-specific, so the same .wasm loads in
-// browsers and bundlers; the host's methods mirror the `Storage` trait one to one.
+// browsers and bundlers; the host's methods mirror the `Files` trait one to one.
 
 use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::storage::Storage;
+use crate::files::Files;
 
 #[wasm_bindgen]
 extern "C" {
@@ -70,7 +70,7 @@ impl JsHostStorage {
     }
 }
 
-impl Storage for JsHostStorage {
+impl Files for JsHostStorage {
     fn open(&mut self, path: &str) -> Result<u64> {
         let length = self
             .host

@@ -1,27 +1,41 @@
-// The IndexedDB backend: the durable copy of a `MirrorStorage`. A database has three object
+// The IndexedDB backend: the durable copy of a `KeyedStore`. A database has three object
 // stores: `batches` (key [topic, partition, baseOffset] -> the RecordBatch bytes; one value per
-// batch, never one per message), `segments` (key [topic, partition, baseOffset] -> 1) and `meta`
-// ("manifest" -> bytes). Each flush applies the mirror's journal in ONE readwrite transaction
-// with the durability hint of the log; its `complete` event is the durability point, so a
-// flush is all or nothing. `indexedDB` is looked up lazily, so this module loads in Node too.
+// batch, never one per message), `segments` (key [topic, partition, baseOffset] -> the
+// segment's summary) and `meta` ("manifest" -> bytes). Opening reads the manifest and the
+// summaries only; batches are read when a reader needs them (`load`), a few at a time. Each
+// flush applies the store's journal in ONE readwrite transaction with the durability hint of
+// the log; its `complete` event is the durability point, so a flush is all or nothing.
+// `indexedDB` is looked up lazily, so this module loads in Node too.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use js_sys::{Array, JsString, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    IdbDatabase, IdbFactory, IdbObjectStore, IdbOpenDbRequest, IdbRequest, IdbTransaction,
+    IdbDatabase, IdbFactory, IdbKeyRange, IdbObjectStore, IdbOpenDbRequest, IdbRequest,
+    IdbTransaction,
 };
 
 use super::interop::js_error;
 use crate::error::ErrorKind;
-use crate::mirror::{BatchKey, Change, LoadReport, MirrorStorage};
+use crate::keyed_store::{
+    check_stored_batch, decode_summary, encode_summary, summarize_segment, BatchKey, BatchRun,
+    Change, KeyedImage, Load, LOAD_BATCHES_MAX,
+};
+use crate::store::{PartitionKey, PartitionRecovery, SegmentSummary};
 
-const VERSION: u32 = 1;
+/// 2: segment values are summaries (this engine). brook 0.1 opens version 1 and so fails
+/// with a VersionError on an upgraded database, rather than misreading it.
+const VERSION: u32 = 2;
 const BATCHES: &str = "batches";
 const SEGMENTS: &str = "segments";
 const META: &str = "meta";
 const MANIFEST_KEY: &str = "manifest";
+/// How long a blocked deletion waits for closing connections before it reports LOG_LOCKED.
+const BLOCKED_GRACE_MS: f64 = 1000.0;
 
 /// Turns an IndexedDB failure into a BrookError: a full quota is QUOTA_EXCEEDED.
 fn idb_error(what: &str, error: JsValue) -> JsValue {
@@ -129,13 +143,17 @@ pub async fn open_database(name: &str) -> Result<IdbDatabase, JsValue> {
     Ok(result.unchecked_into())
 }
 
-fn key(key: &BatchKey) -> JsValue {
+fn key_value(partition: &PartitionKey, base_offset: i64) -> JsValue {
     Array::of3(
-        &JsValue::from_str(&key.topic),
-        &JsValue::from_f64(key.partition as f64),
-        &JsValue::from_f64(key.base_offset as f64),
+        &JsValue::from_str(&partition.topic),
+        &JsValue::from_f64(partition.partition as f64),
+        &JsValue::from_f64(base_offset as f64),
     )
     .into()
+}
+
+fn key(key: &BatchKey) -> JsValue {
+    key_value(&key.partition, key.base_offset)
 }
 
 /// A stored key back to a BatchKey; None for anything brook did not write.
@@ -146,16 +164,27 @@ fn parse_key(value: &JsValue) -> Option<BatchKey> {
     let base_offset = array.get(2).as_f64()?;
     if partition.fract() != 0.0
         || partition < 0.0
+        || partition > u32::MAX as f64
         || base_offset.fract() != 0.0
         || base_offset < 0.0
     {
         return None;
     }
     Some(BatchKey {
-        topic,
-        partition: partition as u32,
+        partition: PartitionKey::new(&topic, partition as u32),
         base_offset: base_offset as i64,
     })
+}
+
+/// Keys of one partition from `from` (inclusive) to `to` (exclusive).
+fn range(partition: &PartitionKey, from: i64, to: i64) -> Result<IdbKeyRange, JsValue> {
+    IdbKeyRange::bound_with_lower_open_and_upper_open(
+        &key_value(partition, from),
+        &key_value(partition, to),
+        false,
+        true,
+    )
+    .map_err(|e| idb_error("key range", e))
 }
 
 async fn get(request: Result<IdbRequest, JsValue>) -> Result<JsValue, JsValue> {
@@ -165,14 +194,18 @@ async fn get(request: Result<IdbRequest, JsValue>) -> Result<JsValue, JsValue> {
         .map_err(|e| idb_error("read", e))
 }
 
-/// `db.transaction([batches, segments, meta], mode, { durability })`, called through JS:
-/// web-sys has the durability option only behind its unstable-API flag.
-fn transaction(db: &IdbDatabase, mode: &str, durability: &str) -> Result<IdbTransaction, JsValue> {
-    let names = Array::of3(
-        &JsString::from(BATCHES),
-        &JsString::from(SEGMENTS),
-        &JsString::from(META),
-    );
+/// `db.transaction(stores, mode, { durability })`, called through JS: web-sys has the
+/// durability option only behind its unstable-API flag.
+fn transaction(
+    db: &IdbDatabase,
+    stores: &[&str],
+    mode: &str,
+    durability: &str,
+) -> Result<IdbTransaction, JsValue> {
+    let names = Array::new();
+    for store in stores {
+        names.push(&JsString::from(*store));
+    }
     let options = js_sys::Object::new();
     Reflect::set(&options, &"durability".into(), &durability.into())?;
     let method: js_sys::Function = Reflect::get(db, &"transaction".into())?.dyn_into()?;
@@ -182,39 +215,179 @@ fn transaction(db: &IdbDatabase, mode: &str, durability: &str) -> Result<IdbTran
         .map_err(|e| idb_error("transaction", e))
 }
 
-/// Reads everything back and rebuilds the mirror (every batch checked).
-pub async fn load(db: &IdbDatabase) -> Result<(MirrorStorage, LoadReport), JsValue> {
-    let transaction = transaction(db, "readonly", "default")?;
+/// What opening a database read: the manifest and every segment's summary (no batches), and
+/// what a store of brook 0.1 (which kept no summaries) needed to have computed.
+pub struct Opened {
+    pub image: KeyedImage,
+    /// Summaries computed from a 0.1 store's batches, to be written with the next flush.
+    pub migrated: Vec<(PartitionKey, SegmentSummary)>,
+    pub recovery: BTreeMap<PartitionKey, PartitionRecovery>,
+}
+
+/// Reads the manifest and the segment summaries. A segment stored the 0.1 way (its value is
+/// 1, not a summary) has its batches read once, to summarize it.
+pub async fn load(db: &IdbDatabase) -> Result<Opened, JsValue> {
+    let transaction = transaction(db, &[BATCHES, SEGMENTS, META], "readonly", "default")?;
     let store = |name: &str| -> Result<IdbObjectStore, JsValue> {
         transaction
             .object_store(name)
             .map_err(|e| idb_error("read", e))
     };
-    let batches = store(BATCHES)?;
+    let segments = store(SEGMENTS)?;
     // Issued together in one transaction, so keys and values are of the same snapshot.
-    let keys = batches.get_all_keys();
-    let values = batches.get_all();
-    let segments = store(SEGMENTS)?.get_all_keys();
+    let keys = segments.get_all_keys();
+    let values = segments.get_all();
     let manifest = store(META)?.get(&JsValue::from_str(MANIFEST_KEY));
     let keys: Array = get(keys).await?.unchecked_into();
     let values: Array = get(values).await?.unchecked_into();
-    let segments: Array = get(segments).await?.unchecked_into();
     let manifest = get(manifest).await?;
 
-    let mut loaded = Vec::with_capacity(keys.length() as usize);
+    let mut opened = Opened {
+        image: KeyedImage {
+            manifest: manifest.dyn_ref::<Uint8Array>().map(Uint8Array::to_vec),
+            ..KeyedImage::default()
+        },
+        migrated: Vec::new(),
+        recovery: BTreeMap::new(),
+    };
+    let mut older: BTreeMap<PartitionKey, Vec<i64>> = BTreeMap::new();
+    let mut all: BTreeMap<PartitionKey, Vec<i64>> = BTreeMap::new();
     for (key, value) in keys.iter().zip(values.iter()) {
-        if let (Some(key), Some(bytes)) = (parse_key(&key), value.dyn_ref::<Uint8Array>()) {
-            loaded.push((key, bytes.to_vec()));
+        let Some(key) = parse_key(&key) else { continue };
+        all.entry(key.partition.clone())
+            .or_default()
+            .push(key.base_offset);
+        match value.dyn_ref::<Uint8Array>().map(Uint8Array::to_vec) {
+            Some(bytes) => match decode_summary(key.base_offset, &bytes) {
+                Some(summary) => {
+                    opened.image.segments.insert(key, summary);
+                }
+                None => older
+                    .entry(key.partition)
+                    .or_default()
+                    .push(key.base_offset),
+            },
+            None => older
+                .entry(key.partition)
+                .or_default()
+                .push(key.base_offset),
         }
     }
-    let segments: Vec<BatchKey> = segments.iter().filter_map(|k| parse_key(&k)).collect();
-    let manifest = manifest.dyn_ref::<Uint8Array>().map(Uint8Array::to_vec);
-    MirrorStorage::load(manifest, segments, loaded).map_err(super::interop::to_js)
+    let batches = store(BATCHES)?;
+    for (partition, bases) in older {
+        let mut every: Vec<i64> = all.get(&partition).cloned().unwrap_or_default();
+        every.sort_unstable();
+        for base in bases {
+            let end = every.iter().copied().find(|&b| b > base);
+            // A chunk at a time, each checked and dropped: a 0.1 segment may be large.
+            let mut checked = Vec::new();
+            let mut lower = key_value(&partition, base);
+            let mut lower_open = false;
+            loop {
+                let upper = key_value(&partition, end.unwrap_or(i64::MAX / 2));
+                let range = IdbKeyRange::bound_with_lower_open_and_upper_open(
+                    &lower, &upper, lower_open, true,
+                )
+                .map_err(|e| idb_error("key range", e))?;
+                let keys = batches.get_all_keys_with_key_and_limit(&range, LOAD_BATCHES_MAX);
+                let values = batches.get_all_with_key_and_limit(&range, LOAD_BATCHES_MAX);
+                let keys: Array = get(keys).await?.unchecked_into();
+                let values: Array = get(values).await?.unchecked_into();
+                for (k, v) in keys.iter().zip(values.iter()) {
+                    let Some(key) = parse_key(&k) else { continue };
+                    let bytes = v
+                        .dyn_ref::<Uint8Array>()
+                        .map(Uint8Array::to_vec)
+                        .unwrap_or_default();
+                    checked.push(check_stored_batch(key.base_offset, &bytes));
+                }
+                if keys.length() < LOAD_BATCHES_MAX {
+                    break;
+                }
+                lower = keys.get(keys.length() - 1);
+                lower_open = true;
+            }
+            let recovery = opened.recovery.entry(partition.clone()).or_default();
+            let summary = summarize_segment(&partition, base, &checked, end, recovery);
+            opened.image.segments.insert(
+                BatchKey {
+                    partition: partition.clone(),
+                    base_offset: base,
+                },
+                summary,
+            );
+            opened.migrated.push((partition.clone(), summary));
+        }
+    }
+    Ok(opened)
+}
+
+/// Reads what `loads` ask for, each in one readonly transaction: the batch holding (or
+/// following) the offset within its segment, and those after it. Returns each load's run and
+/// whether it reached the segment's end.
+pub async fn fetch(db: &IdbDatabase, loads: &[Load]) -> Result<Vec<(BatchRun, bool)>, JsValue> {
+    let transaction = transaction(db, &[BATCHES], "readonly", "default")?;
+    let batches = transaction
+        .object_store(BATCHES)
+        .map_err(|e| idb_error("read", e))?;
+    let mut runs = Vec::with_capacity(loads.len());
+    for load in loads {
+        // The greatest key at or below the offset, within the segment.
+        let below = IdbKeyRange::bound(
+            &key_value(&load.partition, load.segment_base),
+            &key_value(&load.partition, load.offset),
+        )
+        .map_err(|e| idb_error("key range", e))?;
+        let cursor = batches
+            .open_key_cursor_with_range_and_direction(&below, web_sys::IdbCursorDirection::Prev);
+        let floor = match get(cursor).await? {
+            value if value.is_null() || value.is_undefined() => None,
+            value => {
+                let cursor: web_sys::IdbCursor = value.unchecked_into();
+                cursor
+                    .key()
+                    .ok()
+                    .as_ref()
+                    .and_then(parse_key)
+                    .map(|k| k.base_offset)
+            }
+        };
+        let start = floor.unwrap_or(load.offset);
+        let range = range(&load.partition, start, load.segment_next.max(start + 1))?;
+        let limit = load.batches_max.clamp(1, LOAD_BATCHES_MAX);
+        let keys = batches.get_all_keys_with_key_and_limit(&range, limit);
+        let values = batches.get_all_with_key_and_limit(&range, limit);
+        let keys: Array = get(keys).await?.unchecked_into();
+        let values: Array = get(values).await?.unchecked_into();
+        let mut reached_end = keys.length() < limit;
+        // Into wasm memory only up to the load's budget (the first batch always): batches
+        // larger than the segment's average would otherwise bring far more than planned.
+        let mut run: BatchRun = Vec::new();
+        let mut bytes: u64 = 0;
+        for (k, v) in keys.iter().zip(values.iter()) {
+            let (Some(key), Some(value)) = (parse_key(&k), v.dyn_ref::<Uint8Array>()) else {
+                continue;
+            };
+            if !run.is_empty() && bytes + value.length() as u64 > load.bytes_max {
+                reached_end = false;
+                break;
+            }
+            bytes += value.length() as u64;
+            run.push((key.base_offset, Rc::new(value.to_vec())));
+        }
+        runs.push((run, reached_end));
+    }
+    Ok(runs)
 }
 
 /// Applies `changes` in one readwrite transaction; the promise settles on `complete`.
 pub fn write(db: &IdbDatabase, changes: &[Change], strict: bool) -> Result<Promise, JsValue> {
-    let transaction = transaction(db, "readwrite", if strict { "strict" } else { "relaxed" })?;
+    let transaction = transaction(
+        db,
+        &[BATCHES, SEGMENTS, META],
+        "readwrite",
+        if strict { "strict" } else { "relaxed" },
+    )?;
     let store = |name: &str| {
         transaction
             .object_store(name)
@@ -235,11 +408,21 @@ pub fn write(db: &IdbDatabase, changes: &[Change], strict: bool) -> Result<Promi
                 &Uint8Array::from(bytes.as_slice()).into(),
                 &key(k),
             ),
-            Change::DeleteBatch { key: k } => batches
-                .delete(&key(k))
-                .map(drop)
-                .map_err(|e| idb_error("write", e)),
-            Change::PutSegment { key: k } => put(&segments, &JsValue::from_f64(1.0), &key(k)),
+            Change::DeleteBatches {
+                partition,
+                from,
+                to,
+            } => range(partition, *from, (*to).min(i64::MAX / 2)).and_then(|range| {
+                batches
+                    .delete(&range)
+                    .map(drop)
+                    .map_err(|e| idb_error("write", e))
+            }),
+            Change::PutSegment { key: k, summary } => put(
+                &segments,
+                &Uint8Array::from(encode_summary(summary).as_slice()).into(),
+                &key(k),
+            ),
             Change::DeleteSegment { key: k } => segments
                 .delete(&key(k))
                 .map(drop)
@@ -271,13 +454,34 @@ pub async fn delete_database(name: &str) -> Result<(), JsValue> {
     let done = request_promise(&request);
     // While another connection (a log in this or another tab) is open the deletion waits for
     // it; say so instead of hanging. The deletion still happens once that log closes.
+    // `blocked` also fires for a connection that is closing but still finishing a transaction
+    // (a log closed just now): give that a moment before calling the database open elsewhere.
     let blocked = Promise::new(&mut |_, reject| {
         let on_blocked = Closure::once_into_js(move || {
             let error = js_error(
                 ErrorKind::LogLocked,
                 "the database is open in a log (here or in another tab); close it first",
             );
-            let _ = reject.call1(&JsValue::UNDEFINED, &error);
+            let fail = Closure::once_into_js(move || {
+                let _ = reject.call1(&JsValue::UNDEFINED, &error);
+            });
+            let set_timeout = Reflect::get(&js_sys::global(), &"setTimeout".into())
+                .ok()
+                .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+            match set_timeout {
+                Some(set_timeout) => {
+                    let _ = set_timeout.call2(
+                        &JsValue::UNDEFINED,
+                        &fail,
+                        &JsValue::from_f64(BLOCKED_GRACE_MS),
+                    );
+                }
+                None => {
+                    let _ = fail
+                        .unchecked_ref::<js_sys::Function>()
+                        .call0(&JsValue::UNDEFINED);
+                }
+            }
         });
         request.set_onblocked(Some(on_blocked.unchecked_ref()));
     });

@@ -18,10 +18,12 @@ use self::interop::{
 };
 use crate::assignor::Assignor;
 use crate::error::ErrorKind;
+use crate::file_store::FileStore;
 use crate::group::{ConsumerOptions, MemberId, OffsetReset, FETCH_BYTES_MAX, FETCH_RECORDS_MAX};
-use crate::log::{Clock, Log, LogOptions, Producer};
+use crate::keyed_store::KeyedStore;
+use crate::log::{Clock, FlushStatus, Log, LogOptions, Producer, CACHE_BYTES_MAX};
 use crate::partitioner::PartitionerKind;
-use crate::storage::{MemoryStorage, Storage};
+use crate::store::Step;
 use crate::topic::{CleanupPolicy, TopicConfig, PARTITIONS_MAX};
 use crate::wire::{decode_send, PollWriter};
 
@@ -55,46 +57,45 @@ pub struct WasmProducer {
 #[derive(Debug)]
 pub struct WasmLog {
     log: Log,
-    /// The IndexedDB database behind a `MirrorStorage`, for logs opened by name.
-    indexed_db: Option<IndexedDbStore>,
+    /// The IndexedDB database and the keyed store over it, for logs opened by name.
+    indexed_db: Option<(web_sys::IdbDatabase, KeyedStore)>,
 }
 
-/// An IndexedDB database read back into a mirror: what `openIndexedDb` builds a log from,
-/// and what `replaceStore` swaps in after a failed transaction.
+/// An IndexedDB database as opened: its manifest and segment summaries (no batches), what
+/// `openIndexedDb` builds a log from and what `replaceStore` swaps in after a failed flush.
 #[wasm_bindgen]
-#[derive(Debug)]
 pub struct IndexedDbStore {
     database: web_sys::IdbDatabase,
-    mirror: crate::mirror::MirrorStorage,
-    dropped: u64,
+    opened: idb::Opened,
 }
 
-#[wasm_bindgen]
-impl IndexedDbStore {
-    /// Batches found damaged on load and dropped (with everything after them).
-    #[wasm_bindgen(getter)]
-    pub fn dropped(&self) -> f64 {
-        self.dropped as f64
-    }
-}
-
-impl std::fmt::Debug for crate::mirror::MirrorStorage {
+impl std::fmt::Debug for IndexedDbStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("MirrorStorage")
+        f.write_str("IndexedDbStore")
     }
 }
 
-/// Opens (creating if needed) the IndexedDB database `name` and reads it back, checking every
-/// stored batch.
+impl IndexedDbStore {
+    /// The keyed store over the database, with what opening it found.
+    fn into_store(self) -> (web_sys::IdbDatabase, KeyedStore) {
+        let store = KeyedStore::persisted(self.opened.image);
+        for (partition, summary) in self.opened.migrated {
+            store.note_summary(&partition, summary);
+        }
+        for (partition, recovery) in self.opened.recovery {
+            store.note_recovery(&partition, recovery);
+        }
+        (self.database, store)
+    }
+}
+
+/// Opens (creating if needed) the IndexedDB database `name` and reads its manifest and
+/// segment summaries; batches are read when a reader needs them.
 #[wasm_bindgen(js_name = loadIndexedDb)]
 pub async fn load_indexed_db(name: String) -> JsResult<IndexedDbStore> {
     let database = idb::open_database(&name).await?;
-    let (mirror, report) = idb::load(&database).await?;
-    Ok(IndexedDbStore {
-        database,
-        mirror,
-        dropped: report.dropped,
-    })
+    let opened = idb::load(&database).await?;
+    Ok(IndexedDbStore { database, opened })
 }
 
 /// Deletes the IndexedDB database `name` (close its log first).
@@ -126,6 +127,44 @@ struct OffsetsView {
     partition: u32,
     low: f64,
     high: f64,
+    durable: f64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RecoveryView {
+    partitions: Vec<PartitionRecoveryView>,
+    clamped_commits: Vec<ClampedView>,
+    commits_damaged: Option<String>,
+    clean: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PartitionRecoveryView {
+    topic: String,
+    partition: u32,
+    truncated_bytes: f64,
+    truncated_at: Option<f64>,
+    damaged: Vec<DamagedView>,
+    ignored: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct DamagedView {
+    from: f64,
+    to: f64,
+    reason: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ClampedView {
+    group_id: String,
+    topic: String,
+    partition: u32,
+    committed: f64,
+    end: f64,
 }
 
 #[derive(Serialize)]
@@ -259,69 +298,193 @@ fn topic_config(object: &Object) -> JsResult<TopicConfig> {
 impl WasmLog {
     /// A log in memory.
     #[wasm_bindgen(js_name = openMemory)]
-    pub fn open_memory(seed: f64) -> JsResult<WasmLog> {
-        WasmLog::open_storage(Box::new(MemoryStorage::new()), seed)
+    pub fn open_memory(seed: f64, cache_bytes: JsValue) -> JsResult<WasmLog> {
+        WasmLog::open_store(Box::new(KeyedStore::in_memory()), seed, &cache_bytes, None)
     }
 
     /// A log in a host-provided file system (Node: node:fs).
     #[wasm_bindgen(js_name = openHost)]
-    pub fn open_host(host: HostStorage, seed: f64) -> JsResult<WasmLog> {
-        WasmLog::open_storage(Box::new(JsHostStorage::new(host)), seed)
+    pub fn open_host(host: HostStorage, seed: f64, cache_bytes: JsValue) -> JsResult<WasmLog> {
+        let store = FileStore::new(Box::new(JsHostStorage::new(host)));
+        WasmLog::open_store(Box::new(store), seed, &cache_bytes, None)
     }
 
-    fn open_storage(storage: Box<dyn Storage>, seed: f64) -> JsResult<WasmLog> {
-        let options = LogOptions {
-            clock: Box::new(JsClock),
-            seed: seed_from(seed),
-        };
-        Log::open(storage, options)
-            .map(|log| WasmLog {
-                log,
-                indexed_db: None,
-            })
-            .map_err(to_js)
-    }
-
-    /// A log in an IndexedDB database read by `loadIndexedDb`.
+    /// A log in an IndexedDB database read by `loadIndexedDb`. Not ready until `finishOpen`
+    /// says so (it may need `loadPending` first).
     #[wasm_bindgen(js_name = openIndexedDb)]
-    pub fn open_indexed_db(store: IndexedDbStore, seed: f64) -> JsResult<WasmLog> {
-        let mut log = WasmLog::open_storage(Box::new(store.mirror.clone()), seed)?;
-        log.indexed_db = Some(store);
-        Ok(log)
+    pub fn open_indexed_db(
+        store: IndexedDbStore,
+        seed: f64,
+        cache_bytes: JsValue,
+    ) -> JsResult<WasmLog> {
+        let (database, keyed) = store.into_store();
+        WasmLog::open_store(
+            Box::new(keyed.clone()),
+            seed,
+            &cache_bytes,
+            Some((database, keyed)),
+        )
     }
 
-    /// Makes every change so far durable and resolves then: files are synced when `strict`
-    /// (relaxed leaves them to the OS); an IndexedDB log writes its journal in one
-    /// transaction with the strict or relaxed durability hint. Calls made in order complete
-    /// in order (IndexedDB runs overlapping readwrite transactions in creation order).
-    pub fn persist(&mut self, strict: bool) -> JsResult<Promise> {
-        let Some(store) = &self.indexed_db else {
-            if strict {
-                self.log.flush().map_err(to_js)?;
-            } else {
-                self.log.check_open().map_err(to_js)?;
-            }
-            return Ok(Promise::resolve(&JsValue::UNDEFINED));
-        };
-        self.log.flush().map_err(to_js)?;
-        let changes = store.mirror.take_changes();
-        if changes.is_empty() {
-            return Ok(Promise::resolve(&JsValue::UNDEFINED));
+    fn open_store(
+        store: Box<dyn crate::store::Store>,
+        seed: f64,
+        cache_bytes: &JsValue,
+        indexed_db: Option<(web_sys::IdbDatabase, KeyedStore)>,
+    ) -> JsResult<WasmLog> {
+        let mut options = LogOptions::new(Box::new(JsClock), seed_from(seed));
+        if !cache_bytes.is_undefined() {
+            options.cache_bytes = integer(
+                cache_bytes,
+                "cacheBytes",
+                0.0,
+                CACHE_BYTES_MAX as f64,
+                ErrorKind::InvalidArgument,
+            )? as u64;
         }
-        idb::write(&store.database, &changes, strict)
+        let mut log = Log::open_started(store, options).map_err(to_js)?;
+        if indexed_db.is_none() {
+            // A synchronous store reads at once.
+            log.finish_open().map_err(to_js)?;
+        }
+        Ok(WasmLog { log, indexed_db })
     }
 
-    /// After a failed IndexedDB transaction the working copy is ahead of the database: swap
-    /// in a fresh read of the database (what is durable), keeping consumers and their groups.
+    /// Continues an open (reading the committed offsets): true once open; false when it needs
+    /// `loadPending` first.
+    #[wasm_bindgen(js_name = finishOpen)]
+    pub fn finish_open(&mut self) -> JsResult<bool> {
+        Ok(self.log.finish_open().map_err(to_js)? == Step::Ready(()))
+    }
+
+    /// Whether a read is waiting for batches the store must load (an IndexedDB log).
+    #[wasm_bindgen(js_name = hasPendingLoads)]
+    pub fn has_pending_loads(&self) -> bool {
+        self.indexed_db
+            .as_ref()
+            .is_some_and(|(_, store)| store.has_loads())
+    }
+
+    /// Reads from IndexedDB what waiting reads need; resolves once the store has it (then read
+    /// again). The read runs in its own transactions and holds no borrow of this log.
+    #[wasm_bindgen(js_name = loadPending)]
+    pub fn load_pending(&self) -> Promise {
+        let Some((database, store)) = self.indexed_db.clone() else {
+            return Promise::resolve(&JsValue::UNDEFINED);
+        };
+        let loads = store.take_loads();
+        wasm_bindgen_futures::future_to_promise(async move {
+            if loads.is_empty() {
+                return Ok(JsValue::UNDEFINED);
+            }
+            let runs = idb::fetch(&database, &loads).await?;
+            for (load, (run, reached_end)) in loads.iter().zip(runs) {
+                store.supply(load, run, reached_end);
+            }
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Makes everything sent so far durable. Files and memory: done when it returns
+    /// (undefined). IndexedDB: a promise of the flush's one transaction, after which the
+    /// caller reports `flushCompleted(ok)`; null when a flush is in flight already.
+    pub fn persist(&mut self, strict: bool) -> JsResult<JsValue> {
+        match self.log.flush(strict).map_err(to_js)? {
+            FlushStatus::Done => Ok(JsValue::UNDEFINED),
+            FlushStatus::Busy => Ok(JsValue::NULL),
+            FlushStatus::Started => {
+                let Some((database, store)) = &self.indexed_db else {
+                    return Err(js_error(
+                        ErrorKind::Io,
+                        "a flush started without a database to write",
+                    ));
+                };
+                match store.take_flush() {
+                    Some(changes) => match idb::write(database, &changes, strict) {
+                        Ok(promise) => Ok(promise.into()),
+                        Err(error) => {
+                            // Refused before it began (a closed database): the flush failed.
+                            self.log.flush_completed(false);
+                            Err(error)
+                        }
+                    },
+                    None => {
+                        // Nothing reached the journal after all: complete at once.
+                        store.flush_done();
+                        self.log.flush_completed(true);
+                        Ok(JsValue::UNDEFINED)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The IndexedDB transaction of `persist` committed (`ok`) or failed. After a failure the
+    /// caller reloads the database (`replaceStore`): this log is ahead of it.
+    #[wasm_bindgen(js_name = flushCompleted)]
+    pub fn flush_completed(&mut self, ok: bool) {
+        if ok {
+            if let Some((_, store)) = &self.indexed_db {
+                store.flush_done();
+            }
+        }
+        self.log.flush_completed(ok);
+    }
+
+    /// After a failed IndexedDB flush this log is ahead of the database: swap in a fresh read
+    /// of it (what is durable), keeping consumers and their groups; then `finishOpen`.
     #[wasm_bindgen(js_name = replaceStore)]
     pub fn replace_store(&mut self, store: IndexedDbStore) -> JsResult<()> {
+        let (database, keyed) = store.into_store();
         self.log
-            .replace_storage(Box::new(store.mirror.clone()))
+            .replace_store(Box::new(keyed.clone()))
             .map_err(to_js)?;
-        if let Some(old) = self.indexed_db.replace(store) {
-            old.database.close();
+        if let Some((old, _)) = self.indexed_db.replace((database, keyed)) {
+            old.close();
         }
         Ok(())
+    }
+
+    /// What opening found: per partition what recovery cut, what is damaged, what it left
+    /// alone; and commits clamped to their partition's end.
+    pub fn recovery(&self) -> JsResult<JsValue> {
+        let report = self.log.recovery_report();
+        let view = RecoveryView {
+            partitions: report
+                .partitions
+                .iter()
+                .map(|(key, r)| PartitionRecoveryView {
+                    topic: key.topic.clone(),
+                    partition: key.partition,
+                    truncated_bytes: r.truncated_bytes as f64,
+                    truncated_at: r.truncated_at.map(|o| o as f64),
+                    damaged: r
+                        .damaged
+                        .iter()
+                        .map(|d| DamagedView {
+                            from: d.from as f64,
+                            to: d.to as f64,
+                            reason: d.reason.clone(),
+                        })
+                        .collect(),
+                    ignored: r.ignored.clone(),
+                })
+                .collect(),
+            clamped_commits: report
+                .clamped_commits
+                .iter()
+                .map(|c| ClampedView {
+                    group_id: c.group.clone(),
+                    topic: c.topic.clone(),
+                    partition: c.partition,
+                    committed: c.committed as f64,
+                    end: c.end as f64,
+                })
+                .collect(),
+            commits_damaged: report.commits_damaged.clone(),
+            clean: report.is_clean(),
+        };
+        to_value(&view)
     }
 
     /// `createTopic({ topic, partitions, maxMessageBytes, segmentBytes, retentionMs,
@@ -413,6 +576,7 @@ impl WasmLog {
                 partition: o.partition,
                 low: o.low as f64,
                 high: o.high as f64,
+                durable: o.durable as f64,
             })
             .collect();
         to_value(&views)
@@ -455,17 +619,25 @@ impl WasmLog {
         Ok(out)
     }
 
-    pub fn flush(&mut self) -> JsResult<()> {
-        self.log.flush().map_err(to_js)
-    }
-
+    /// Whether anything was sent since the last `persist`.
     #[wasm_bindgen(js_name = hasUnflushed)]
     pub fn has_unflushed(&self) -> bool {
         self.log.has_unflushed()
     }
 
-    pub fn maintain(&mut self) -> JsResult<u32> {
-        self.log.maintain().map_err(to_js)
+    /// Whether a `persist` of IndexedDB is waiting for its transaction.
+    #[wasm_bindgen(js_name = isFlushInFlight)]
+    pub fn is_flush_in_flight(&self) -> bool {
+        self.log.is_flush_in_flight()
+    }
+
+    /// Runs retention and compaction; the segments deleted or rewritten, or undefined when
+    /// compaction waits for `loadPending` (call again after it).
+    pub fn maintain(&mut self) -> JsResult<Option<u32>> {
+        match self.log.maintain().map_err(to_js)? {
+            Step::Ready(changed) => Ok(Some(changed)),
+            Step::Pending => Ok(None),
+        }
     }
 
     #[wasm_bindgen(js_name = appendSequence)]
@@ -475,8 +647,8 @@ impl WasmLog {
 
     pub fn close(&mut self) -> JsResult<()> {
         let closed = self.log.close().map_err(to_js);
-        if let Some(store) = &self.indexed_db {
-            store.database.close();
+        if let Some((database, _)) = &self.indexed_db {
+            database.close();
         }
         closed
     }
@@ -616,6 +788,8 @@ impl WasmLog {
         } else {
             Log::fetch
         };
+        // A partition whose batches IndexedDB must load first is skipped; the caller sees
+        // `hasPendingLoads`, awaits `loadPending` and reads again.
         read(
             &mut self.log,
             member,

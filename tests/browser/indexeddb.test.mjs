@@ -4,9 +4,11 @@
 // full quota, tabs that share a log, and what the library does where an engine lacks a
 // feature. Each test gets a fresh browser context (its own storage).
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { startServer } from "../../scripts/serve.mjs";
 import { enginesUnderTest, launch } from "../lib/engines.mjs";
+import { assertUpgraded, fixture } from "../lib/upgrade.mjs";
 
 let server;
 let url;
@@ -33,17 +35,30 @@ async function until(read, done, timeoutMs = 8000) {
 // with a QuotaExceededError as its error, which is what a real refusal looks like to brook
 // (Chromium's quota override, CDP Storage.overrideQuotaForOrigin, had no effect on this build,
 // and the other engines have no such override at all).
-function installQuota(bytes) {
+function installQuota(bytes, refuseInPut = false) {
   const put = IDBObjectStore.prototype.put;
   const error = Object.getOwnPropertyDescriptor(IDBTransaction.prototype, "error");
   let used = 0;
   window.quota = { bytes };
   IDBObjectStore.prototype.put = function (value, key) {
+    const transaction = this.transaction;
+    if (transaction.bytes === undefined) {
+      // What an aborted transaction wrote takes no room.
+      transaction.bytes = 0;
+      transaction.addEventListener("abort", () => (used -= transaction.bytes));
+    }
+    transaction.bytes += value?.byteLength ?? 0;
     used += value?.byteLength ?? 0;
+    if (refuseInPut && used > window.quota.bytes) {
+      // Some engines refuse in put() itself, synchronously.
+      throw new DOMException("quota exceeded", "QuotaExceededError");
+    }
     const request = put.call(this, value, key);
-    if (used > window.quota.bytes) {
-      this.transaction.refusedForQuota = true;
-      this.transaction.abort();
+    if (used > window.quota.bytes && !this.transaction.refusedForQuota) {
+      // As a browser does: the write is accepted, and the transaction fails as it commits.
+      const transaction = this.transaction;
+      transaction.refusedForQuota = true;
+      queueMicrotask(() => transaction.abort());
     }
     return request;
   };
@@ -132,6 +147,16 @@ for (const engine of enginesUnderTest()) {
           const log = await brook.Log.open({ name: "stream" });
           await log.createTopic({ topic: "events", partitions: 1 });
           const producer = log.producer();
+          // A manual-commit consumer processes records as they come, committing every 5th.
+          window.processed = [];
+          const consumer = log.consumer({ groupId: "view", autoCommit: false });
+          await consumer.subscribe({ topics: ["events"], fromBeginning: true });
+          await consumer.run({
+            eachMessage: async ({ topic, partition, message }) => {
+              window.processed.push([message.offset, new TextDecoder().decode(message.value)]);
+              if (message.offset % 5 === 4) await consumer.commit({ topic, partition, offset: message.offset });
+            },
+          });
           // Runs until the tab dies; each resolved send is recorded at once.
           (async () => {
             for (let i = 0; ; i++) {
@@ -144,7 +169,7 @@ for (const engine of enginesUnderTest()) {
         assert.ok(seen.length >= 40, `sends were acknowledged (${seen.length})`);
         // Read what was acknowledged as late as possible, then kill the tab at once: records
         // acknowledged after this reading are not checked, none before it may be lost.
-        const ackedBeforeDeath = await page.evaluate(() => window.acknowledged.slice());
+        const [ackedBeforeDeath, processed] = await page.evaluate(() => [window.acknowledged.slice(), window.processed.slice()]);
         if (engine === "chromium") await page.crash();
         else await page.close();
 
@@ -160,9 +185,15 @@ for (const engine of enginesUnderTest()) {
             all.push(...batch.map((m) => [m.offset, new TextDecoder().decode(m.value)]));
           }
           const [{ offset: next }] = await log.producer().send({ topic: "events", messages: [{ value: "after" }] });
+          const [{ committed, high }] = log.lag({ groupId: "view", topic: "events" });
           await log.close();
-          return { all, next };
+          return { all, next, committed, high };
         });
+        assert.ok(processed.length > 0, "the consumer processed records");
+        for (const [offset, value] of processed) {
+          assert.equal(stored.all[offset]?.[1], value, `processed offset ${offset} is there, unchanged`);
+        }
+        assert.ok(stored.committed === null || stored.committed <= stored.high - 1, `the commit ${stored.committed} is within the log (${stored.high})`);
         const offsets = stored.all.map(([offset]) => offset);
         assert.deepEqual(offsets, offsets.map((_, i) => i), "offsets are contiguous from 0");
         for (const offset of ackedBeforeDeath) {
@@ -275,6 +306,141 @@ for (const engine of enginesUnderTest()) {
         });
         const n = outcome.acknowledged.length;
         assert.deepEqual(afterRoom, { offset: n, high: n + 1, read: [...Array(n + 1).keys()] });
+      }));
+
+    for (const refuseInPut of [false, true]) {
+      test(`a refused big flush with a small send queued behind it (${refuseInPut ? "put throws" : "the transaction aborts"}): both fail, nothing acknowledged is lost`, () =>
+        withContext(async (context) => {
+          const page = await openPage(context);
+          await page.evaluate(installQuota, 512 * 1024, refuseInPut);
+          const outcome = await page.evaluate(async () => {
+            const log = await brook.Log.open({ name: "sequence" });
+            await log.createTopic({ topic: "t", partitions: 1, maxMessageBytes: 2 * 1024 * 1024 });
+            const producer = log.producer();
+            const acknowledged = [];
+            for (let i = 0; i < 5; i++) {
+              const [{ offset }] = await producer.send({ topic: "t", messages: [{ value: `small ${i}` }] });
+              acknowledged.push([offset, `small ${i}`]);
+            }
+            // The big one is refused; a small send a task later waits behind it, so it was
+            // taken back with it and fails too, with the same code.
+            const big = producer.send({ topic: "t", messages: [{ value: new Uint8Array(1024 * 1024) }] });
+            await new Promise((resolve) => setTimeout(resolve, 0));
+            const behind = producer.send({ topic: "t", messages: [{ value: "behind" }] });
+            const codes = await Promise.all([big, behind].map((p) => p.then(() => "ok", (e) => e.code)));
+            for (let i = 0; i < 5; i++) {
+              const [{ offset }] = await producer.send({ topic: "t", messages: [{ value: `after ${i}` }] });
+              acknowledged.push([offset, `after ${i}`]);
+            }
+            await log.close();
+            const again = await brook.Log.open({ name: "sequence" });
+            const consumer = again.consumer({ groupId: "check" });
+            await consumer.subscribe({ topic: "t", fromBeginning: true });
+            const stored = (await consumer.poll({ maxRecords: 100 })).map((m) => [m.offset, new TextDecoder().decode(m.value)]);
+            await again.close();
+            return { codes, acknowledged, stored };
+          });
+          assert.deepEqual(outcome.codes, ["QUOTA_EXCEEDED", "QUOTA_EXCEEDED"], JSON.stringify(outcome));
+          assert.deepEqual(outcome.stored, outcome.acknowledged, "every acknowledged record, at its offset, nothing else");
+          assert.deepEqual(outcome.acknowledged.map(([offset]) => offset), [...Array(10).keys()]);
+        }));
+    }
+
+    test("a log larger than its cache is read end to end after a reload", () =>
+      withContext(async (context) => {
+        const page = await openPage(context);
+        const result = await page.evaluate(async () => {
+          const log = await brook.Log.open({ name: "large", cacheBytes: 64 * 1024 });
+          await log.createTopic({ topic: "t", partitions: 2, segmentBytes: 256 * 1024 });
+          const producer = log.producer();
+          const value = (i) => `${i}:${"x".repeat(4000)}`;
+          for (let i = 0; i < 600; i += 20) {
+            const messages = Array.from({ length: 20 }, (_, j) => ({ value: value(i + j), partition: (i + j) % 2 }));
+            await producer.send({ topic: "t", messages });
+          }
+          await log.close();
+          const again = await brook.Log.open({ name: "large", cacheBytes: 64 * 1024 });
+          const consumer = again.consumer({ groupId: "all", fromBeginning: true });
+          await consumer.subscribe({ topic: "t" });
+          const seen = [];
+          await new Promise((resolve, reject) => {
+            consumer.run({
+              eachBatch: async ({ batch }) => {
+                for (const m of batch.messages) {
+                  const text = new TextDecoder().decode(m.value);
+                  const i = Number(text.split(":")[0]);
+                  seen.push([batch.partition, m.offset, i, text === value(i)]);
+                }
+                if (seen.length >= 600) resolve();
+              },
+              onError: reject,
+            });
+          });
+          await again.close();
+          return seen;
+        });
+        assert.equal(result.length, 600);
+        for (const partition of [0, 1]) {
+          const mine = result.filter((r) => r[0] === partition);
+          assert.deepEqual(mine.map((r) => r[1]), [...Array(300).keys()], "offsets in order, once each");
+          assert.deepEqual(mine.map((r) => r[2]), [...Array(300).keys()].map((k) => 2 * k + partition));
+          assert.ok(mine.every((r) => r[3]), "every value intact");
+        }
+      }));
+
+    test("an IndexedDB log written by brook 0.1 opens with all its records and commits, upgraded in place", () =>
+      withContext(async (context) => {
+        const page = await openPage(context);
+        const dump = JSON.parse(readFileSync(fixture("brook-0.1-indexeddb.json"), "utf8"));
+        const read = () =>
+          page.evaluate(async () => {
+            const log = await brook.Log.open({ name: "legacy" });
+            const decoder = new TextDecoder();
+            const found = { offsets: {}, records: {} };
+            for (const topic of ["orders", "profiles"]) {
+              found.offsets[topic] = log.offsets(topic).map(({ partition, low, high }) => ({ partition, low, high }));
+              const reader = log.consumer({ groupId: `read-${topic}-${Math.random()}`, autoCommit: false, fromBeginning: true });
+              await reader.subscribe({ topic });
+              const all = [];
+              for (let batch; (batch = await reader.poll({ maxRecords: 1000 })).length > 0; ) all.push(...batch);
+              found.records[topic] = all
+                .map((m) => [m.partition, m.offset, decoder.decode(m.key), decoder.decode(m.value), m.timestamp, Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, decoder.decode(v)]))])
+                .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+              await reader.disconnect();
+            }
+            found.committed = log.lag({ groupId: "audit", topic: "orders" }).map(({ partition, committed }) => ({ partition, committed }));
+            const clean = log.recovery().clean;
+            await log.close();
+            return { found: JSON.parse(JSON.stringify(found)), clean };
+          });
+        // The database as brook 0.1 left it, value for value.
+        await page.evaluate(async (dump) => {
+          const open = indexedDB.open("legacy", dump.version);
+          open.onupgradeneeded = () => Object.keys(dump.stores).forEach((name) => open.result.createObjectStore(name));
+          const db = await new Promise((resolve, reject) => ((open.onsuccess = () => resolve(open.result)), (open.onerror = () => reject(open.error))));
+          const transaction = db.transaction(Object.keys(dump.stores), "readwrite");
+          for (const [name, entries] of Object.entries(dump.stores)) {
+            for (const [key, value] of entries) {
+              const stored = value?.bytes !== undefined ? Uint8Array.from(atob(value.bytes), (c) => c.charCodeAt(0)) : value;
+              transaction.objectStore(name).put(stored, key);
+            }
+          }
+          await new Promise((resolve, reject) => ((transaction.oncomplete = resolve), (transaction.onerror = () => reject(transaction.error))));
+          db.close();
+        }, dump);
+        const first = await read();
+        assert.equal(first.clean, true);
+        assertUpgraded(first.found);
+        const second = await read();
+        assertUpgraded(second.found);
+        const summaries = await page.evaluate(async () => {
+          const open = indexedDB.open("legacy");
+          const db = await new Promise((resolve) => (open.onsuccess = () => resolve(open.result)));
+          const values = await new Promise((resolve) => (db.transaction("segments").objectStore("segments").getAll().onsuccess = (e) => resolve(e.target.result)));
+          db.close();
+          return values.map((v) => (v instanceof Uint8Array ? "summary" : v));
+        });
+        assert.ok(summaries.every((v) => v === "summary"), `every segment has its summary now: ${summaries}`);
       }));
 
     test("shared tabs: one owns the log, the others produce and consume through it", () =>

@@ -99,6 +99,41 @@ test("every send acknowledged before SIGKILL survives, offsets contiguous from 0
   for (const offset of acknowledged) assert.equal(text(records[offset].value), `value-${offset}`);
 });
 
+for (const [durability, autoCommit] of [["strict", false], ["strict", true], ["relaxed", false]]) {
+  test(`SIGKILL while producing and consuming (${durability}, autoCommit ${autoCommit}): every processed record is still there, no commit beyond the end`, async (t) => {
+    const path = tempDir(t);
+    const log = await openFiles(t, path);
+    await log.createTopic({ topic: "events", partitions: 3 });
+    await log.close();
+    const { child, lines, exit } = spawnFixture(t, "produce-consume.mjs", [path, durability, String(autoCommit)]);
+    const processed = [];
+    for await (const line of lines) {
+      const [partition, offset, value] = line.split(" ");
+      processed.push({ partition: Number(partition), offset: Number(offset), value });
+      if (processed.length === 1000) break;
+    }
+    child.kill("SIGKILL");
+    await exit;
+
+    const reopened = await openFiles(t, path);
+    const offsets = reopened.offsets("events");
+    for (const { partition, committed, high } of reopened.lag({ groupId: "views", topic: "events" })) {
+      assert.ok(committed === null || committed <= high, `partition ${partition}: commit ${committed} beyond the end ${high}`);
+      assert.equal(high, offsets[partition].high);
+    }
+    assert.equal(reopened.recovery().clampedCommits.length, 0, "no commit had to be clamped");
+    const audit = reopened.consumer({ groupId: "audit", fromBeginning: true, maxRecords: 100_000 });
+    await audit.subscribe({ topic: "events" });
+    const stored = new Map();
+    for (let batch; (batch = await audit.poll()).length > 0; ) {
+      for (const m of batch) stored.set(`${m.partition} ${m.offset}`, text(m.value));
+    }
+    for (const { partition, offset, value } of processed) {
+      assert.equal(stored.get(`${partition} ${offset}`), value, `processed ${partition}:${offset} is still there, unchanged`);
+    }
+  });
+}
+
 test("close and reopen keep topics, their configuration, records and commits", async (t) => {
   const path = tempDir(t);
   const log = await openFiles(t, path, { durability: "relaxed" });

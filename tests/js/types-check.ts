@@ -2,10 +2,14 @@
 import { BrookError, Log, type BrookErrorCode, type KafkaMessage } from "../../index.js";
 
 async function main(): Promise<void> {
-  const log = await Log.open({ path: "./data", durability: "relaxed" });
+  const log = await Log.open({ path: "./data", durability: "relaxed", cacheBytes: 1 << 20 });
   await log.createTopic({ topic: "inventory", partitions: 3, retentionMs: 60_000 });
   const partitions: number = log.topics()[0].partitions;
   const high: number = log.offsets("inventory")[0].high;
+  const durable: number = log.offsets("inventory")[0].durable;
+  const report = log.recovery();
+  const cut: number[] = report.partitions.map((p) => p.truncatedBytes + p.damaged.length + durable);
+  void [report.clean, report.clampedCommits[0]?.end, cut];
 
   const producer = log.producer({ partitioner: "random" });
   const placed = await producer.send({

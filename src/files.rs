@@ -1,7 +1,7 @@
-// The small file-system trait every backend implements, and the in-memory backend.
-// The log keeps all its bytes in files named by "/"-separated relative paths (at most one
-// directory deep: "<topic>-<partition>/<base offset>.log", "manifest", "LOCK"), so a backend
-// can be std::fs, node:fs through a host object, or a map in memory.
+// The small file-system trait under a file store (file_store.rs), and its in-memory backend.
+// A file log keeps its bytes in files named by "/"-separated relative paths (at most one
+// directory deep: "<topic>-<partition>/<base offset>.log", "manifest", "checkpoint"), so a
+// backend can be std::fs, node:fs through a host object, or a map in memory.
 //
 // The in-memory backend doubles as the crash simulator of the tests: it keeps, per file, the
 // bytes written (`live`) and the bytes made durable by `sync` (`durable`), and can build the
@@ -16,7 +16,7 @@ use crate::error::{Error, ErrorKind, Result};
 
 /// The operations the log needs from a file system. Paths are relative, "/"-separated, and
 /// already validated by the caller (no "..", no absolute paths).
-pub trait Storage {
+pub trait Files {
     /// Opens the file, creating it (and its directory) when missing; returns its length.
     fn open(&mut self, path: &str) -> Result<u64>;
     /// Appends `data` at the end of the file. On error, a prefix of `data` may have been written.
@@ -51,7 +51,7 @@ struct MemoryFile {
 }
 
 #[derive(Debug, Default)]
-struct MemoryState {
+struct MemoryFilesState {
     files: BTreeMap<String, MemoryFile>,
     /// Track `durable` images only when a test asks for crash simulation.
     track_durability: bool,
@@ -64,18 +64,18 @@ struct MemoryState {
 
 /// Files in memory. Clones share the same files, like two handles to one disk.
 #[derive(Clone, Debug, Default)]
-pub struct MemoryStorage {
-    state: Rc<RefCell<MemoryState>>,
+pub struct MemoryFiles {
+    state: Rc<RefCell<MemoryFilesState>>,
 }
 
-impl MemoryStorage {
-    pub fn new() -> MemoryStorage {
-        MemoryStorage::default()
+impl MemoryFiles {
+    pub fn new() -> MemoryFiles {
+        MemoryFiles::default()
     }
 
     /// A store that also keeps what is durable, for `crash_image`.
-    pub fn with_crash_simulation() -> MemoryStorage {
-        let storage = MemoryStorage::default();
+    pub fn with_crash_simulation() -> MemoryFiles {
+        let storage = MemoryFiles::default();
         storage.state.borrow_mut().track_durability = true;
         storage
     }
@@ -97,7 +97,7 @@ impl MemoryStorage {
 
     /// The store a crash would leave now: durable bytes, plus for each file the first
     /// `torn(path, unsynced_len)` bytes of its unsynced tail. No lock is held in it.
-    pub fn crash_image(&self, mut torn: impl FnMut(&str, usize) -> usize) -> MemoryStorage {
+    pub fn crash_image(&self, mut torn: impl FnMut(&str, usize) -> usize) -> MemoryFiles {
         let state = self.state.borrow();
         let mut files = BTreeMap::new();
         for (path, file) in &state.files {
@@ -126,11 +126,11 @@ impl MemoryStorage {
                 },
             );
         }
-        MemoryStorage {
-            state: Rc::new(RefCell::new(MemoryState {
+        MemoryFiles {
+            state: Rc::new(RefCell::new(MemoryFilesState {
                 files,
                 track_durability: true,
-                ..MemoryState::default()
+                ..MemoryFilesState::default()
             })),
         }
     }
@@ -176,7 +176,11 @@ impl MemoryStorage {
             .sum()
     }
 
-    fn begin(&self, operation: &str, path: &str) -> Result<std::cell::RefMut<'_, MemoryState>> {
+    fn begin(
+        &self,
+        operation: &str,
+        path: &str,
+    ) -> Result<std::cell::RefMut<'_, MemoryFilesState>> {
         let mut state = self.state.borrow_mut();
         if let Some(left) = state.operations_left.as_mut() {
             if *left == 0 {
@@ -192,7 +196,7 @@ fn missing(operation: &str, path: &str) -> Error {
     Error::io(operation, path, "no such file")
 }
 
-impl Storage for MemoryStorage {
+impl Files for MemoryFiles {
     fn open(&mut self, path: &str) -> Result<u64> {
         let mut state = self.begin("open", path)?;
         Ok(state.files.entry(path.to_owned()).or_default().live.len() as u64)
@@ -304,7 +308,7 @@ impl Storage for MemoryStorage {
 }
 
 #[cfg(not(target_arch = "wasm32"))]
-pub use native::FsStorage;
+pub use native::FsFiles;
 
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
@@ -316,14 +320,14 @@ mod native {
     use std::io::{Read, Seek, SeekFrom, Write};
     use std::path::{Path, PathBuf};
 
-    use super::Storage;
+    use super::Files;
     use crate::error::{Error, ErrorKind, Result};
 
     const LOCK_FILE: &str = "LOCK";
     /// Open files kept per store.
     const FILES_OPEN_MAX: usize = 64;
 
-    pub struct FsStorage {
+    pub struct FsFiles {
         root: PathBuf,
         /// Open files and when each was last used (a counter), for least-recently-used eviction.
         files: HashMap<String, (File, u64)>,
@@ -334,13 +338,13 @@ mod native {
         lock: Option<File>,
     }
 
-    impl FsStorage {
-        /// Storage rooted at `root`, which is created if missing.
-        pub fn new(root: impl AsRef<Path>) -> Result<FsStorage> {
+    impl FsFiles {
+        /// Files rooted at `root`, which is created if missing.
+        pub fn new(root: impl AsRef<Path>) -> Result<FsFiles> {
             let root = root.as_ref().to_path_buf();
             fs::create_dir_all(&root)
                 .map_err(|e| Error::io("create directory", &root.to_string_lossy(), e))?;
-            Ok(FsStorage {
+            Ok(FsFiles {
                 root,
                 files: HashMap::new(),
                 uses: 0,
@@ -420,7 +424,7 @@ mod native {
         Error::io(operation, path, error)
     }
 
-    impl Storage for FsStorage {
+    impl Files for FsFiles {
         fn open(&mut self, path: &str) -> Result<u64> {
             if let Some((file, _)) = self.files.get(path) {
                 return file
@@ -589,7 +593,7 @@ mod tests {
 
     #[test]
     fn crash_image_keeps_durable_bytes_and_a_torn_tail() {
-        let mut storage = MemoryStorage::with_crash_simulation();
+        let mut storage = MemoryFiles::with_crash_simulation();
         storage.open("a/x").unwrap();
         storage.append("a/x", b"hello").unwrap();
         storage.sync("a/x").unwrap();
@@ -607,7 +611,7 @@ mod tests {
 
     #[test]
     fn list_names_files_and_directories_once() {
-        let mut storage = MemoryStorage::new();
+        let mut storage = MemoryFiles::new();
         for path in ["manifest", "t-0/0.log", "t-0/0.index", "t-1/0.log"] {
             storage.open(path).unwrap();
         }
@@ -618,7 +622,7 @@ mod tests {
 
     #[test]
     fn injected_failures_start_after_the_countdown() {
-        let mut storage = MemoryStorage::new();
+        let mut storage = MemoryFiles::new();
         storage.fail_after(1);
         storage.open("f").unwrap();
         assert_eq!(storage.append("f", b"x").unwrap_err().code(), "IO_ERROR");
@@ -628,7 +632,7 @@ mod tests {
 
     #[test]
     fn a_second_lock_is_refused() {
-        let mut first = MemoryStorage::new();
+        let mut first = MemoryFiles::new();
         let mut second = first.clone();
         first.lock().unwrap();
         assert_eq!(second.lock().unwrap_err().code(), "LOG_LOCKED");
@@ -640,7 +644,7 @@ mod tests {
     fn fs_storage_keeps_few_files_open_and_loses_nothing_when_it_closes_one() {
         let directory = std::env::temp_dir().join(format!("brook-files-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&directory);
-        let mut storage = FsStorage::new(&directory).unwrap();
+        let mut storage = FsFiles::new(&directory).unwrap();
         for round in 0..2u8 {
             for index in 0..200 {
                 let path = format!("p-{index}/0.log");
@@ -662,8 +666,8 @@ mod tests {
     fn fs_lock_conflicts_within_one_process_and_is_released_on_unlock() {
         let directory = std::env::temp_dir().join(format!("brook-lock-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&directory);
-        let mut first = FsStorage::new(&directory).unwrap();
-        let mut second = FsStorage::new(&directory).unwrap();
+        let mut first = FsFiles::new(&directory).unwrap();
+        let mut second = FsFiles::new(&directory).unwrap();
         first.lock().unwrap();
         let error = second.lock().unwrap_err();
         assert_eq!(error.code(), "LOG_LOCKED");

@@ -1,0 +1,1083 @@
+// The keyed store: batches as values keyed [topic, partition, base offset] — never one value
+// per message — beside a value per segment holding its summary, and the manifest. It is the
+// layout of an IndexedDB log, and of a log in memory:
+//
+//   Memory     everything stays here; flush has nothing to do; nothing is ever pending.
+//   Persisted  the durable copy is elsewhere (IndexedDB, or a `KeyedImage` in tests). Open
+//              loads the manifest and the segment summaries only; batches are loaded when
+//              read: a read that is not here answers Pending after queueing a `Load`, which
+//              the bindings fulfil (`supply`) and the reader repeats. Changes go to a journal
+//              that a flush hands over whole (`take_flush`), to be applied in ONE transaction;
+//              the bindings report how it went (`flush_done`). After a failed one the log
+//              reloads what is durable.
+//
+// Invariant: applying the journals, in order, to the image the store was loaded from gives
+// exactly the store's batches and summaries; one transaction per flush, so a crash shows all
+// of a flush or none of it.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::record_batch::{BatchHeader, RecordBatch};
+use crate::store::{
+    BatchBytes, BatchSlot, DamagedRange, OpenedPartition, PartitionKey, PartitionRecovery,
+    SegmentSummary, Step, Store,
+};
+use crate::varint::Reader;
+
+/// A batch's key.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BatchKey {
+    pub partition: PartitionKey,
+    pub base_offset: i64,
+}
+
+/// One change to the durable copy, in journal order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    PutBatch {
+        key: BatchKey,
+        bytes: Rc<Vec<u8>>,
+    },
+    /// Deletes the batches of `partition` with base offsets in `from..to`.
+    DeleteBatches {
+        partition: PartitionKey,
+        from: i64,
+        to: i64,
+    },
+    PutSegment {
+        key: BatchKey,
+        summary: SegmentSummary,
+    },
+    DeleteSegment {
+        key: BatchKey,
+    },
+    PutManifest {
+        bytes: Vec<u8>,
+    },
+}
+
+/// Batches of one partition in key order, as a load returns them: (base offset, bytes).
+pub type BatchRun = Vec<(i64, Rc<Vec<u8>>)>;
+
+/// A read the bindings should do: the batches of a partition from the one holding `offset`
+/// (the greatest key at or below it, within the segment) onward, up to about `bytes_max`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Load {
+    pub partition: PartitionKey,
+    pub segment_base: i64,
+    /// Exclusive: the segment's end.
+    pub segment_next: i64,
+    pub offset: i64,
+    /// Bytes to bring at most (beyond the first batch, which always comes).
+    pub bytes_max: u64,
+    /// Batches to ask the database for: about `bytes_max` of the segment's average batch,
+    /// so that a read does not fetch far more than it keeps.
+    pub batches_max: u32,
+}
+
+/// How much one load brings at most (several batches, read ahead for a consumer).
+pub const LOAD_BYTES_MAX: u64 = 1024 * 1024;
+/// Batches one load asks for at most.
+pub const LOAD_BATCHES_MAX: u32 = 32;
+
+/// What a load saw after a batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum NextKey {
+    /// The next batch's key (compaction may leave a gap before it).
+    Key(i64),
+    /// No batch follows in the segment.
+    SegmentEnd,
+    /// The load stopped here: unknown until the next load.
+    Unknown,
+}
+
+/// Batches loaded and not yet read, and what loads saw of the order of keys.
+#[derive(Default)]
+struct Loaded {
+    /// Base offset -> bytes, until read.
+    bytes: BTreeMap<i64, Rc<Vec<u8>>>,
+    /// Base offset -> (its next offset, what follows it). Bounded: cleared past LINKS_MAX.
+    links: BTreeMap<i64, (i64, NextKey)>,
+}
+
+const LINKS_MAX: usize = 100_000;
+
+#[derive(Default)]
+struct KeyedPartition {
+    segments: BTreeMap<i64, SegmentSummary>,
+    /// Memory mode: every batch. Persisted: the batches not yet flushed (journal, in flight).
+    batches: BTreeMap<i64, Rc<Vec<u8>>>,
+    loaded: Loaded,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Memory,
+    Persisted,
+}
+
+struct KeyedState {
+    mode: Mode,
+    locked: bool,
+    manifest: Option<Vec<u8>>,
+    partitions: HashMap<PartitionKey, KeyedPartition>,
+    journal: Vec<Change>,
+    in_flight: Option<Vec<Change>>,
+    loads: Vec<Load>,
+    /// Summaries of segments as loaded that need writing back (an older layout's store).
+    recovery: HashMap<PartitionKey, PartitionRecovery>,
+}
+
+/// A handle to a keyed store; clones share it (the log owns one, the bindings another).
+#[derive(Clone)]
+pub struct KeyedStore {
+    state: Rc<RefCell<KeyedState>>,
+}
+
+/// What a durable copy holds, as the bindings read it at open (or a test's crash image).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyedImage {
+    pub manifest: Option<Vec<u8>>,
+    pub segments: BTreeMap<BatchKey, SegmentSummary>,
+    pub batches: BTreeMap<BatchKey, Rc<Vec<u8>>>,
+}
+
+/// A segment summary as stored (big-endian): next offset, size, max timestamp (i64::MIN: none),
+/// batch count.
+pub fn encode_summary(summary: &SegmentSummary) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(32);
+    bytes.extend_from_slice(&summary.next_offset.to_be_bytes());
+    bytes.extend_from_slice(&summary.size.to_be_bytes());
+    bytes.extend_from_slice(&summary.max_timestamp.unwrap_or(i64::MIN).to_be_bytes());
+    bytes.extend_from_slice(&summary.batches.to_be_bytes());
+    bytes
+}
+
+pub fn decode_summary(base_offset: i64, bytes: &[u8]) -> Option<SegmentSummary> {
+    let mut reader = Reader::new(bytes);
+    let summary = SegmentSummary {
+        base_offset,
+        next_offset: reader.i64().ok()?,
+        size: reader.u64().ok()?,
+        max_timestamp: Some(reader.i64().ok()?).filter(|&t| t != i64::MIN),
+        batches: reader.u64().ok()?,
+    };
+    (reader.remaining() == 0 && summary.next_offset >= base_offset).then_some(summary)
+}
+
+impl KeyedImage {
+    /// Applies a flush's journal, as one transaction would.
+    pub fn apply(&mut self, changes: &[Change]) {
+        for change in changes {
+            match change {
+                Change::PutBatch { key, bytes } => {
+                    self.batches.insert(key.clone(), bytes.clone());
+                }
+                Change::DeleteBatches {
+                    partition,
+                    from,
+                    to,
+                } => {
+                    self.batches.retain(|key, _| {
+                        key.partition != *partition
+                            || key.base_offset < *from
+                            || key.base_offset >= *to
+                    });
+                }
+                Change::PutSegment { key, summary } => {
+                    self.segments.insert(key.clone(), *summary);
+                }
+                Change::DeleteSegment { key } => {
+                    self.segments.remove(key);
+                }
+                Change::PutManifest { bytes } => self.manifest = Some(bytes.clone()),
+            }
+        }
+    }
+
+    /// The bindings' answer to a `Load`, from this image: the batch holding the offset (or the
+    /// first after it) and those after it within the segment, up to about `bytes_max`; and
+    /// whether the run reached the segment's end.
+    pub fn load(&self, load: &Load) -> (BatchRun, bool) {
+        let low = BatchKey {
+            partition: load.partition.clone(),
+            base_offset: load.segment_base,
+        };
+        let at = BatchKey {
+            partition: load.partition.clone(),
+            base_offset: load.offset,
+        };
+        let high = BatchKey {
+            partition: load.partition.clone(),
+            base_offset: load.segment_next,
+        };
+        let start = self
+            .batches
+            .range(low..=at.clone())
+            .next_back()
+            .map(|(k, _)| k.clone())
+            .unwrap_or(at);
+        let mut run = Vec::new();
+        let mut bytes = 0;
+        let mut reached_end = true;
+        for (key, value) in self.batches.range(start..high) {
+            let full = bytes >= load.bytes_max || run.len() >= load.batches_max as usize;
+            if full && !run.is_empty() {
+                reached_end = false;
+                break;
+            }
+            bytes += value.len() as u64;
+            run.push((key.base_offset, value.clone()));
+        }
+        (run, reached_end)
+    }
+}
+
+/// A stored batch as the 0.1 migration sees it: its key, its header when the value verifies
+/// (CRC, records, the key matching its base offset), and its size. Checked one chunk at a
+/// time, so that a segment is never held in memory whole.
+pub fn check_stored_batch(key: i64, bytes: &[u8]) -> (i64, Option<BatchHeader>, u64) {
+    let header = RecordBatch::parse(bytes)
+        .ok()
+        .filter(|batch| batch.base_offset() == key && batch.bytes().len() == bytes.len())
+        .map(|batch| *batch.header());
+    (key, header, bytes.len() as u64)
+}
+
+/// The summary of a segment stored without one (brook 0.1 stored `1`), from its batches in
+/// key order (`check_stored_batch`): one that does not verify becomes a damaged range, and
+/// the rest are counted. `end` is the next segment's base: a segment read whole that ends
+/// before it lost its last batches to 0.1's compaction, and ends there.
+pub fn summarize_segment(
+    partition: &PartitionKey,
+    base_offset: i64,
+    batches: &[(i64, Option<BatchHeader>, u64)],
+    end: Option<i64>,
+    recovery: &mut PartitionRecovery,
+) -> SegmentSummary {
+    let mut summary = SegmentSummary::empty(base_offset);
+    let mut whole = true;
+    for (index, (key, header, size)) in batches.iter().enumerate() {
+        match header {
+            Some(header) if *key >= summary.next_offset => {
+                summary.add(
+                    header.next_offset(),
+                    *size,
+                    header.max_timestamp,
+                    header.record_count,
+                );
+            }
+            _ => {
+                whole = false;
+                let to = batches
+                    .get(index + 1)
+                    .map_or(key + 1, |next| next.0.max(key + 1));
+                recovery.damaged.push(DamagedRange {
+                    from: (*key).max(summary.next_offset),
+                    to,
+                    reason: format!(
+                        "{}: the value stored for offset {key} does not verify",
+                        partition.directory()
+                    ),
+                });
+                summary.next_offset = summary.next_offset.max(to);
+            }
+        }
+    }
+    if let Some(end) = end.filter(|&end| whole && end > summary.next_offset) {
+        summary.next_offset = end;
+    }
+    summary
+}
+
+fn key(partition: &PartitionKey, base_offset: i64) -> BatchKey {
+    BatchKey {
+        partition: partition.clone(),
+        base_offset,
+    }
+}
+
+fn header_of(bytes: &[u8]) -> Result<BatchHeader> {
+    BatchHeader::parse(bytes).map_err(|e| e.into_error("a stored batch"))
+}
+
+fn slot_for(bytes: &[u8], base_offset: i64) -> BatchSlot {
+    match BatchHeader::parse(bytes) {
+        Ok(header) => BatchSlot {
+            location: base_offset as u64,
+            base_offset,
+            next_offset: header.next_offset(),
+            size: bytes.len() as u32,
+        },
+        // A damaged value: the reader finds out when it checks it.
+        Err(_) => BatchSlot {
+            location: base_offset as u64,
+            base_offset,
+            next_offset: base_offset,
+            size: bytes.len() as u32,
+        },
+    }
+}
+
+impl KeyedStore {
+    /// A store in memory: a log that persists nothing.
+    pub fn in_memory() -> KeyedStore {
+        KeyedStore::new(Mode::Memory, KeyedImage::default())
+    }
+
+    /// A store over a durable copy, from what was read of it at open: the manifest and the
+    /// segment summaries (batches are loaded when read). `image.batches` may hold batches
+    /// already (a test's image, or a migration that had to read them).
+    pub fn persisted(image: KeyedImage) -> KeyedStore {
+        KeyedStore::new(Mode::Persisted, image)
+    }
+
+    fn new(mode: Mode, image: KeyedImage) -> KeyedStore {
+        let mut partitions: HashMap<PartitionKey, KeyedPartition> = HashMap::new();
+        for (key, summary) in image.segments {
+            partitions
+                .entry(key.partition)
+                .or_default()
+                .segments
+                .insert(key.base_offset, summary);
+        }
+        for (key, bytes) in image.batches {
+            let partition = partitions.entry(key.partition).or_default();
+            match mode {
+                Mode::Memory => {
+                    partition.batches.insert(key.base_offset, bytes);
+                }
+                Mode::Persisted => {
+                    partition.loaded.bytes.insert(key.base_offset, bytes);
+                }
+            }
+        }
+        KeyedStore {
+            state: Rc::new(RefCell::new(KeyedState {
+                mode,
+                locked: false,
+                manifest: image.manifest,
+                partitions,
+                journal: Vec::new(),
+                in_flight: None,
+                loads: Vec::new(),
+                recovery: HashMap::new(),
+            })),
+        }
+    }
+
+    /// The loads queued by reads since the last call.
+    pub fn take_loads(&self) -> Vec<Load> {
+        std::mem::take(&mut self.state.borrow_mut().loads)
+    }
+
+    pub fn has_loads(&self) -> bool {
+        !self.state.borrow().loads.is_empty()
+    }
+
+    /// The bindings' answer to a load: the run of batches it asked for, in key order, and
+    /// whether the run reached the segment's end.
+    pub fn supply(&self, load: &Load, run: BatchRun, to_segment_end: bool) {
+        let mut state = self.state.borrow_mut();
+        let Some(partition) = state.partitions.get_mut(&load.partition) else {
+            return;
+        };
+        let loaded = &mut partition.loaded;
+        if loaded.links.len() > LINKS_MAX {
+            loaded.links.clear();
+        }
+        for (index, (base, bytes)) in run.iter().enumerate() {
+            let follows = match run.get(index + 1) {
+                Some((next, _)) => NextKey::Key(*next),
+                None if to_segment_end => NextKey::SegmentEnd,
+                None => NextKey::Unknown,
+            };
+            // A damaged value's end is unknown: it ends where it starts (the reader resyncs).
+            let next = header_of(bytes).map(|h| h.next_offset()).unwrap_or(*base);
+            loaded.links.insert(*base, (next, follows));
+            loaded.bytes.insert(*base, bytes.clone());
+        }
+        if run.is_empty() {
+            // Nothing at or after the offset in the segment: an empty stretch up to its end.
+            loaded
+                .links
+                .insert(load.offset, (load.offset, NextKey::SegmentEnd));
+        }
+    }
+
+    /// The journal of the flush to write now (None: nothing to write, or one in flight).
+    pub fn take_flush(&self) -> Option<Vec<Change>> {
+        let mut state = self.state.borrow_mut();
+        if state.in_flight.is_some() || state.journal.is_empty() {
+            return None;
+        }
+        let journal = std::mem::take(&mut state.journal);
+        state.in_flight = Some(journal.clone());
+        Some(journal)
+    }
+
+    /// The flush handed out by `take_flush` committed: its batches are durable, and reads
+    /// find them in the durable copy from now on.
+    pub fn flush_done(&self) {
+        let mut state = self.state.borrow_mut();
+        let Some(changes) = state.in_flight.take() else {
+            return;
+        };
+        if state.mode == Mode::Persisted {
+            for change in &changes {
+                if let Change::PutBatch { key, bytes } = change {
+                    if let Some(partition) = state.partitions.get_mut(&key.partition) {
+                        partition.batches.remove(&key.base_offset);
+                        // Freshly written, likely read soon: kept as loaded (bounded by reads).
+                        partition
+                            .loaded
+                            .bytes
+                            .insert(key.base_offset, bytes.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn flush_in_flight(&self) -> bool {
+        self.state.borrow().in_flight.is_some()
+    }
+
+    /// Journals a new summary of `segment` (an older layout stored none).
+    pub fn note_summary(&self, partition: &PartitionKey, summary: SegmentSummary) {
+        let mut state = self.state.borrow_mut();
+        state.journal.push(Change::PutSegment {
+            key: key(partition, summary.base_offset),
+            summary,
+        });
+        state
+            .partitions
+            .entry(partition.clone())
+            .or_default()
+            .segments
+            .insert(summary.base_offset, summary);
+    }
+
+    /// What opening found wrong in a partition, reported with it.
+    pub fn note_recovery(&self, partition: &PartitionKey, recovery: PartitionRecovery) {
+        self.state
+            .borrow_mut()
+            .recovery
+            .insert(partition.clone(), recovery);
+    }
+
+    /// Bytes of batches held in memory (memory mode: the whole log).
+    pub fn bytes_held(&self) -> u64 {
+        let state = self.state.borrow();
+        state
+            .partitions
+            .values()
+            .map(|p| {
+                p.batches.values().map(|b| b.capacity() as u64).sum::<u64>()
+                    + p.loaded.bytes.values().map(|b| b.len() as u64).sum::<u64>()
+            })
+            .sum()
+    }
+
+    /// The durable image this store would have if every flush so far committed (tests).
+    pub fn memory_image(&self) -> KeyedImage {
+        let state = self.state.borrow();
+        let mut image = KeyedImage {
+            manifest: state.manifest.clone(),
+            ..KeyedImage::default()
+        };
+        for (partition_key, partition) in &state.partitions {
+            for (base, summary) in &partition.segments {
+                image.segments.insert(key(partition_key, *base), *summary);
+            }
+            for (base, bytes) in &partition.batches {
+                image
+                    .batches
+                    .insert(key(partition_key, *base), bytes.clone());
+            }
+        }
+        image
+    }
+}
+
+impl KeyedState {
+    /// Queues a load once: several consumers waiting at the same offset need one read.
+    fn queue_load(&mut self, partition: &PartitionKey, segment: &SegmentSummary, offset: i64) {
+        let load = Load {
+            partition: partition.clone(),
+            segment_base: segment.base_offset,
+            segment_next: segment.next_offset,
+            offset,
+            bytes_max: LOAD_BYTES_MAX,
+            batches_max: (LOAD_BYTES_MAX / (segment.size / segment.batches.max(1)).max(1))
+                .clamp(1, LOAD_BATCHES_MAX as u64) as u32,
+        };
+        if !self.loads.contains(&load) {
+            self.loads.push(load);
+        }
+    }
+
+    fn partition(&mut self, partition: &PartitionKey) -> Result<&mut KeyedPartition> {
+        self.partitions
+            .get_mut(partition)
+            .ok_or_else(|| Error::io("read", &partition.directory(), "not opened"))
+    }
+
+    /// The batch holding `offset` or the first after it, within `segment`, if known here.
+    fn locate(
+        &mut self,
+        partition: &PartitionKey,
+        segment: &SegmentSummary,
+        offset: i64,
+    ) -> Result<Step<Option<BatchSlot>>> {
+        let mode = self.mode;
+        let state = self.partition(partition)?;
+        let end = segment.next_offset;
+        // Unflushed (or, in memory, every) batch holding the offset, or the first after it.
+        let candidates = state.batches.range(segment.base_offset..end);
+        let mut found = None;
+        for (&base, bytes) in candidates.clone().rev() {
+            if base <= offset {
+                let slot = slot_for(bytes, base);
+                if slot.next_offset > offset {
+                    found = Some(slot);
+                }
+                break;
+            }
+        }
+        if found.is_none() {
+            found = state
+                .batches
+                .range(offset.max(segment.base_offset)..end)
+                .next()
+                .map(|(&base, bytes)| slot_for(bytes, base));
+        }
+        if mode == Mode::Memory {
+            return Ok(Step::Ready(found));
+        }
+        // Persisted: unflushed batches start after every durable one, so a durable batch
+        // (loaded, or known from a load) answers first.
+        let loaded = &state.loaded;
+        if let Some((&base, &(next, follows))) =
+            loaded.links.range(segment.base_offset..=offset).next_back()
+        {
+            if next > offset {
+                return Ok(Step::Ready(Some(BatchSlot {
+                    location: base as u64,
+                    base_offset: base,
+                    next_offset: next,
+                    size: 0,
+                })));
+            }
+            match follows {
+                NextKey::Key(key) if key < end => {
+                    let next_of = loaded.links.get(&key).map_or(key, |link| link.0);
+                    return Ok(Step::Ready(Some(BatchSlot {
+                        location: key as u64,
+                        base_offset: key,
+                        next_offset: next_of,
+                        size: 0,
+                    })));
+                }
+                NextKey::Key(_) | NextKey::SegmentEnd => return Ok(Step::Ready(found)),
+                NextKey::Unknown => {}
+            }
+        }
+        if let Some(slot) = found.filter(|slot| slot.base_offset <= offset) {
+            return Ok(Step::Ready(Some(slot)));
+        }
+        Ok(Step::Pending)
+    }
+}
+
+impl Store for KeyedStore {
+    fn lock(&mut self) -> Result<()> {
+        let mut state = self.state.borrow_mut();
+        if state.locked {
+            return Err(Error::new(
+                ErrorKind::LogLocked,
+                "this store is already open; close the other log first",
+            ));
+        }
+        state.locked = true;
+        Ok(())
+    }
+
+    fn unlock(&mut self) {
+        self.state.borrow_mut().locked = false;
+    }
+
+    fn load_manifest(&mut self) -> Result<Option<Vec<u8>>> {
+        Ok(self.state.borrow().manifest.clone())
+    }
+
+    fn store_manifest(&mut self, bytes: &[u8]) -> Result<()> {
+        let mut state = self.state.borrow_mut();
+        state.manifest = Some(bytes.to_vec());
+        if state.mode == Mode::Persisted {
+            state.journal.push(Change::PutManifest {
+                bytes: bytes.to_vec(),
+            });
+        }
+        Ok(())
+    }
+
+    fn open_partition(&mut self, partition: &PartitionKey) -> Result<OpenedPartition> {
+        let mut state = self.state.borrow_mut();
+        let mut recovery = state.recovery.remove(partition).unwrap_or_default();
+        let Some(found) = state
+            .partitions
+            .get(partition)
+            .filter(|p| !p.segments.is_empty())
+        else {
+            drop(state);
+            self.create_partition(partition)?;
+            return Ok(OpenedPartition {
+                segments: vec![SegmentSummary::empty(0)],
+                log_start: 0,
+                recovery,
+            });
+        };
+        // Summaries are written in the same transaction as the batches they describe, so they
+        // are trusted; only their order is checked.
+        let mut segments: Vec<SegmentSummary> = Vec::new();
+        for summary in found.segments.values() {
+            if let Some(previous) = segments.last() {
+                if summary.base_offset < previous.next_offset {
+                    recovery.ignored.push(format!(
+                        "{}: a segment at {} overlaps the one before it (ending at {}); left alone",
+                        partition.directory(),
+                        summary.base_offset,
+                        previous.next_offset
+                    ));
+                    continue;
+                }
+                if summary.base_offset > previous.next_offset {
+                    recovery.damaged.push(DamagedRange {
+                        from: previous.next_offset,
+                        to: summary.base_offset,
+                        reason: format!(
+                            "{}: no segment holds these offsets",
+                            partition.directory()
+                        ),
+                    });
+                }
+            }
+            segments.push(*summary);
+        }
+        let log_start = segments.first().map_or(0, |s| s.base_offset);
+        Ok(OpenedPartition {
+            segments,
+            log_start,
+            recovery,
+        })
+    }
+
+    fn create_partition(&mut self, partition: &PartitionKey) -> Result<()> {
+        self.remove_partition(partition)?;
+        let mut state = self.state.borrow_mut();
+        let summary = SegmentSummary::empty(0);
+        let mut fresh = KeyedPartition::default();
+        fresh.segments.insert(0, summary);
+        state.partitions.insert(partition.clone(), fresh);
+        if state.mode == Mode::Persisted {
+            state.journal.push(Change::PutSegment {
+                key: key(partition, 0),
+                summary,
+            });
+        }
+        Ok(())
+    }
+
+    fn remove_partition(&mut self, partition: &PartitionKey) -> Result<()> {
+        let mut state = self.state.borrow_mut();
+        let removed = state.partitions.remove(partition);
+        if state.mode == Mode::Persisted {
+            state.journal.push(Change::DeleteBatches {
+                partition: partition.clone(),
+                from: 0,
+                to: i64::MAX,
+            });
+            for base in removed.iter().flat_map(|p| p.segments.keys()) {
+                state.journal.push(Change::DeleteSegment {
+                    key: key(partition, *base),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn append(
+        &mut self,
+        partition: &PartitionKey,
+        segment: &SegmentSummary,
+        batch: Rc<Vec<u8>>,
+        base_offset: i64,
+        next_offset: i64,
+    ) -> Result<BatchSlot> {
+        let mut state = self.state.borrow_mut();
+        let mode = state.mode;
+        let size = batch.len() as u32;
+        let header = header_of(&batch)?;
+        let bytes = batch;
+        let target = state.partition(partition)?;
+        target.batches.insert(base_offset, bytes.clone());
+        if mode == Mode::Persisted {
+            // What loads saw as the end of the segment is followed by this batch now.
+            let links = &mut target.loaded.links;
+            for (_, follows) in links
+                .range_mut(segment.base_offset..base_offset)
+                .map(|(_, l)| l)
+            {
+                if *follows == NextKey::SegmentEnd {
+                    *follows = NextKey::Key(base_offset);
+                }
+            }
+            links.insert(base_offset, (next_offset, NextKey::SegmentEnd));
+        }
+        let summary = target
+            .segments
+            .entry(segment.base_offset)
+            .or_insert(*segment);
+        summary.add(
+            next_offset,
+            size as u64,
+            header.max_timestamp,
+            header.record_count,
+        );
+        let summary = *summary;
+        if mode == Mode::Persisted {
+            state.journal.push(Change::PutBatch {
+                key: key(partition, base_offset),
+                bytes,
+            });
+            // The summary travels with its batches, in the same transaction.
+            state.journal.push(Change::PutSegment {
+                key: key(partition, segment.base_offset),
+                summary,
+            });
+        }
+        Ok(BatchSlot {
+            location: base_offset as u64,
+            base_offset,
+            next_offset,
+            size,
+        })
+    }
+
+    fn undo_appends(
+        &mut self,
+        partition: &PartitionKey,
+        segment: &SegmentSummary,
+        slot: &BatchSlot,
+    ) -> Result<()> {
+        let mut state = self.state.borrow_mut();
+        let target = state.partition(partition)?;
+        target.batches.retain(|&base, _| base < slot.base_offset);
+        target.segments.insert(segment.base_offset, *segment);
+        // The journal's changes for them go too: a failed flush reloads what is durable.
+        state.journal.retain(|change| match change {
+            Change::PutBatch { key, .. } => {
+                key.partition != *partition || key.base_offset < slot.base_offset
+            }
+            _ => true,
+        });
+        Ok(())
+    }
+
+    fn roll(&mut self, partition: &PartitionKey, sealed: &SegmentSummary, base: i64) -> Result<()> {
+        let mut state = self.state.borrow_mut();
+        let mode = state.mode;
+        let target = state.partition(partition)?;
+        target.segments.insert(sealed.base_offset, *sealed);
+        let summary = SegmentSummary::empty(base);
+        target.segments.insert(base, summary);
+        if mode == Mode::Persisted {
+            state.journal.push(Change::PutSegment {
+                key: key(partition, sealed.base_offset),
+                summary: *sealed,
+            });
+            state.journal.push(Change::PutSegment {
+                key: key(partition, base),
+                summary,
+            });
+        }
+        Ok(())
+    }
+
+    fn batch_at(
+        &mut self,
+        partition: &PartitionKey,
+        segment: &SegmentSummary,
+        offset: i64,
+    ) -> Result<Step<Option<BatchSlot>>> {
+        let mut state = self.state.borrow_mut();
+        if offset >= segment.next_offset {
+            return Ok(Step::Ready(None));
+        }
+        match state.locate(partition, segment, offset)? {
+            Step::Ready(found) => Ok(Step::Ready(found)),
+            Step::Pending => {
+                state.queue_load(partition, segment, offset);
+                Ok(Step::Pending)
+            }
+        }
+    }
+
+    fn batch_after(
+        &mut self,
+        partition: &PartitionKey,
+        segment: &SegmentSummary,
+        slot: &BatchSlot,
+    ) -> Result<Step<Option<BatchSlot>>> {
+        // The next batch holds the offset after this one, or is the first after it (compaction
+        // leaves gaps between batches).
+        let after = slot.next_offset.max(slot.base_offset + 1);
+        self.batch_at(partition, segment, after)
+    }
+
+    fn read(
+        &mut self,
+        partition: &PartitionKey,
+        segment: &SegmentSummary,
+        slot: &BatchSlot,
+    ) -> Result<Step<BatchBytes>> {
+        let mut state = self.state.borrow_mut();
+        let mode = state.mode;
+        let target = state.partition(partition)?;
+        if let Some(bytes) = target.batches.get(&slot.base_offset) {
+            return Ok(Step::Ready(BatchBytes {
+                bytes: bytes.clone(),
+                verified: mode == Mode::Memory,
+            }));
+        }
+        if let Some(bytes) = target.loaded.bytes.remove(&slot.base_offset) {
+            return Ok(Step::Ready(BatchBytes {
+                bytes,
+                verified: false,
+            }));
+        }
+        if mode == Mode::Memory {
+            return Err(Error::corrupt(format!(
+                "{}: no batch at offset {} (the store lost it)",
+                partition.directory(),
+                slot.base_offset
+            )));
+        }
+        state.queue_load(partition, segment, slot.base_offset);
+        Ok(Step::Pending)
+    }
+
+    fn resync(
+        &mut self,
+        partition: &PartitionKey,
+        segment: &SegmentSummary,
+        slot: &BatchSlot,
+    ) -> Result<Step<Option<BatchSlot>>> {
+        // Values are whole or missing: the next key is the next batch.
+        let after = slot.base_offset + 1;
+        self.batch_at(partition, segment, after)
+    }
+
+    fn remove_segment(
+        &mut self,
+        partition: &PartitionKey,
+        segment: &SegmentSummary,
+        _log_start: i64,
+    ) -> Result<()> {
+        let mut state = self.state.borrow_mut();
+        let mode = state.mode;
+        let target = state.partition(partition)?;
+        target.segments.remove(&segment.base_offset);
+        target
+            .batches
+            .retain(|&base, _| base < segment.base_offset || base >= segment.next_offset);
+        target
+            .loaded
+            .bytes
+            .retain(|&base, _| base >= segment.next_offset);
+        target
+            .loaded
+            .links
+            .retain(|&base, _| base >= segment.next_offset);
+        if mode == Mode::Persisted {
+            state.journal.push(Change::DeleteBatches {
+                partition: partition.clone(),
+                from: segment.base_offset,
+                to: segment.next_offset.max(segment.base_offset + 1),
+            });
+            state.journal.push(Change::DeleteSegment {
+                key: key(partition, segment.base_offset),
+            });
+        }
+        Ok(())
+    }
+
+    fn extend_segment(&mut self, partition: &PartitionKey, summary: &SegmentSummary) -> Result<()> {
+        let mut state = self.state.borrow_mut();
+        let mode = state.mode;
+        state
+            .partition(partition)?
+            .segments
+            .insert(summary.base_offset, *summary);
+        if mode == Mode::Persisted {
+            state.journal.push(Change::PutSegment {
+                key: key(partition, summary.base_offset),
+                summary: *summary,
+            });
+        }
+        Ok(())
+    }
+
+    fn replace_segment(
+        &mut self,
+        partition: &PartitionKey,
+        segment: &SegmentSummary,
+        batches: &[Vec<u8>],
+    ) -> Result<SegmentSummary> {
+        let mut state = self.state.borrow_mut();
+        let mode = state.mode;
+        let mut summary = SegmentSummary::empty(segment.base_offset);
+        let mut parsed = Vec::with_capacity(batches.len());
+        for batch in batches {
+            let verified =
+                RecordBatch::parse(batch).map_err(|e| e.into_error("a compacted batch"))?;
+            let header = *verified.header();
+            summary.add(
+                header.next_offset(),
+                batch.len() as u64,
+                header.max_timestamp,
+                header.record_count,
+            );
+            parsed.push((header.base_offset, Rc::new(batch.clone())));
+        }
+        // Offsets never move: the rewritten segment still ends where the original did.
+        summary.next_offset = segment.next_offset;
+        let range = segment.base_offset..segment.next_offset.max(segment.base_offset + 1);
+        let target = state.partition(partition)?;
+        target.batches.retain(|base, _| !range.contains(base));
+        target.loaded.bytes.retain(|base, _| !range.contains(base));
+        target.loaded.links.retain(|base, _| !range.contains(base));
+        if mode == Mode::Memory {
+            for (base, bytes) in &parsed {
+                target.batches.insert(*base, bytes.clone());
+            }
+        } else {
+            // The new batches are known from here on: a read needs no load.
+            for (index, (base, bytes)) in parsed.iter().enumerate() {
+                let follows = parsed
+                    .get(index + 1)
+                    .map_or(NextKey::SegmentEnd, |(b, _)| NextKey::Key(*b));
+                let header = header_of(bytes)?;
+                target
+                    .loaded
+                    .links
+                    .insert(*base, (header.next_offset(), follows));
+                target.loaded.bytes.insert(*base, bytes.clone());
+            }
+        }
+        target.segments.insert(segment.base_offset, summary);
+        if mode == Mode::Persisted {
+            state.journal.push(Change::DeleteBatches {
+                partition: partition.clone(),
+                from: range.start,
+                to: range.end,
+            });
+            for (base, bytes) in parsed {
+                state.journal.push(Change::PutBatch {
+                    key: key(partition, base),
+                    bytes,
+                });
+            }
+            state.journal.push(Change::PutSegment {
+                key: key(partition, segment.base_offset),
+                summary,
+            });
+        }
+        Ok(summary)
+    }
+
+    fn flush(&mut self, _strict: bool) -> Result<Step<()>> {
+        let state = self.state.borrow();
+        match state.mode {
+            Mode::Memory => Ok(Step::Ready(())),
+            Mode::Persisted if state.journal.is_empty() && state.in_flight.is_none() => {
+                Ok(Step::Ready(()))
+            }
+            Mode::Persisted => Ok(Step::Pending),
+        }
+    }
+
+    fn reads_are_free(&self) -> bool {
+        self.state.borrow().mode == Mode::Memory
+    }
+
+    fn close(&mut self, _active: &[(PartitionKey, SegmentSummary, i64)]) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for KeyedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyedStore")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summaries_round_trip() {
+        let summary = SegmentSummary {
+            base_offset: 7,
+            next_offset: 20,
+            size: 999,
+            max_timestamp: Some(123),
+            batches: 4,
+        };
+        assert_eq!(decode_summary(7, &encode_summary(&summary)), Some(summary));
+        let empty = SegmentSummary::empty(3);
+        assert_eq!(decode_summary(3, &encode_summary(&empty)), Some(empty));
+        assert_eq!(decode_summary(3, &[1, 2, 3]), None);
+    }
+
+    fn stored_batch(base: i64) -> Vec<u8> {
+        let record = crate::record_batch::RecordInput {
+            value: Some(b"v"),
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        crate::record_batch::encode_batch(&mut out, base, 1, [record].iter()).unwrap();
+        out
+    }
+
+    #[test]
+    fn a_0_1_segment_read_whole_ends_where_the_next_begins_and_damage_is_kept_apart() {
+        let partition = PartitionKey::new("t", 0);
+        // Offsets 0, 1 and 3 stored (0.1's compaction dropped 2 and 4..9); the next segment
+        // starts at 10.
+        let checked: Vec<_> = [0, 1, 3]
+            .iter()
+            .map(|&b| check_stored_batch(b, &stored_batch(b)))
+            .collect();
+        let mut recovery = PartitionRecovery::default();
+        let summary = summarize_segment(&partition, 0, &checked, Some(10), &mut recovery);
+        assert_eq!((summary.next_offset, summary.batches), (10, 3));
+        assert!(recovery.damaged.is_empty());
+        // A value that does not verify: reported, and the segment is not stretched over it.
+        let mut bad = stored_batch(3);
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        let checked = vec![
+            check_stored_batch(0, &stored_batch(0)),
+            check_stored_batch(3, &bad),
+        ];
+        let summary = summarize_segment(&partition, 0, &checked, Some(10), &mut recovery);
+        assert_eq!(summary.next_offset, 4);
+        assert_eq!((recovery.damaged[0].from, recovery.damaged[0].to), (3, 4));
+    }
+}
