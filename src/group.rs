@@ -769,6 +769,9 @@ impl Log {
         let now = self.now_ms();
         let mut changed = 0;
         let mut pending = false;
+        // One partition's failure (damage found while compacting it) does not keep the others
+        // from their retention and compaction: the first error is returned after all of them.
+        let mut failure = None;
         let Log {
             store,
             cache,
@@ -778,31 +781,40 @@ impl Log {
         for topic in topics.values_mut() {
             let config = &topic.config;
             for partition in &mut topic.partitions {
-                changed += match config.cleanup_policy {
+                let outcome = match config.cleanup_policy {
                     CleanupPolicy::Delete => partition.apply_retention(
                         &mut **store,
                         cache.as_mut(),
                         now,
                         config.retention_ms,
                         config.retention_bytes,
-                    )?,
-                    CleanupPolicy::Compact if partition.needs_compaction() => {
-                        match partition.compact(
+                    ),
+                    CleanupPolicy::Compact if partition.needs_compaction() => partition
+                        .compact(
                             &mut **store,
                             cache.as_mut(),
                             now,
                             config.delete_retention_ms,
-                        )? {
+                        )
+                        .map(|step| match step {
                             Step::Ready(report) => report.segments_rewritten,
                             Step::Pending => {
                                 pending = true;
                                 0
                             }
-                        }
-                    }
-                    CleanupPolicy::Compact => 0,
+                        }),
+                    CleanupPolicy::Compact => Ok(0),
                 };
+                match outcome {
+                    Ok(count) => changed += count,
+                    Err(error) => {
+                        failure.get_or_insert(error);
+                    }
+                }
             }
+        }
+        if let Some(error) = failure {
+            return Err(error);
         }
         Ok(if pending {
             Step::Pending

@@ -653,12 +653,20 @@ impl Partition {
                 ..Compaction::default()
             },
         };
-        match self.compact_from(store, cache, now, delete_retention_ms, &mut progress)? {
-            Step::Pending => {
+        match self.compact_from(store, cache, now, delete_retention_ms, &mut progress) {
+            Ok(Step::Pending) => {
                 self.compaction = Some(progress);
                 Ok(Step::Pending)
             }
-            Step::Ready(()) => Ok(Step::Ready(progress.report)),
+            Ok(Step::Ready(())) => Ok(Step::Ready(progress.report)),
+            Err(error) => {
+                // Damage found while reading (a clean open trusts its index): these segments
+                // are left as they are until more are sealed, instead of read again each pass.
+                if error.kind() == ErrorKind::CorruptData {
+                    self.compacted_below = progress.sealed_end;
+                }
+                Err(error)
+            }
         }
     }
 

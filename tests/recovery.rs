@@ -548,3 +548,56 @@ fn an_append_that_fails_and_cannot_be_taken_back_stops_that_file_until_a_reopen(
     assert_eq!(log.offsets("t").unwrap()[0].high, 5);
     assert_eq!(read_each(&mut log, 0, 5).0.len(), 5);
 }
+
+#[test]
+fn damage_met_while_compacting_one_partition_keeps_no_other_from_its_retention() {
+    let storage = MemoryFiles::with_crash_simulation();
+    let mut log = open(&storage);
+    let compacted = TopicConfig {
+        cleanup_policy: brook::CleanupPolicy::Compact,
+        segment_bytes: 1024,
+        ..TopicConfig::default()
+    };
+    let retained = TopicConfig {
+        segment_bytes: 1024,
+        retention_bytes: Some(1024),
+        ..TopicConfig::default()
+    };
+    log.create_topic("c", 1, compacted).unwrap();
+    log.create_topic("r", 1, retained).unwrap();
+    let mut producer = log.producer(PartitionerKind::Default);
+    for i in 0..40 {
+        let value = format!("value {i:03} {}", "v".repeat(50));
+        let key = format!("k{}", i % 3);
+        for topic in ["c", "r"] {
+            let message = Message {
+                record: RecordInput {
+                    key: Some(key.as_bytes()),
+                    value: Some(value.as_bytes()),
+                    ..Default::default()
+                },
+                partition: Some(0),
+            };
+            log.send(&mut producer, topic, &[message]).unwrap();
+        }
+        log.flush(true).unwrap();
+    }
+    log.close().unwrap();
+    // A flipped byte in the compacted topic's first segment: the clean open trusts its index,
+    // so compaction is the first to read it.
+    let path = "c-0/00000000000000000000.log";
+    let mut bytes = storage.file(path).unwrap();
+    let at = batch_positions(&bytes)[1] + 40;
+    bytes[at] ^= 0xff;
+    storage.set_file(path, bytes);
+    let mut log = open(&storage);
+    let low_before = log.offsets("r").unwrap()[0].low;
+    let error = log.maintain().unwrap_err();
+    assert_eq!(error.code(), "CORRUPT_DATA");
+    assert!(
+        log.offsets("r").unwrap()[0].low > low_before,
+        "retention of the other topic ran"
+    );
+    // The damaged segments are not read again on every pass.
+    assert!(matches!(log.maintain().unwrap(), Step::Ready(_)));
+}
