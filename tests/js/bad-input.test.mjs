@@ -55,6 +55,12 @@ test("Log.open refuses bad options", async (t) => {
     ["path and name", { path, name: "shop" }, "INVALID_ARGUMENT"],
     ["an IndexedDB name (not yet)", { name: "shop" }, "INVALID_ARGUMENT"],
     ["an unknown durability", { durability: "fast" }, "INVALID_ARGUMENT"],
+    ["cacheBytes as a string", { cacheBytes: "16" }, "INVALID_ARGUMENT"],
+    ["a negative cacheBytes", { cacheBytes: -1 }, "INVALID_ARGUMENT"],
+    ["a fractional cacheBytes", { cacheBytes: 1.5 }, "INVALID_ARGUMENT"],
+    ["a cacheBytes of 2 TiB", { cacheBytes: 2 ** 41 }, "INVALID_ARGUMENT"],
+    ["a NaN cacheBytes", { cacheBytes: NaN }, "INVALID_ARGUMENT"],
+    ["cacheBytes on a file log, too large", { path, cacheBytes: 2 ** 53 }, "INVALID_ARGUMENT"],
     ["a path that is a file", { path: fileURLToPath(import.meta.url) }, "IO_ERROR"],
   ];
   for (const [label, options, code] of cases) await refused(() => Log.open(options), code, label);
