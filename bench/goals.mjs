@@ -102,6 +102,17 @@ export const GROUPS = [
     ],
   },
   {
+    group: "Logs larger than memory: growth at open and read",
+    summary: "Growth of the process (Node: resident set) or page (wasm memory + JS heap) when a fresh one opens a large log and reads it end to end, beside the log's size.",
+    goals: [
+      { text: "Node: opening grows memory by ≤ 2% of the log's size", subject: "brook: growth at open", reference: "the log's size", workload: has("Node"), atMost: 0.02 },
+      { text: "Node: reading it all grows memory by ≤ 5% of the log's size", subject: "brook: peak growth reading it all (16 MiB cache)", reference: "the log's size", workload: has("Node"), atMost: 0.05 },
+      { text: "IndexedDB: opening 300 MB grows the page by < 160 MiB (≤ 0.5× the log)", subject: "brook: growth at open", reference: "the log's size", workload: has("Browser"), atMost: 0.5 },
+      { text: "IndexedDB: reading it all grows the page by ≤ 0.5× the log", subject: "brook: peak growth reading it all (16 MiB cache)", reference: "the log's size", workload: has("Browser"), atMost: 0.5 },
+      { text: "brook's own memory after reading it all ≤ 5% of the log (cache + index + buffers)", subject: "brook's wasm memory after reading it all", reference: "the log's size", workload: any, atMost: 0.05 },
+    ],
+  },
+  {
     group: "A Kafka client and broker on this machine",
     summary: "KafkaJS 2.2.4 against the Tansu broker (memory storage) on loopback, beside brook in memory.",
     goals: [

@@ -26,6 +26,7 @@ const SUITES = [
   ["boundary"],
   ["size"],
   ["memory"],
+  ["large"],
   ["kafka"],
 ];
 

@@ -43,9 +43,10 @@ function done(transaction) {
   });
 }
 
+/** Opens a database: a new one with `stores`, or one brook wrote (at its version: no version asked). */
 function openRaw(name, stores) {
   return new Promise((resolve, reject) => {
-    const open = indexedDB.open(name, 1);
+    const open = stores.length > 0 ? indexedDB.open(name, 1) : indexedDB.open(name);
     open.onupgradeneeded = () => stores.forEach((store) => open.result.createObjectStore(store));
     open.onsuccess = () => resolve(open.result);
     open.onerror = () => reject(open.error);
@@ -187,4 +188,55 @@ export async function rawRead({ name, total }) {
   const result = rate(total, started);
   db.close();
   return result;
+}
+
+/** A log of `total` records of `valueBytes` in 3 partitions, for brookLargeRead. */
+export async function brookLargeFill({ name, total, valueBytes }) {
+  await deleteLog(name);
+  const log = await Log.open({ name, durability: "relaxed" });
+  await log.createTopic({ topic: "bench", partitions: PARTITIONS, segmentBytes: 64 * 1024 * 1024 });
+  const producer = log.producer();
+  const value = payload(valueBytes);
+  for (let first = 0; first < total; first += 2000) {
+    const batch = [];
+    for (let i = first; i < Math.min(total, first + 2000); i++) batch.push({ key: `key-${i}`, value });
+    await producer.send({ topic: "bench", messages: batch });
+  }
+  await log.close();
+  return { bytes: total * (valueBytes + 12) };
+}
+
+/** brook's wasm memory, in bytes. */
+async function wasmMemory() {
+  const { default: init } = await import("/pkg/brook_core.js");
+  return (await init()).memory.buffer.byteLength;
+}
+
+/** The wasm memory plus the JS heap (Chromium's performance.memory), in bytes. */
+async function pageMemory() {
+  return (await wasmMemory()) + (performance.memory?.usedJSHeapSize ?? 0);
+}
+
+/** Opens the log of brookLargeFill and reads it end to end: the growth at open and the peak. */
+export async function brookLargeRead({ name, total }) {
+  await Log.open().then((log) => log.close()); // the module is instantiated first
+  const before = await pageMemory();
+  const wasmBefore = await wasmMemory();
+  const log = await Log.open({ name });
+  const opened = await pageMemory();
+  const consumer = log.consumer({ groupId: `g${Math.random()}`, fromBeginning: true, autoCommit: false, maxRecords: 1000 });
+  await consumer.subscribe({ topic: "bench" });
+  let read = 0;
+  let peak = opened;
+  while (read < total) {
+    const batch = await consumer.poll();
+    if (batch.length === 0) break;
+    read += batch.length;
+    if (read % 50_000 === 0) peak = Math.max(peak, await pageMemory());
+  }
+  peak = Math.max(peak, await pageMemory());
+  const wasm = (await wasmMemory()) - wasmBefore;
+  await log.close();
+  if (read !== total) throw new Error(`read ${read} of ${total}`);
+  return { open: opened - before, read: peak - before, wasm };
 }

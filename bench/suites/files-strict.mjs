@@ -74,7 +74,7 @@ async function brookBatches() {
   for (let partition = 0; partition < PARTITIONS; partition++) {
     const directory = join(path, `bench-${partition}`);
     const list = [];
-    for (const name of readdirSync(directory).sort()) {
+    for (const name of readdirSync(directory).filter((n) => n.endsWith(".log")).sort()) {
       const file = readFileSync(join(directory, name));
       for (let at = 0; at < file.length; ) {
         const size = file.readInt32BE(at + 8) + 12;
