@@ -152,6 +152,8 @@ for (const engine of enginesUnderTest()) {
       await page.fill("#topic-partitions", "2");
       await page.click('#topic-form button[type="submit"]');
       await waitVisible(page, '#lanes [data-topic="clicks"] .lane[data-partition="1"]');
+      // The lanes show a topic as soon as the log has it; the form lists it once it is created.
+      await page.waitFor(() => document.querySelector("#topic-result").dataset.state === "ok");
       await page.select("#send-topic", "clicks");
       await page.fill("#send-key", "foobar");
       await page.click('#send-form button[type="submit"]');

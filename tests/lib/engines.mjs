@@ -72,6 +72,8 @@ const dom = {
   select: ([selector, value]) => {
     const element = document.querySelector(selector);
     if (!element) throw new Error(`no element matches ${selector}`);
+    // Setting a value no option has would leave the old choice in place, silently.
+    if (![...element.options].some((option) => option.value === value)) throw new Error(`${selector} has no option ${value}`);
     element.value = value;
     element.dispatchEvent(new Event("input", { bubbles: true }));
     element.dispatchEvent(new Event("change", { bubbles: true }));
