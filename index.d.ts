@@ -175,9 +175,17 @@ export interface KafkaMessage {
 
 export interface ConsumerOptions {
   groupId: string;
-  /** true (default): a record's position is committed as it is delivered (at-most-once).
+  /** true (default): run() commits each chunk (a run of one partition's records, at most
+   * maxRecords) as its delivery starts, durably, before the handler sees it: at-most-once —
+   * a crash while processing skips the rest of that chunk, and records never handed over
+   * (revoked, paused, the loop stopped) go back. poll() commits what it returns.
    * false: only commit()/commitOffsets() commit (at-least-once). */
   autoCommit?: boolean;
+  /** KafkaJS's: with either, auto commit instead commits what handlers finished, every so many
+   * milliseconds (autoCommitInterval) or records (autoCommitThreshold), and at the end of each
+   * chunk: at-least-once — a crash redelivers what was not committed yet. */
+  autoCommitInterval?: number;
+  autoCommitThreshold?: number;
   assignor?: "cooperativeSticky" | "range" | "roundRobin";
   /** Where to start in a partition without a commit: its beginning, or (default) its end. */
   fromBeginning?: boolean;

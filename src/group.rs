@@ -1,4 +1,5 @@
-// Consumers and consumer groups: membership, rebalances, positions, fetches and commits.
+// Consumers and consumer groups: membership, rebalances, positions, deliveries and commits.
+// `Groups` is owned by the log and reaches its partitions through `Partitions`.
 //
 // Every consumer is a member of a group (Kafka's model). Groups live in this process only —
 // members are live objects — but their committed offsets are records of `__consumer_offsets`
@@ -6,19 +7,29 @@
 // or a topic growing reassigns the group's partitions at once, so there is never a moment when
 // two members own one partition.
 //
+// Delivery is leased: a member's fetch hands out chunks (a run of one partition's records)
+// under a lease; the delivering side reports how far it handed each chunk over — in a table
+// in memory it writes without a call, read when it matters — and releases the lease when it
+// is done. The core then rewinds what was not handed over, unless a seek or a rebalance
+// decided the partition's position meanwhile, and applies auto commit: once per chunk as its
+// delivery starts (at-most-once: a crash while processing skips the rest of that chunk), or,
+// asked for, what the handlers finished (at-least-once, KafkaJS's interval and threshold).
+// Seeks, pauses and rebalances bump the member's epoch, also in a table, so that a delivery
+// loop notices them without a call.
+//
 // Invariants: within a group each partition has at most one owner; a member only ever
 // delivers from partitions it owns now; a partition's records reach a member in offset order;
-// committed offset = next offset to read.
+// committed offset = next offset to read; under auto commit no record is handed over twice to
+// a group, and a revoked chunk's undelivered records go to the next owner.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::assignor::{assign, Assignor, MemberSubscription, TopicPartition};
 use crate::consumer_offsets::{self, validate_group_id};
 use crate::error::{Error, ErrorKind, Result};
-use crate::log::{invalid_partition, Log, Message, PendingCommit};
-use crate::record_batch::{RecordInput, RecordRef};
+use crate::partition::ReadOutcome;
+use crate::record_batch::RecordRef;
 use crate::store::Step;
-use crate::topic::{CleanupPolicy, CONSUMER_OFFSETS_TOPIC};
 
 /// A member's handle, unique for the life of the log.
 pub type MemberId = u64;
@@ -53,8 +64,13 @@ pub enum OffsetReset {
 #[derive(Clone, Debug)]
 pub struct ConsumerOptions {
     pub group_id: String,
-    /// Commit each record's position as it is delivered (at-most-once) — KafkaJS's default.
+    /// Commit delivered positions by themselves (`commit_processed` says which).
     pub auto_commit: bool,
+    /// With auto commit: false (the default) commits each chunk as its delivery starts
+    /// (at-most-once); true commits what was handed over when the delivering side asks
+    /// (`commit_handed`: after handlers finished, every so many records or milliseconds, as
+    /// KafkaJS's autoCommitThreshold / autoCommitInterval; at-least-once).
+    pub commit_processed: bool,
     pub assignor: Assignor,
     pub offset_reset: OffsetReset,
 }
@@ -64,10 +80,64 @@ impl ConsumerOptions {
         ConsumerOptions {
             group_id: group_id.to_owned(),
             auto_commit: true,
+            commit_processed: false,
             assignor: Assignor::CooperativeSticky,
             offset_reset: OffsetReset::Latest,
         }
     }
+}
+
+/// What the delivering side does with a chunk of its lease (`Groups::start_chunk`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChunkStart {
+    /// Not any more: revoked, seeked, paused, or the lease is gone.
+    Skip,
+    Deliver,
+    /// Deliver once the next flush made its auto commit durable.
+    DeliverWhenDurable,
+}
+
+/// A fetch's lease: its id and, per chunk in the order the records were handed to the visitor,
+/// the partition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaseGrant {
+    /// 0 when nothing was leased (no records, or a pull-style poll).
+    pub lease: u64,
+    pub chunks: Vec<TopicPartition>,
+    pub records: u32,
+    /// Some partition waits for its store to load batches: fetch again once it has.
+    pub pending: bool,
+}
+
+/// What the groups need of the log's partitions.
+pub(crate) trait Partitions {
+    /// (partition count, internal) of a topic.
+    fn topic_shape(&self, topic: &str) -> Result<(u32, bool)>;
+    /// (low watermark, durable end) of a partition.
+    fn watermarks(&self, topic: &str, partition: u32) -> Result<(i64, i64)>;
+    fn read(
+        &mut self,
+        topic: &str,
+        partition: u32,
+        offset: i64,
+        records_max: u32,
+        bytes_max: u64,
+        visit: &mut dyn FnMut(&RecordRef<'_>),
+    ) -> Result<Step<ReadOutcome>>;
+    /// Appends commit records (key, value) to `__consumer_offsets`; their offsets there.
+    fn append_commits(&mut self, records: &[(Vec<u8>, Vec<u8>)]) -> Result<Vec<i64>>;
+    fn now_ms(&self) -> i64;
+}
+
+/// A commit written but not yet durable: applied to the committed offsets when it is.
+#[derive(Clone, Debug)]
+pub(crate) struct PendingCommit {
+    /// Its record's offset in `__consumer_offsets`.
+    pub(crate) record_offset: i64,
+    pub(crate) group: String,
+    pub(crate) topic: String,
+    pub(crate) partition: u32,
+    pub(crate) offset: i64,
 }
 
 /// One partition's progress for a group.
@@ -98,12 +168,37 @@ pub struct GroupDescription {
     pub members: Vec<MemberDescription>,
 }
 
+/// A chunk of a lease: one partition's records from `first` to before `end`.
+#[derive(Clone, Debug)]
+struct Chunk {
+    tp: TopicPartition,
+    first: i64,
+    end: i64,
+    /// The last offset handed over, when any was.
+    handed: Option<i64>,
+    /// Whether the chunk's auto commit (its end) was written.
+    committed: bool,
+    /// Whether its delivery started (`start_chunk` said to deliver), and whether it was then
+    /// stopped part-way (a later `start_chunk` said to skip the rest).
+    started: bool,
+    stopped: bool,
+    /// Whether its position is no longer this lease's to rewind (a seek or a rebalance set it).
+    settled: bool,
+}
+
+#[derive(Clone, Debug)]
+struct Lease {
+    id: u64,
+    chunks: Vec<Chunk>,
+}
+
 struct Member {
     group: String,
     /// Sorts in join order, which makes assignments stable and readable ("member-0000000003").
     name: String,
     topics: Vec<String>,
     auto_commit: bool,
+    commit_processed: bool,
     offset_reset: OffsetReset,
     assignment: Vec<TopicPartition>,
     positions: BTreeMap<TopicPartition, i64>,
@@ -113,6 +208,9 @@ struct Member {
     cursor: usize,
     /// Bumped whenever `assignment` changes, even if it changes back.
     assignment_version: u64,
+    /// This member's entries in the epoch and hand-over tables.
+    slot: usize,
+    lease: Option<Lease>,
 }
 
 struct Group {
@@ -127,8 +225,19 @@ pub(crate) struct Groups {
     groups: BTreeMap<String, Group>,
     members: HashMap<MemberId, Member>,
     next_member: u64,
+    next_lease: u64,
     /// (group, topic, partition) -> committed offset, mirrored from `__consumer_offsets`.
     committed: BTreeMap<(String, String, u32), i64>,
+    /// Commits written and not yet durable, in write order.
+    pending: Vec<PendingCommit>,
+    /// Per member slot: an epoch bumped by every seek, pause, resume and rebalance that
+    /// concerns it. Allocated once, at the first join, so that its address stays put (the
+    /// bindings hand it to JS as a view of wasm memory).
+    epochs: Vec<u32>,
+    /// Per member slot, two numbers the delivering side writes before each hand-over: the
+    /// chunk's index in the current lease and the offset handed over (-1, -1: none yet).
+    handed: Vec<f64>,
+    free_slots: Vec<usize>,
 }
 
 impl Groups {
@@ -144,8 +253,869 @@ impl Groups {
             .ok_or_else(|| unknown_member(member))
     }
 
+    // ---- the tables shared with the delivering side ----
+
+    /// The epoch table (one u32 per slot) and the hand-over table (two f64 per slot); empty
+    /// until the first join.
+    pub(crate) fn tables(&mut self) -> (&[u32], &mut [f64]) {
+        (&self.epochs, &mut self.handed)
+    }
+
+    pub(crate) fn slot(&self, member: MemberId) -> Result<usize> {
+        Ok(self.member(member)?.slot)
+    }
+
+    fn bump_epoch(&mut self, member: MemberId) {
+        if let Some(slot) = self.members.get(&member).map(|m| m.slot) {
+            if let Some(epoch) = self.epochs.get_mut(slot) {
+                *epoch = epoch.wrapping_add(1);
+            }
+        }
+    }
+
+    /// Takes what the delivering side wrote into the hand-over table for `member`'s lease.
+    fn sync_handed(&mut self, member: MemberId) {
+        let Some(state) = self.members.get_mut(&member) else {
+            return;
+        };
+        let slot = state.slot;
+        let (Some(&index), Some(&offset)) =
+            (self.handed.get(2 * slot), self.handed.get(2 * slot + 1))
+        else {
+            return;
+        };
+        let Some(lease) = state.lease.as_mut() else {
+            return;
+        };
+        if index < 0.0 || index.fract() != 0.0 || offset.fract() != 0.0 {
+            return;
+        }
+        // Only ever forward, and only within the chunk: the table is the caller's to write.
+        if let Some(chunk) = lease.chunks.get_mut(index as usize) {
+            let offset = offset as i64;
+            if offset >= chunk.first
+                && offset < chunk.end
+                && chunk.handed.is_none_or(|h| offset > h)
+            {
+                chunk.handed = Some(offset);
+            }
+            // Every chunk before it that was started and not stopped was handed over whole
+            // (the delivering side goes to the next chunk when one is done).
+            for earlier in lease.chunks[..index as usize]
+                .iter_mut()
+                .filter(|c| c.started && !c.stopped)
+            {
+                earlier.handed = Some(earlier.end - 1);
+            }
+        }
+    }
+
+    fn clear_handed(&mut self, slot: usize) {
+        if let Some(entry) = self.handed.get_mut(2 * slot..2 * slot + 2) {
+            entry.copy_from_slice(&[-1.0, -1.0]);
+        }
+    }
+
+    // ---- membership ----
+
+    /// Joins `options.group_id` subscribed to `topics`; the group rebalances at once.
+    pub(crate) fn join(
+        &mut self,
+        options: ConsumerOptions,
+        topics: &[&str],
+        src: &mut dyn Partitions,
+    ) -> Result<MemberId> {
+        validate_group_id(&options.group_id)?;
+        let topics = checked_subscription(topics, src)?;
+        if self.members.len() >= MEMBERS_MAX {
+            return Err(Error::invalid_argument(format!(
+                "a log has at most {MEMBERS_MAX} consumers in its groups; disconnect some first"
+            )));
+        }
+        if let Some(group) = self.groups.get(&options.group_id) {
+            if group.assignor != options.assignor {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!(
+                        "group {:?} uses the {} assignor; this consumer asked for {}",
+                        options.group_id,
+                        group.assignor.name(),
+                        options.assignor.name()
+                    ),
+                ));
+            }
+        }
+        if self.epochs.is_empty() {
+            self.epochs = vec![0; MEMBERS_MAX];
+            self.handed = vec![-1.0; 2 * MEMBERS_MAX];
+            self.free_slots = (0..MEMBERS_MAX).rev().collect();
+        }
+        let slot = self
+            .free_slots
+            .pop()
+            .ok_or_else(|| Error::invalid_argument("no free consumer slot"))?;
+        self.clear_handed(slot);
+        let id = self.next_member;
+        self.next_member += 1;
+        self.members.insert(
+            id,
+            Member {
+                group: options.group_id.clone(),
+                name: format!("member-{id:010}"),
+                topics,
+                auto_commit: options.auto_commit,
+                commit_processed: options.commit_processed,
+                offset_reset: options.offset_reset,
+                assignment: Vec::new(),
+                positions: BTreeMap::new(),
+                pending_seeks: BTreeMap::new(),
+                paused: BTreeSet::new(),
+                cursor: 0,
+                assignment_version: 0,
+                slot,
+                lease: None,
+            },
+        );
+        self.groups
+            .entry(options.group_id.clone())
+            .or_insert_with(|| Group {
+                assignor: options.assignor,
+                generation: 0,
+                members: Vec::new(),
+            })
+            .members
+            .push(id);
+        self.rebalance(&options.group_id, src)?;
+        Ok(id)
+    }
+
+    /// Replaces a member's subscription; the group rebalances.
+    pub(crate) fn subscribe(
+        &mut self,
+        member: MemberId,
+        topics: &[&str],
+        src: &mut dyn Partitions,
+    ) -> Result<()> {
+        let topics = checked_subscription(topics, src)?;
+        let state = self.member_mut(member)?;
+        state.topics = topics;
+        let group = state.group.clone();
+        self.rebalance(&group, src)
+    }
+
+    /// Leaves the group: what its lease did not hand over is given back, and its partitions
+    /// move to the others at once.
+    pub(crate) fn leave(&mut self, member: MemberId, src: &mut dyn Partitions) -> Result<()> {
+        self.member(member)?;
+        self.release(member, None, src)?;
+        let Some(state) = self.members.remove(&member) else {
+            return Ok(());
+        };
+        self.bump_slot(state.slot);
+        self.free_slots.push(state.slot);
+        let group_id = state.group;
+        let Some(group) = self.groups.get_mut(&group_id) else {
+            return Ok(());
+        };
+        group.members.retain(|&m| m != member);
+        if group.members.is_empty() {
+            // Committed offsets stay: a member that joins later resumes from them.
+            self.groups.remove(&group_id);
+            Ok(())
+        } else {
+            self.rebalance(&group_id, src)
+        }
+    }
+
+    fn bump_slot(&mut self, slot: usize) {
+        if let Some(epoch) = self.epochs.get_mut(slot) {
+            *epoch = epoch.wrapping_add(1);
+        }
+    }
+
+    /// Reassigns a group's partitions. Eager assignors revoke everything (positions restart
+    /// from the committed offsets); cooperative-sticky keeps what stays and its positions. A
+    /// revoked partition's leased chunk is settled first, so that its next owner starts after
+    /// what was handed over and no earlier.
+    pub(crate) fn rebalance(&mut self, group_id: &str, src: &mut dyn Partitions) -> Result<()> {
+        let Some(group) = self.groups.get_mut(group_id) else {
+            return Ok(());
+        };
+        group.generation += 1;
+        let assignor = group.assignor;
+        let member_ids = group.members.clone();
+        let mut counts = BTreeMap::new();
+        for id in &member_ids {
+            if let Some(member) = self.members.get(id) {
+                for topic in &member.topics {
+                    if let Ok((count, _)) = src.topic_shape(topic) {
+                        counts.insert(topic.clone(), count);
+                    }
+                }
+            }
+        }
+        let subscriptions: Vec<MemberSubscription<'_>> = member_ids
+            .iter()
+            .filter_map(|id| self.members.get(id))
+            .map(|m| MemberSubscription {
+                member_id: &m.name,
+                topics: &m.topics,
+                owned: &m.assignment,
+            })
+            .collect();
+        let mut assignment = assign(assignor, &subscriptions, &counts);
+        let mut revoked: Vec<(MemberId, Vec<TopicPartition>)> = Vec::new();
+        let mut changed: Vec<MemberId> = Vec::new();
+        for id in &member_ids {
+            let Some(member) = self.members.get(id) else {
+                continue;
+            };
+            let new = assignment.remove(&member.name).unwrap_or_default();
+            let lost: Vec<TopicPartition> = if assignor.is_cooperative() {
+                member
+                    .assignment
+                    .iter()
+                    .filter(|tp| new.binary_search(tp).is_err())
+                    .cloned()
+                    .collect()
+            } else {
+                member.assignment.clone()
+            };
+            if !lost.is_empty() {
+                revoked.push((*id, lost));
+            }
+            // An eager rebalance restarts positions even when the partitions stay the same.
+            if member.assignment != new || !assignor.is_cooperative() {
+                changed.push(*id);
+            }
+            assignment.insert(member.name.clone(), new);
+        }
+        // Revoked chunks first: their commits decide where the next owners start.
+        for (id, lost) in &revoked {
+            self.settle_revoked(*id, lost, src)?;
+        }
+        for id in &member_ids {
+            let Some(member) = self.members.get_mut(id) else {
+                continue;
+            };
+            let new = assignment.remove(&member.name).unwrap_or_default();
+            if assignor.is_cooperative() {
+                member
+                    .positions
+                    .retain(|tp, _| new.binary_search(tp).is_ok());
+            } else {
+                member.positions.clear();
+            }
+            if changed.contains(id) {
+                member.assignment_version += 1;
+            }
+            member.assignment = new;
+            member.cursor = 0;
+        }
+        for id in changed {
+            self.bump_epoch(id);
+        }
+        Ok(())
+    }
+
+    /// A member loses partitions: what its lease handed over of them is final; with auto
+    /// commit, the commit says so (a chunk committed whole as its delivery started goes back
+    /// to its first undelivered record), so the next owner starts right after it.
+    fn settle_revoked(
+        &mut self,
+        member: MemberId,
+        lost: &[TopicPartition],
+        src: &mut dyn Partitions,
+    ) -> Result<()> {
+        self.sync_handed(member);
+        let Some(state) = self.members.get_mut(&member) else {
+            return Ok(());
+        };
+        let (group, auto_commit) = (state.group.clone(), state.auto_commit);
+        let mut commits = Vec::new();
+        if let Some(lease) = state.lease.as_mut() {
+            for chunk in lease
+                .chunks
+                .iter_mut()
+                .filter(|c| !c.settled && lost.contains(&c.tp))
+            {
+                chunk.settled = true;
+                let next = chunk.handed.map_or(chunk.first, |h| h + 1);
+                if auto_commit
+                    && (chunk.committed || state.commit_processed && chunk.handed.is_some())
+                {
+                    commits.push((chunk.tp.clone(), next));
+                }
+            }
+        }
+        self.write_commits(&group, &commits, src)
+    }
+
+    /// Rebalances every group that subscribes to `topic` (after it grew).
+    pub(crate) fn rebalance_subscribers(
+        &mut self,
+        topic: &str,
+        src: &mut dyn Partitions,
+    ) -> Result<()> {
+        let groups: BTreeSet<String> = self
+            .members
+            .values()
+            .filter(|m| m.topics.iter().any(|t| t == topic))
+            .map(|m| m.group.clone())
+            .collect();
+        for group in groups {
+            self.rebalance(&group, src)?;
+        }
+        Ok(())
+    }
+
+    /// Rebalances every group (after the log was read back from its store).
+    pub(crate) fn rebalance_all(&mut self, src: &mut dyn Partitions) -> Result<()> {
+        for member in self.members.values_mut() {
+            member.lease = None;
+        }
+        let names: Vec<String> = self.groups.keys().cloned().collect();
+        for group in names {
+            self.rebalance(&group, src)?;
+        }
+        Ok(())
+    }
+
+    // ---- what a member sees ----
+
+    pub(crate) fn assignment(&self, member: MemberId) -> Result<Vec<TopicPartition>> {
+        Ok(self.member(member)?.assignment.clone())
+    }
+
+    pub(crate) fn owns(&self, member: MemberId, topic: &str, partition: u32) -> bool {
+        self.members.get(&member).is_some_and(|m| {
+            m.assignment
+                .binary_search_by(|(t, p)| (t.as_str(), *p).cmp(&(topic, partition)))
+                .is_ok()
+        })
+    }
+
+    pub(crate) fn assignment_version(&self, member: MemberId) -> Result<u64> {
+        Ok(self.member(member)?.assignment_version)
+    }
+
+    pub(crate) fn generation(&self, member: MemberId) -> Result<i32> {
+        let group = &self.member(member)?.group;
+        Ok(self.groups.get(group).map_or(0, |g| g.generation))
+    }
+
+    pub(crate) fn position(
+        &self,
+        member: MemberId,
+        topic: &str,
+        partition: u32,
+    ) -> Result<Option<i64>> {
+        Ok(self
+            .member(member)?
+            .positions
+            .get(&(topic.to_owned(), partition))
+            .copied())
+    }
+
+    pub(crate) fn describe(&self, group_id: &str) -> Option<GroupDescription> {
+        let group = self.groups.get(group_id)?;
+        Some(GroupDescription {
+            group_id: group_id.to_owned(),
+            generation: group.generation,
+            assignor: group.assignor,
+            members: group
+                .members
+                .iter()
+                .filter_map(|id| {
+                    self.members.get(id).map(|m| MemberDescription {
+                        member: *id,
+                        name: m.name.clone(),
+                        topics: m.topics.clone(),
+                        assignment: m.assignment.clone(),
+                    })
+                })
+                .collect(),
+        })
+    }
+
+    pub(crate) fn names(&self) -> Vec<String> {
+        self.groups.keys().cloned().collect()
+    }
+
+    /// Sets where the member next reads a partition of a subscribed topic. Applies at once
+    /// when the member owns it, else when it is assigned. A leased chunk of it is settled.
+    pub(crate) fn seek(
+        &mut self,
+        member: MemberId,
+        topic: &str,
+        partition: u32,
+        offset: i64,
+        src: &dyn Partitions,
+    ) -> Result<()> {
+        let (low, high) = src.watermarks(topic, partition)?;
+        let state = self.member_mut(member)?;
+        if !state.topics.iter().any(|t| t == topic) {
+            return Err(Error::invalid_argument(format!(
+                "this consumer does not subscribe to {topic:?}; subscribe before seeking"
+            )));
+        }
+        if offset < low || offset > high {
+            return Err(Error::new(
+                ErrorKind::OffsetOutOfRange,
+                format!("offset {offset} is outside partition {partition} of {topic:?} (low {low}, high {high})"),
+            ));
+        }
+        let key = (topic.to_owned(), partition);
+        if let Some(lease) = state.lease.as_mut() {
+            for chunk in lease.chunks.iter_mut().filter(|c| c.tp == key) {
+                chunk.settled = true;
+            }
+        }
+        if state.assignment.binary_search(&key).is_ok() {
+            state.positions.insert(key, offset);
+        } else {
+            state.pending_seeks.insert(key, offset);
+        }
+        self.bump_epoch(member);
+        Ok(())
+    }
+
+    /// Stops (`paused = true`) or restarts delivery from partitions of a topic (all of them
+    /// when `partitions` is None).
+    pub(crate) fn set_paused(
+        &mut self,
+        member: MemberId,
+        topic: &str,
+        partitions: Option<&[u32]>,
+        paused: bool,
+        src: &dyn Partitions,
+    ) -> Result<()> {
+        let (count, _) = src.topic_shape(topic)?;
+        let selected: Vec<u32> = match partitions {
+            None => (0..count).collect(),
+            Some(list) => {
+                if let Some(&bad) = list.iter().find(|&&p| p >= count) {
+                    return Err(crate::log::invalid_partition(topic, bad as i64, count));
+                }
+                list.to_vec()
+            }
+        };
+        let state = self.member_mut(member)?;
+        for partition in selected {
+            let key = (topic.to_owned(), partition);
+            if paused {
+                state.paused.insert(key);
+            } else {
+                state.paused.remove(&key);
+            }
+        }
+        self.bump_epoch(member);
+        Ok(())
+    }
+
+    pub(crate) fn paused(&self, member: MemberId) -> Result<Vec<TopicPartition>> {
+        Ok(self.member(member)?.paused.iter().cloned().collect())
+    }
+
+    /// Where a member starts in a partition it was just given.
+    fn initial_position(
+        &mut self,
+        member: MemberId,
+        tp: &TopicPartition,
+        src: &dyn Partitions,
+    ) -> Result<i64> {
+        let (low, high) = src.watermarks(&tp.0, tp.1)?;
+        let state = self.member_mut(member)?;
+        let seek = state.pending_seeks.remove(tp);
+        let group = state.group.clone();
+        let reset = state.offset_reset;
+        // A commit still on its way to disk counts: the member that made it is past those
+        // records (if its flush fails, the log reloads and the group rebalances anyway).
+        let committed = self.latest_commit(&group, &tp.0, tp.1);
+        match seek.or(committed) {
+            Some(offset) if (low..=high).contains(&offset) => Ok(offset),
+            _ => reset_position(reset, tp, low, high),
+        }
+    }
+
+    /// Whether a poll by this member would deliver something now.
+    pub(crate) fn has_records(&self, member: MemberId, src: &dyn Partitions) -> bool {
+        let Some(state) = self.members.get(&member) else {
+            return false;
+        };
+        state.assignment.iter().any(|tp| {
+            if state.paused.contains(tp) {
+                return false;
+            }
+            let Ok((low, high)) = src.watermarks(&tp.0, tp.1) else {
+                return false;
+            };
+            match state.positions.get(tp) {
+                Some(&position) => position < high || position < low,
+                // Not started: there is something unless it would start at the end.
+                None => high > low || state.pending_seeks.contains_key(tp),
+            }
+        })
+    }
+
+    /// Of `waiting`, the members that have records to fetch now: a send wakes only the
+    /// consumers whose partitions got something.
+    pub(crate) fn ready(&self, waiting: &[MemberId], src: &dyn Partitions) -> Vec<MemberId> {
+        waiting
+            .iter()
+            .copied()
+            .filter(|&m| self.has_records(m, src))
+            .collect()
+    }
+
+    // ---- fetch, lease, release ----
+
+    /// Reads up to `records_max` records (and, after the first, about `bytes_max` bytes) from
+    /// the member's unpaused partitions, each partition in offset order, starting with a
+    /// different partition each call so that none starves. The positions move past them.
+    /// `commit_delivered` (a pull-style poll): with auto commit they count as delivered and are
+    /// committed now. Otherwise they are leased (see `start_chunk`, `release`); a lease still
+    /// held is released first.
+    pub(crate) fn fetch(
+        &mut self,
+        member: MemberId,
+        records_max: u32,
+        bytes_max: u64,
+        commit_delivered: bool,
+        src: &mut dyn Partitions,
+        visit: &mut dyn FnMut(&str, u32, &RecordRef<'_>),
+    ) -> Result<LeaseGrant> {
+        check_fetch_limits(records_max, bytes_max)?;
+        self.release(member, None, src)?;
+        let mut pending = false;
+        let state = self.member(member)?;
+        let assignment = state.assignment.clone();
+        let start = state.cursor;
+        let auto_commit = state.auto_commit && commit_delivered;
+        let mut delivered: u32 = 0;
+        let mut bytes: u64 = 0;
+        let mut to_commit = Vec::new();
+        let mut chunks = Vec::new();
+        let count = assignment.len();
+        for step in 0..count {
+            let index = (start + step) % count;
+            let tp = &assignment[index];
+            if self.member(member)?.paused.contains(tp) {
+                continue;
+            }
+            let position = self.current_position(member, tp, src)?;
+            let mut batch_bytes = 0u64;
+            let outcome = match src.read(
+                &tp.0,
+                tp.1,
+                position,
+                records_max - delivered,
+                bytes_max.saturating_sub(bytes).max(1),
+                &mut |record| {
+                    batch_bytes += record.value.map_or(0, <[u8]>::len) as u64
+                        + record.key.map_or(0, <[u8]>::len) as u64;
+                    visit(&tp.0, tp.1, record)
+                },
+            )? {
+                Step::Ready(outcome) => outcome,
+                Step::Pending => {
+                    // The store loads this partition's next batches: the others go on.
+                    pending = true;
+                    continue;
+                }
+            };
+            bytes += batch_bytes;
+            delivered += outcome.records;
+            let state = self.member_mut(member)?;
+            state.positions.insert(tp.clone(), outcome.next_offset);
+            if outcome.records > 0 {
+                state.cursor = index + 1;
+                if auto_commit {
+                    to_commit.push((tp.clone(), outcome.next_offset));
+                }
+                chunks.push(Chunk {
+                    tp: tp.clone(),
+                    first: position,
+                    end: outcome.next_offset,
+                    handed: None,
+                    committed: false,
+                    started: false,
+                    stopped: false,
+                    settled: false,
+                });
+            }
+            if delivered >= records_max || bytes >= bytes_max {
+                break;
+            }
+        }
+        let group = self.member(member)?.group.clone();
+        if !to_commit.is_empty() {
+            self.write_commits(&group, &to_commit, src)?;
+        }
+        let grant = LeaseGrant {
+            lease: 0,
+            chunks: chunks.iter().map(|c| c.tp.clone()).collect(),
+            records: delivered,
+            pending,
+        };
+        if commit_delivered || chunks.is_empty() {
+            return Ok(grant);
+        }
+        self.next_lease += 1;
+        let id = self.next_lease;
+        let state = self.member_mut(member)?;
+        let slot = state.slot;
+        state.lease = Some(Lease { id, chunks });
+        self.clear_handed(slot);
+        Ok(LeaseGrant { lease: id, ..grant })
+    }
+
+    /// The member's position in an owned partition, initialised or reset as needed.
+    fn current_position(
+        &mut self,
+        member: MemberId,
+        tp: &TopicPartition,
+        src: &dyn Partitions,
+    ) -> Result<i64> {
+        let (low, high) = src.watermarks(&tp.0, tp.1)?;
+        let state = self.member(member)?;
+        let reset = state.offset_reset;
+        let position = match state.positions.get(tp) {
+            None => self.initial_position(member, tp, src)?,
+            // Retention moved the low watermark past us: follow the reset policy.
+            Some(&position) if position < low || position > high => {
+                reset_position(reset, tp, low, high)?
+            }
+            Some(&position) => position,
+        };
+        self.member_mut(member)?
+            .positions
+            .insert(tp.clone(), position);
+        Ok(position)
+    }
+
+    /// The delivering side is about to hand over chunk `index` of `lease` (and has written
+    /// its first offset into the hand-over table): whether it still may, and whether it must
+    /// first wait for the next flush — with auto commit, the chunk's end is committed now, once
+    /// for the whole chunk. Also the answer to "may I go on?" after the epoch moved.
+    pub(crate) fn start_chunk(
+        &mut self,
+        member: MemberId,
+        lease: u64,
+        index: usize,
+        src: &mut dyn Partitions,
+    ) -> Result<ChunkStart> {
+        self.sync_handed(member);
+        let state = self.member(member)?;
+        let Some(chunk) = state
+            .lease
+            .as_ref()
+            .filter(|l| l.id == lease)
+            .and_then(|l| l.chunks.get(index))
+        else {
+            return Ok(ChunkStart::Skip);
+        };
+        let owned = state.assignment.binary_search(&chunk.tp).is_ok();
+        let skip = chunk.settled || !owned || state.paused.contains(&chunk.tp);
+        let commit = !skip && state.auto_commit && !state.commit_processed && !chunk.committed;
+        let (group, tp, end) = (state.group.clone(), chunk.tp.clone(), chunk.end);
+        if commit {
+            self.write_commits(&group, &[(tp, end)], src)?;
+        }
+        let Some(chunk) = self
+            .member_mut(member)?
+            .lease
+            .as_mut()
+            .and_then(|l| l.chunks.get_mut(index))
+        else {
+            return Ok(ChunkStart::Skip);
+        };
+        if skip {
+            chunk.stopped |= chunk.started;
+            return Ok(ChunkStart::Skip);
+        }
+        chunk.started = true;
+        chunk.committed |= commit;
+        Ok(if commit {
+            ChunkStart::DeliverWhenDurable
+        } else {
+            ChunkStart::Deliver
+        })
+    }
+
+    /// With `commit_processed`: commits what the hand-over table says was handed over (the
+    /// caller writes it after each handler finished). Returns whether it wrote a commit.
+    pub(crate) fn commit_handed(
+        &mut self,
+        member: MemberId,
+        src: &mut dyn Partitions,
+    ) -> Result<bool> {
+        self.sync_handed(member);
+        let state = self.member(member)?;
+        if !state.auto_commit {
+            return Ok(false);
+        }
+        let group = state.group.clone();
+        let commits: Vec<(TopicPartition, i64)> = state
+            .lease
+            .iter()
+            .flat_map(|l| l.chunks.iter())
+            .filter(|c| !c.settled && state.assignment.binary_search(&c.tp).is_ok())
+            .filter_map(|c| c.handed.map(|h| (c.tp.clone(), h + 1)))
+            .collect();
+        let written = self.write_commits(&group, &commits, src);
+        written.map(|()| !commits.is_empty())
+    }
+
+    /// The delivering side is done with `lease` (None: whatever lease the member holds). What
+    /// was not handed over goes back — the position rewinds to the first record not handed
+    /// over — unless a seek or a rebalance settled the partition; with auto commit, a chunk
+    /// committed whole as it started is committed again up to what was handed over.
+    pub(crate) fn release(
+        &mut self,
+        member: MemberId,
+        lease: Option<u64>,
+        src: &mut dyn Partitions,
+    ) -> Result<()> {
+        self.sync_handed(member);
+        let state = self.member_mut(member)?;
+        if lease.is_some_and(|id| state.lease.as_ref().is_none_or(|l| l.id != id)) {
+            return Ok(());
+        }
+        let Some(taken) = state.lease.take() else {
+            return Ok(());
+        };
+        let slot = state.slot;
+        let mut commits = Vec::new();
+        for chunk in taken.chunks.iter().filter(|c| !c.settled) {
+            let next = chunk.handed.map_or(chunk.first, |h| h + 1);
+            if state.assignment.binary_search(&chunk.tp).is_err() {
+                continue;
+            }
+            if next < chunk.end && state.positions.get(&chunk.tp) == Some(&chunk.end) {
+                state.positions.insert(chunk.tp.clone(), next);
+            }
+            let handed_any = chunk.handed.is_some();
+            if state.auto_commit
+                && (chunk.committed && next < chunk.end || state.commit_processed && handed_any)
+            {
+                commits.push((chunk.tp.clone(), next));
+            }
+        }
+        let group = state.group.clone();
+        self.clear_handed(slot);
+        self.write_commits(&group, &commits, src)
+    }
+
+    // ---- commits ----
+
+    /// Commits offsets (the next offset to read) for partitions the member owns.
+    pub(crate) fn commit(
+        &mut self,
+        member: MemberId,
+        offsets: &[(&str, u32, i64)],
+        src: &mut dyn Partitions,
+    ) -> Result<()> {
+        self.member(member)?;
+        let mut entries = Vec::with_capacity(offsets.len());
+        for &(topic, partition, offset) in offsets {
+            let (_, high) = src.watermarks(topic, partition)?;
+            if !self.owns(member, topic, partition) {
+                return Err(not_assigned(topic, partition));
+            }
+            if offset < 0 || offset > high {
+                return Err(Error::new(
+                    ErrorKind::OffsetOutOfRange,
+                    format!("cannot commit offset {offset} of partition {partition} of {topic:?}: its high watermark is {high}"),
+                ));
+            }
+            entries.push(((topic.to_owned(), partition), offset));
+        }
+        let group = self.member(member)?.group.clone();
+        self.write_commits(&group, &entries, src)
+    }
+
+    /// Appends commits to `__consumer_offsets` as one batch; they apply once durable.
+    /// Commits that change nothing are skipped, so an idle auto-commit writes nothing.
+    fn write_commits(
+        &mut self,
+        group: &str,
+        entries: &[(TopicPartition, i64)],
+        src: &mut dyn Partitions,
+    ) -> Result<()> {
+        let now = src.now_ms();
+        let changed: Vec<&(TopicPartition, i64)> = entries
+            .iter()
+            .filter(|((topic, partition), offset)| {
+                self.latest_commit(group, topic, *partition) != Some(*offset)
+            })
+            .collect();
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let records: Vec<(Vec<u8>, Vec<u8>)> = changed
+            .iter()
+            .map(|((topic, partition), offset)| {
+                let (mut key, mut value) = (Vec::new(), Vec::new());
+                consumer_offsets::encode_key(&mut key, group, topic, *partition);
+                consumer_offsets::encode_value(&mut value, *offset, now);
+                (key, value)
+            })
+            .collect();
+        let placed = src.append_commits(&records)?;
+        for (((topic, partition), offset), record_offset) in changed.into_iter().zip(placed) {
+            self.pending.push(PendingCommit {
+                record_offset,
+                group: group.to_owned(),
+                topic: topic.clone(),
+                partition: *partition,
+                offset: *offset,
+            });
+        }
+        Ok(())
+    }
+
+    /// The group's committed offset of a partition (the next offset to read), if any.
+    pub(crate) fn committed(&self, group_id: &str, topic: &str, partition: u32) -> Option<i64> {
+        self.committed
+            .get(&(group_id.to_owned(), topic.to_owned(), partition))
+            .copied()
+    }
+
+    /// The group's latest commit of a partition, durable or still pending.
+    fn latest_commit(&self, group_id: &str, topic: &str, partition: u32) -> Option<i64> {
+        self.pending
+            .iter()
+            .rev()
+            .find(|c| c.group == group_id && c.topic == topic && c.partition == partition)
+            .map(|c| c.offset)
+            .or_else(|| self.committed(group_id, topic, partition))
+    }
+
+    /// `__consumer_offsets` became durable up to `end`: the commits written below it apply.
+    pub(crate) fn commits_durable(&mut self, end: i64) {
+        let (durable, pending): (Vec<PendingCommit>, Vec<PendingCommit>) =
+            std::mem::take(&mut self.pending)
+                .into_iter()
+                .partition(|c| c.record_offset < end);
+        for commit in durable {
+            self.committed.insert(
+                (commit.group, commit.topic, commit.partition),
+                commit.offset,
+            );
+        }
+        self.pending = pending;
+    }
+
+    /// A failed flush took `__consumer_offsets` back to `end`: commits written after it are gone.
+    pub(crate) fn commits_taken_back(&mut self, end: i64) {
+        self.pending.retain(|c| c.record_offset < end);
+    }
+
+    /// Forgets every commit (the log is read back from its store).
     pub(crate) fn clear_commits(&mut self) {
         self.committed.clear();
+        self.pending.clear();
     }
 
     pub(crate) fn committed_entries(&self) -> Vec<((String, String, u32), i64)> {
@@ -176,6 +1146,27 @@ impl Groups {
     }
 }
 
+fn checked_subscription(topics: &[&str], src: &dyn Partitions) -> Result<Vec<String>> {
+    if topics.is_empty() {
+        return Err(Error::invalid_argument(
+            "subscribe needs at least one topic",
+        ));
+    }
+    let mut names = Vec::with_capacity(topics.len());
+    for &topic in topics {
+        let (_, internal) = src.topic_shape(topic)?;
+        if internal {
+            return Err(Error::invalid_argument(format!(
+                "{topic:?} is internal and cannot be subscribed to"
+            )));
+        }
+        names.push(topic.to_owned());
+    }
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
 fn unknown_member(member: MemberId) -> Error {
     Error::new(
         ErrorKind::UnknownMember,
@@ -188,640 +1179,6 @@ fn not_assigned(topic: &str, partition: u32) -> Error {
         ErrorKind::RebalanceInProgress,
         format!("partition {partition} of {topic:?} is not assigned to this consumer (a rebalance moved it, or the consumer does not subscribe to {topic:?}); only its owner commits it"),
     )
-}
-
-impl Log {
-    /// Joins `options.group_id` subscribed to `topics`; the group rebalances at once.
-    pub fn join_group(&mut self, options: ConsumerOptions, topics: &[&str]) -> Result<MemberId> {
-        self.check_open()?;
-        validate_group_id(&options.group_id)?;
-        let topics = self.checked_subscription(topics)?;
-        if self.groups.members.len() >= MEMBERS_MAX {
-            return Err(Error::invalid_argument(format!(
-                "a log has at most {MEMBERS_MAX} consumers in its groups; disconnect some first"
-            )));
-        }
-        if let Some(group) = self.groups.groups.get(&options.group_id) {
-            if group.assignor != options.assignor {
-                return Err(Error::new(
-                    ErrorKind::InvalidArgument,
-                    format!(
-                        "group {:?} uses the {} assignor; this consumer asked for {}",
-                        options.group_id,
-                        group.assignor.name(),
-                        options.assignor.name()
-                    ),
-                ));
-            }
-        }
-        let groups = &mut self.groups;
-        let id = groups.next_member;
-        groups.next_member += 1;
-        groups.members.insert(
-            id,
-            Member {
-                group: options.group_id.clone(),
-                name: format!("member-{id:010}"),
-                topics,
-                auto_commit: options.auto_commit,
-                offset_reset: options.offset_reset,
-                assignment: Vec::new(),
-                positions: BTreeMap::new(),
-                pending_seeks: BTreeMap::new(),
-                paused: BTreeSet::new(),
-                cursor: 0,
-                assignment_version: 0,
-            },
-        );
-        groups
-            .groups
-            .entry(options.group_id.clone())
-            .or_insert_with(|| Group {
-                assignor: options.assignor,
-                generation: 0,
-                members: Vec::new(),
-            })
-            .members
-            .push(id);
-        self.rebalance(&options.group_id);
-        Ok(id)
-    }
-
-    fn checked_subscription(&self, topics: &[&str]) -> Result<Vec<String>> {
-        if topics.is_empty() {
-            return Err(Error::invalid_argument(
-                "subscribe needs at least one topic",
-            ));
-        }
-        let mut names = Vec::with_capacity(topics.len());
-        for &topic in topics {
-            let state = self.topic(topic)?;
-            if state.internal {
-                return Err(Error::invalid_argument(format!(
-                    "{topic:?} is internal and cannot be subscribed to"
-                )));
-            }
-            names.push(topic.to_owned());
-        }
-        names.sort();
-        names.dedup();
-        Ok(names)
-    }
-
-    /// Replaces a member's subscription; the group rebalances.
-    pub fn subscribe(&mut self, member: MemberId, topics: &[&str]) -> Result<()> {
-        self.check_open()?;
-        let topics = self.checked_subscription(topics)?;
-        let state = self.groups.member_mut(member)?;
-        state.topics = topics;
-        let group = state.group.clone();
-        self.rebalance(&group);
-        Ok(())
-    }
-
-    /// Leaves the group: the member's partitions move to the others at once.
-    pub fn leave_group(&mut self, member: MemberId) -> Result<()> {
-        let state = self
-            .groups
-            .members
-            .remove(&member)
-            .ok_or_else(|| unknown_member(member))?;
-        let group_id = state.group;
-        let Some(group) = self.groups.groups.get_mut(&group_id) else {
-            return Ok(());
-        };
-        group.members.retain(|&m| m != member);
-        if group.members.is_empty() {
-            // Committed offsets stay: a member that joins later resumes from them.
-            self.groups.groups.remove(&group_id);
-        } else {
-            self.rebalance(&group_id);
-        }
-        Ok(())
-    }
-
-    /// Reassigns a group's partitions. Eager assignors revoke everything (positions restart
-    /// from the committed offsets); cooperative-sticky keeps what stays and its positions.
-    pub(crate) fn rebalance(&mut self, group_id: &str) {
-        let Some(group) = self.groups.groups.get_mut(group_id) else {
-            return;
-        };
-        group.generation += 1;
-        let assignor = group.assignor;
-        let member_ids = group.members.clone();
-        let mut counts = BTreeMap::new();
-        for id in &member_ids {
-            if let Some(member) = self.groups.members.get(id) {
-                for topic in &member.topics {
-                    if let Some(state) = self.topics.get(topic) {
-                        counts.insert(topic.clone(), state.partitions.len() as u32);
-                    }
-                }
-            }
-        }
-        let subscriptions: Vec<MemberSubscription<'_>> = member_ids
-            .iter()
-            .filter_map(|id| self.groups.members.get(id))
-            .map(|m| MemberSubscription {
-                member_id: &m.name,
-                topics: &m.topics,
-                owned: &m.assignment,
-            })
-            .collect();
-        let mut assignment = assign(assignor, &subscriptions, &counts);
-        for id in &member_ids {
-            let Some(member) = self.groups.members.get_mut(id) else {
-                continue;
-            };
-            let new = assignment.remove(&member.name).unwrap_or_default();
-            if assignor.is_cooperative() {
-                member
-                    .positions
-                    .retain(|tp, _| new.binary_search(tp).is_ok());
-            } else {
-                member.positions.clear();
-            }
-            // An eager rebalance restarts positions even when the partitions stay the same.
-            if member.assignment != new || !assignor.is_cooperative() {
-                member.assignment_version += 1;
-            }
-            member.assignment = new;
-            member.cursor = 0;
-        }
-    }
-
-    /// Rebalances every group that subscribes to `topic` (after it grew).
-    pub(crate) fn rebalance_subscribers(&mut self, topic: &str) {
-        let groups: BTreeSet<String> = self
-            .groups
-            .members
-            .values()
-            .filter(|m| m.topics.iter().any(|t| t == topic))
-            .map(|m| m.group.clone())
-            .collect();
-        for group in groups {
-            self.rebalance(&group);
-        }
-    }
-
-    /// The partitions a member owns now, sorted.
-    pub fn assignment(&self, member: MemberId) -> Result<Vec<TopicPartition>> {
-        Ok(self.groups.member(member)?.assignment.clone())
-    }
-
-    /// Whether a member owns a partition now (a delivery loop checks before each record).
-    pub fn owns(&self, member: MemberId, topic: &str, partition: u32) -> bool {
-        self.groups.members.get(&member).is_some_and(|m| {
-            m.assignment
-                .binary_search_by(|(t, p)| (t.as_str(), *p).cmp(&(topic, partition)))
-                .is_ok()
-        })
-    }
-
-    /// Changes whenever the member's assignment (or, for eager assignors, its positions) was
-    /// reset by a rebalance.
-    pub fn assignment_version(&self, member: MemberId) -> Result<u64> {
-        Ok(self.groups.member(member)?.assignment_version)
-    }
-
-    pub fn generation(&self, member: MemberId) -> Result<i32> {
-        let group = &self.groups.member(member)?.group;
-        Ok(self.groups.groups.get(group).map_or(0, |g| g.generation))
-    }
-
-    /// The next offset a member will read from a partition it owns (None until first polled).
-    pub fn position(&self, member: MemberId, topic: &str, partition: u32) -> Result<Option<i64>> {
-        Ok(self
-            .groups
-            .member(member)?
-            .positions
-            .get(&(topic.to_owned(), partition))
-            .copied())
-    }
-
-    /// The group's committed offset of a partition (the next offset to read), if any.
-    pub fn committed(&self, group_id: &str, topic: &str, partition: u32) -> Option<i64> {
-        self.groups
-            .committed
-            .get(&(group_id.to_owned(), topic.to_owned(), partition))
-            .copied()
-    }
-
-    /// The group's latest commit of a partition, durable or still pending.
-    fn latest_commit(&self, group_id: &str, topic: &str, partition: u32) -> Option<i64> {
-        self.pending_commits
-            .iter()
-            .rev()
-            .find(|c| c.group == group_id && c.topic == topic && c.partition == partition)
-            .map(|c| c.offset)
-            .or_else(|| self.committed(group_id, topic, partition))
-    }
-
-    /// Per partition of `topic`: watermarks, the group's commit, and its lag.
-    pub fn lag(&self, group_id: &str, topic: &str) -> Result<Vec<PartitionLag>> {
-        self.check_open()?;
-        Ok(self
-            .offsets(topic)?
-            .into_iter()
-            .map(|o| {
-                let committed = self.committed(group_id, topic, o.partition);
-                PartitionLag {
-                    partition: o.partition,
-                    low: o.low,
-                    high: o.high,
-                    committed,
-                    lag: o.high - committed.unwrap_or(o.low).clamp(o.low, o.high),
-                }
-            })
-            .collect())
-    }
-
-    pub fn describe_group(&self, group_id: &str) -> Option<GroupDescription> {
-        let group = self.groups.groups.get(group_id)?;
-        Some(GroupDescription {
-            group_id: group_id.to_owned(),
-            generation: group.generation,
-            assignor: group.assignor,
-            members: group
-                .members
-                .iter()
-                .filter_map(|id| {
-                    self.groups.members.get(id).map(|m| MemberDescription {
-                        member: *id,
-                        name: m.name.clone(),
-                        topics: m.topics.clone(),
-                        assignment: m.assignment.clone(),
-                    })
-                })
-                .collect(),
-        })
-    }
-
-    /// Group ids with live members, sorted.
-    pub fn groups(&self) -> Vec<String> {
-        self.groups.groups.keys().cloned().collect()
-    }
-
-    fn check_partition(&self, topic: &str, partition: u32) -> Result<(i64, i64)> {
-        self.watermarks(topic, partition)
-    }
-
-    /// Sets where the member next reads a partition of a subscribed topic. Applies at once
-    /// when the member owns it, else when it is assigned.
-    pub fn seek(
-        &mut self,
-        member: MemberId,
-        topic: &str,
-        partition: u32,
-        offset: i64,
-    ) -> Result<()> {
-        self.check_open()?;
-        let (low, high) = self.check_partition(topic, partition)?;
-        let state = self.groups.member_mut(member)?;
-        if !state.topics.iter().any(|t| t == topic) {
-            return Err(Error::invalid_argument(format!(
-                "this consumer does not subscribe to {topic:?}; subscribe before seeking"
-            )));
-        }
-        if offset < low || offset > high {
-            return Err(Error::new(
-                ErrorKind::OffsetOutOfRange,
-                format!("offset {offset} is outside partition {partition} of {topic:?} (low {low}, high {high})"),
-            ));
-        }
-        let key = (topic.to_owned(), partition);
-        if state.assignment.binary_search(&key).is_ok() {
-            state.positions.insert(key, offset);
-        } else {
-            state.pending_seeks.insert(key, offset);
-        }
-        Ok(())
-    }
-
-    /// Stops (`paused = true`) or restarts delivery from partitions of a topic (all of them
-    /// when `partitions` is None).
-    pub fn set_paused(
-        &mut self,
-        member: MemberId,
-        topic: &str,
-        partitions: Option<&[u32]>,
-        paused: bool,
-    ) -> Result<()> {
-        self.check_open()?;
-        let count = self.partition_count(topic)?;
-        let selected: Vec<u32> = match partitions {
-            None => (0..count).collect(),
-            Some(list) => {
-                if let Some(&bad) = list.iter().find(|&&p| p >= count) {
-                    return Err(invalid_partition(topic, bad as i64, count));
-                }
-                list.to_vec()
-            }
-        };
-        let state = self.groups.member_mut(member)?;
-        for partition in selected {
-            let key = (topic.to_owned(), partition);
-            if paused {
-                state.paused.insert(key);
-            } else {
-                state.paused.remove(&key);
-            }
-        }
-        Ok(())
-    }
-
-    pub fn paused(&self, member: MemberId) -> Result<Vec<TopicPartition>> {
-        Ok(self.groups.member(member)?.paused.iter().cloned().collect())
-    }
-
-    /// Where a member starts in a partition it was just given.
-    fn initial_position(&mut self, member: MemberId, tp: &TopicPartition) -> Result<i64> {
-        let (low, high) = self.watermarks(&tp.0, tp.1)?;
-        let state = self.groups.member_mut(member)?;
-        let seek = state.pending_seeks.remove(tp);
-        let group = state.group.clone();
-        let reset = state.offset_reset;
-        // A commit still on its way to disk counts: the member that made it is past those
-        // records (if its flush fails, the log reloads and the group rebalances anyway).
-        let committed = self.latest_commit(&group, &tp.0, tp.1);
-        match seek.or(committed) {
-            Some(offset) if (low..=high).contains(&offset) => Ok(offset),
-            _ => reset_position(reset, tp, low, high),
-        }
-    }
-
-    /// Whether a poll by this member would deliver something now (the JS side waits on this
-    /// instead of polling on a timer).
-    pub fn has_records(&self, member: MemberId) -> bool {
-        let Some(state) = self.groups.members.get(&member) else {
-            return false;
-        };
-        state.assignment.iter().any(|tp| {
-            if state.paused.contains(tp) {
-                return false;
-            }
-            let Ok((low, high)) = self.watermarks(&tp.0, tp.1) else {
-                return false;
-            };
-            match state.positions.get(tp) {
-                Some(&position) => position < high || position < low,
-                // Not started: there is something unless it would start at the end.
-                None => high > low || state.pending_seeks.contains_key(tp),
-            }
-        })
-    }
-
-    /// Delivers up to `records_max` records (and, after the first, about `bytes_max` bytes)
-    /// from the member's unpaused partitions, each partition in offset order, starting with
-    /// a different partition each call so that none starves. With auto commit, the delivered
-    /// positions are committed before this returns (at-most-once): returning them is the
-    /// delivery.
-    pub fn poll(
-        &mut self,
-        member: MemberId,
-        records_max: u32,
-        bytes_max: u64,
-        visit: &mut dyn FnMut(&str, u32, &RecordRef<'_>),
-    ) -> Result<FetchOutcome> {
-        self.fetch_records(member, records_max, bytes_max, true, visit)
-    }
-
-    /// Like `poll`, but commits nothing, even with auto commit: for a delivery loop that hands
-    /// records to the app one by one and commits each as it hands it over (`commit`), so that
-    /// records it never hands over (a rebalance revoked them, the loop stopped) stay
-    /// uncommitted for whoever reads the partition next.
-    pub fn fetch(
-        &mut self,
-        member: MemberId,
-        records_max: u32,
-        bytes_max: u64,
-        visit: &mut dyn FnMut(&str, u32, &RecordRef<'_>),
-    ) -> Result<FetchOutcome> {
-        self.fetch_records(member, records_max, bytes_max, false, visit)
-    }
-
-    fn fetch_records(
-        &mut self,
-        member: MemberId,
-        records_max: u32,
-        bytes_max: u64,
-        commit_delivered: bool,
-        visit: &mut dyn FnMut(&str, u32, &RecordRef<'_>),
-    ) -> Result<FetchOutcome> {
-        self.check_open()?;
-        check_fetch_limits(records_max, bytes_max)?;
-        let mut pending = false;
-        let state = self.groups.member(member)?;
-        let assignment = state.assignment.clone();
-        let start = state.cursor;
-        let auto_commit = state.auto_commit && commit_delivered;
-        let mut delivered: u32 = 0;
-        let mut bytes: u64 = 0;
-        let mut to_commit = Vec::new();
-        let count = assignment.len();
-        for step in 0..count {
-            let index = (start + step) % count;
-            let tp = &assignment[index];
-            if self.groups.member(member)?.paused.contains(tp) {
-                continue;
-            }
-            let position = self.current_position(member, tp)?;
-            let mut batch_bytes = 0u64;
-            let outcome = match self.read(
-                &tp.0,
-                tp.1,
-                position,
-                records_max - delivered,
-                bytes_max.saturating_sub(bytes).max(1),
-                &mut |record| {
-                    batch_bytes += record.value.map_or(0, <[u8]>::len) as u64
-                        + record.key.map_or(0, <[u8]>::len) as u64;
-                    visit(&tp.0, tp.1, record)
-                },
-            )? {
-                Step::Ready(outcome) => outcome,
-                Step::Pending => {
-                    // The store loads this partition's next batches: the others go on.
-                    pending = true;
-                    continue;
-                }
-            };
-            bytes += batch_bytes;
-            delivered += outcome.records;
-            let state = self.groups.member_mut(member)?;
-            state.positions.insert(tp.clone(), outcome.next_offset);
-            if outcome.records > 0 {
-                state.cursor = index + 1;
-                if auto_commit {
-                    to_commit.push((tp.clone(), outcome.next_offset));
-                }
-            }
-            if delivered >= records_max || bytes >= bytes_max {
-                break;
-            }
-        }
-        if !to_commit.is_empty() {
-            let group = self.groups.member(member)?.group.clone();
-            self.write_commits(&group, &to_commit)?;
-        }
-        Ok(FetchOutcome {
-            records: delivered,
-            pending,
-        })
-    }
-
-    /// The member's position in an owned partition, initialised or reset as needed.
-    fn current_position(&mut self, member: MemberId, tp: &TopicPartition) -> Result<i64> {
-        let (low, high) = self.watermarks(&tp.0, tp.1)?;
-        let state = self.groups.member(member)?;
-        let reset = state.offset_reset;
-        let position = match state.positions.get(tp) {
-            None => self.initial_position(member, tp)?,
-            // Retention moved the low watermark past us: follow the reset policy.
-            Some(&position) if position < low || position > high => {
-                reset_position(reset, tp, low, high)?
-            }
-            Some(&position) => position,
-        };
-        self.groups
-            .member_mut(member)?
-            .positions
-            .insert(tp.clone(), position);
-        Ok(position)
-    }
-
-    /// Commits offsets (the next offset to read) for partitions the member owns.
-    pub fn commit(&mut self, member: MemberId, offsets: &[(&str, u32, i64)]) -> Result<()> {
-        self.check_open()?;
-        self.groups.member(member)?;
-        let mut entries = Vec::with_capacity(offsets.len());
-        for &(topic, partition, offset) in offsets {
-            let (_, high) = self.check_partition(topic, partition)?;
-            if !self.owns(member, topic, partition) {
-                return Err(not_assigned(topic, partition));
-            }
-            if offset < 0 || offset > high {
-                return Err(Error::new(
-                    ErrorKind::OffsetOutOfRange,
-                    format!("cannot commit offset {offset} of partition {partition} of {topic:?}: its high watermark is {high}"),
-                ));
-            }
-            entries.push(((topic.to_owned(), partition), offset));
-        }
-        let group = self.groups.member(member)?.group.clone();
-        self.write_commits(&group, &entries)
-    }
-
-    /// Appends commits to `__consumer_offsets` as one batch and mirrors them in memory.
-    /// Commits that change nothing are skipped, so an idle auto-commit writes nothing.
-    fn write_commits(&mut self, group: &str, entries: &[(TopicPartition, i64)]) -> Result<()> {
-        let now = self.now_ms();
-        let changed: Vec<&(TopicPartition, i64)> = entries
-            .iter()
-            .filter(|((topic, partition), offset)| {
-                self.latest_commit(group, topic, *partition) != Some(*offset)
-            })
-            .collect();
-        if changed.is_empty() {
-            return Ok(());
-        }
-        let mut bytes = Vec::new();
-        let mut spans = Vec::with_capacity(changed.len());
-        for ((topic, partition), offset) in &changed {
-            let key_start = bytes.len();
-            consumer_offsets::encode_key(&mut bytes, group, topic, *partition);
-            let value_start = bytes.len();
-            consumer_offsets::encode_value(&mut bytes, *offset, now);
-            spans.push((key_start, value_start, bytes.len()));
-        }
-        let messages: Vec<Message<'_>> = spans
-            .iter()
-            .map(|&(k, v, end)| Message {
-                record: RecordInput {
-                    key: Some(&bytes[k..v]),
-                    value: Some(&bytes[v..end]),
-                    ..RecordInput::default()
-                },
-                partition: Some(0),
-            })
-            .collect();
-        let partitions = vec![0u32; messages.len()];
-        let placed = self.append_placed(CONSUMER_OFFSETS_TOPIC, &messages, &partitions, now)?;
-        // Applied to the committed offsets once their records are durable (the next flush).
-        for (((topic, partition), offset), placement) in changed.into_iter().zip(placed) {
-            self.pending_commits.push(PendingCommit {
-                record_offset: placement.offset,
-                group: group.to_owned(),
-                topic: topic.clone(),
-                partition: *partition,
-                offset: *offset,
-            });
-        }
-        Ok(())
-    }
-
-    /// Runs retention and compaction where they are due: deletes old segments of `delete`
-    /// topics with a retention limit, compacts `compact` topics (and `__consumer_offsets`)
-    /// that sealed segments since their last compaction. Returns segments deleted or
-    /// rewritten; `Pending` when compaction needs the store to load batches first.
-    pub fn maintain(&mut self) -> Result<Step<u32>> {
-        self.check_open()?;
-        let now = self.now_ms();
-        let mut changed = 0;
-        let mut pending = false;
-        // One partition's failure (damage found while compacting it) does not keep the others
-        // from their retention and compaction: the first error is returned after all of them.
-        let mut failure = None;
-        let Log {
-            store,
-            cache,
-            topics,
-            ..
-        } = self;
-        for topic in topics.values_mut() {
-            let config = &topic.config;
-            for partition in &mut topic.partitions {
-                let outcome = match config.cleanup_policy {
-                    CleanupPolicy::Delete => partition.apply_retention(
-                        &mut **store,
-                        cache.as_mut(),
-                        now,
-                        config.retention_ms,
-                        config.retention_bytes,
-                    ),
-                    CleanupPolicy::Compact if partition.needs_compaction() => partition
-                        .compact(
-                            &mut **store,
-                            cache.as_mut(),
-                            now,
-                            config.delete_retention_ms,
-                        )
-                        .map(|step| match step {
-                            Step::Ready(report) => report.segments_rewritten,
-                            Step::Pending => {
-                                pending = true;
-                                0
-                            }
-                        }),
-                    CleanupPolicy::Compact => Ok(0),
-                };
-                match outcome {
-                    Ok(count) => changed += count,
-                    Err(error) => {
-                        failure.get_or_insert(error);
-                    }
-                }
-            }
-        }
-        if let Some(error) = failure {
-            return Err(error);
-        }
-        Ok(if pending {
-            Step::Pending
-        } else {
-            Step::Ready(changed)
-        })
-    }
 }
 
 /// Checks a poll's limits before anything is read or reserved.

@@ -5,9 +5,13 @@
 
 use std::collections::BTreeMap;
 
+use crate::assignor::TopicPartition;
 use crate::cache::{BatchCache, CACHE_BYTES_DEFAULT};
 use crate::error::{Error, ErrorKind, Result};
-use crate::group::{Groups, FETCH_BYTES_MAX};
+use crate::group::{
+    ChunkStart, ConsumerOptions, FetchOutcome, GroupDescription, Groups, LeaseGrant, MemberId,
+    PartitionLag, Partitions, FETCH_BYTES_MAX,
+};
 use crate::manifest;
 use crate::partition::{Partition, ReadOutcome};
 use crate::partitioner::{Partitioner, PartitionerKind, SplitMix64};
@@ -140,17 +144,6 @@ pub enum FlushStatus {
     Busy,
 }
 
-/// A commit written but not yet durable: applied to the committed offsets when it is.
-#[derive(Clone, Debug)]
-pub(crate) struct PendingCommit {
-    /// Its record's offset in `__consumer_offsets`.
-    pub(crate) record_offset: i64,
-    pub(crate) group: String,
-    pub(crate) topic: String,
-    pub(crate) partition: u32,
-    pub(crate) offset: i64,
-}
-
 /// A group's commit that pointed past its partition's end when the log was opened (written by
 /// an older version, or the partition lost records): clamped, never trusted.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -217,8 +210,7 @@ pub struct Log {
     commits_load: CommitsLoad,
     /// Bumped on every append: lets a waiting consumer tell whether anything new arrived.
     append_sequence: u64,
-    pub(crate) groups: Groups,
-    pub(crate) pending_commits: Vec<PendingCommit>,
+    groups: Groups,
 }
 
 impl Log {
@@ -267,7 +259,6 @@ impl Log {
             commits_load: CommitsLoad::Loading(0),
             append_sequence: 0,
             groups: Groups::default(),
-            pending_commits: Vec::new(),
         };
         Ok(log)
     }
@@ -421,15 +412,13 @@ impl Log {
         self.recovery = recovery;
         self.next_partition_id = next_id;
         self.flush_in_flight = false;
-        self.pending_commits.clear();
         if let Some(cache) = self.cache.as_mut() {
             cache.clear();
         }
         self.groups.clear_commits();
         self.commits_load = CommitsLoad::Loading(0);
-        for group in self.groups() {
-            self.rebalance(&group);
-        }
+        let (groups, mut partitions) = self.split();
+        groups.rebalance_all(&mut partitions)?;
         self.append_sequence += 1;
         Ok(())
     }
@@ -586,8 +575,8 @@ impl Log {
         self.check_partitions_total(count - current)?;
         let added = self.create_partitions_in_store(name, current, count)?;
         self.commit_partitions(name, added)?;
-        self.rebalance_subscribers(name);
-        Ok(())
+        let (groups, mut partitions) = self.split();
+        groups.rebalance_subscribers(name, &mut partitions)
     }
 
     pub(crate) fn topic(&self, name: &str) -> Result<&Topic> {
@@ -839,19 +828,7 @@ impl Log {
         let end = self
             .watermarks(CONSUMER_OFFSETS_TOPIC, 0)
             .map_or(0, |w| w.1);
-        let (durable, pending): (Vec<PendingCommit>, Vec<PendingCommit>) =
-            std::mem::take(&mut self.pending_commits)
-                .into_iter()
-                .partition(|c| c.record_offset < end);
-        for commit in durable {
-            self.groups.set_committed(
-                &commit.group,
-                &commit.topic,
-                commit.partition,
-                commit.offset,
-            );
-        }
-        self.pending_commits = pending;
+        self.groups.commits_durable(end);
     }
 
     fn undo_flush(&mut self) {
@@ -864,7 +841,7 @@ impl Log {
         let end = self
             .watermarks(CONSUMER_OFFSETS_TOPIC, 0)
             .map_or(0, |w| w.1);
-        self.pending_commits.retain(|c| c.record_offset < end);
+        self.groups.commits_taken_back(end);
     }
 
     /// Whether anything was sent since the last flush.
@@ -906,6 +883,390 @@ impl Log {
 
     pub fn is_closed(&self) -> bool {
         self.closed
+    }
+}
+
+/// The log's partitions as its groups see them (`group::Partitions`): the topics, the store
+/// and the cache, borrowed apart from the groups.
+struct LogPartitions<'a> {
+    topics: &'a mut BTreeMap<String, Topic>,
+    store: &'a mut dyn Store,
+    cache: Option<&'a mut BatchCache>,
+    clock: &'a dyn Clock,
+    append_sequence: &'a mut u64,
+}
+
+impl Partitions for LogPartitions<'_> {
+    fn topic_shape(&self, topic: &str) -> Result<(u32, bool)> {
+        let state = self
+            .topics
+            .get(topic)
+            .ok_or_else(|| Error::unknown_topic(topic))?;
+        Ok((state.partitions.len() as u32, state.internal))
+    }
+
+    fn watermarks(&self, topic: &str, partition: u32) -> Result<(i64, i64)> {
+        watermarks_of(self.topics, topic, partition)
+    }
+
+    fn read(
+        &mut self,
+        topic: &str,
+        partition: u32,
+        offset: i64,
+        records_max: u32,
+        bytes_max: u64,
+        visit: &mut dyn FnMut(&RecordRef<'_>),
+    ) -> Result<Step<ReadOutcome>> {
+        let state = self
+            .topics
+            .get_mut(topic)
+            .ok_or_else(|| Error::unknown_topic(topic))?;
+        let count = state.partitions.len() as u32;
+        let state = state
+            .partitions
+            .get_mut(partition as usize)
+            .ok_or_else(|| invalid_partition(topic, partition as i64, count))?;
+        state.read(
+            &mut *self.store,
+            self.cache.as_deref_mut(),
+            offset,
+            records_max,
+            bytes_max,
+            visit,
+        )
+    }
+
+    fn append_commits(&mut self, records: &[(Vec<u8>, Vec<u8>)]) -> Result<Vec<i64>> {
+        let now = self.clock.now_ms();
+        let topic = self
+            .topics
+            .get_mut(CONSUMER_OFFSETS_TOPIC)
+            .ok_or_else(|| Error::unknown_topic(CONSUMER_OFFSETS_TOPIC))?;
+        let mut offsets = Vec::with_capacity(records.len());
+        for (key, value) in records {
+            let record = RecordInput {
+                key: Some(key),
+                value: Some(value),
+                ..RecordInput::default()
+            };
+            offsets.push(topic.partitions[0].append(std::iter::once(&record), now)?);
+        }
+        *self.append_sequence += 1;
+        Ok(offsets)
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+}
+
+fn watermarks_of(
+    topics: &BTreeMap<String, Topic>,
+    topic: &str,
+    partition: u32,
+) -> Result<(i64, i64)> {
+    let topic_state = topics
+        .get(topic)
+        .ok_or_else(|| Error::unknown_topic(topic))?;
+    let count = topic_state.partitions.len() as u32;
+    topic_state
+        .partitions
+        .get(partition as usize)
+        .map(|p| (p.low_watermark(), p.durable_end()))
+        .ok_or_else(|| invalid_partition(topic, partition as i64, count))
+}
+
+/// Consumers and groups: the log's `Groups`, over its partitions.
+impl Log {
+    fn split(&mut self) -> (&mut Groups, LogPartitions<'_>) {
+        let Log {
+            groups,
+            topics,
+            store,
+            cache,
+            clock,
+            append_sequence,
+            ..
+        } = self;
+        let partitions = LogPartitions {
+            topics,
+            store: &mut **store,
+            cache: cache.as_mut(),
+            clock: &**clock,
+            append_sequence,
+        };
+        (groups, partitions)
+    }
+
+    /// Joins `options.group_id` subscribed to `topics`; the group rebalances at once.
+    pub fn join_group(&mut self, options: ConsumerOptions, topics: &[&str]) -> Result<MemberId> {
+        self.check_open()?;
+        let (groups, mut partitions) = self.split();
+        groups.join(options, topics, &mut partitions)
+    }
+
+    /// Replaces a member's subscription; the group rebalances.
+    pub fn subscribe(&mut self, member: MemberId, topics: &[&str]) -> Result<()> {
+        self.check_open()?;
+        let (groups, mut partitions) = self.split();
+        groups.subscribe(member, topics, &mut partitions)
+    }
+
+    /// Leaves the group (giving back what its lease did not hand over): the member's
+    /// partitions move to the others at once.
+    pub fn leave_group(&mut self, member: MemberId) -> Result<()> {
+        self.check_open()?;
+        let (groups, mut partitions) = self.split();
+        groups.leave(member, &mut partitions)
+    }
+
+    /// The partitions a member owns now, sorted.
+    pub fn assignment(&self, member: MemberId) -> Result<Vec<TopicPartition>> {
+        self.groups.assignment(member)
+    }
+
+    pub fn owns(&self, member: MemberId, topic: &str, partition: u32) -> bool {
+        self.groups.owns(member, topic, partition)
+    }
+
+    /// Changes whenever the member's assignment (or, for eager assignors, its positions) was
+    /// reset by a rebalance.
+    pub fn assignment_version(&self, member: MemberId) -> Result<u64> {
+        self.groups.assignment_version(member)
+    }
+
+    pub fn generation(&self, member: MemberId) -> Result<i32> {
+        self.groups.generation(member)
+    }
+
+    /// The next offset a member will read from a partition it owns (None until first read).
+    pub fn position(&self, member: MemberId, topic: &str, partition: u32) -> Result<Option<i64>> {
+        self.groups.position(member, topic, partition)
+    }
+
+    /// The group's durable committed offset of a partition (the next offset to read).
+    pub fn committed(&self, group_id: &str, topic: &str, partition: u32) -> Option<i64> {
+        self.groups.committed(group_id, topic, partition)
+    }
+
+    /// Per partition of `topic`: watermarks, the group's commit, and its lag.
+    pub fn lag(&self, group_id: &str, topic: &str) -> Result<Vec<PartitionLag>> {
+        self.check_open()?;
+        Ok(self
+            .offsets(topic)?
+            .into_iter()
+            .map(|o| {
+                let committed = self.committed(group_id, topic, o.partition);
+                PartitionLag {
+                    partition: o.partition,
+                    low: o.low,
+                    high: o.high,
+                    committed,
+                    lag: o.high - committed.unwrap_or(o.low).clamp(o.low, o.high),
+                }
+            })
+            .collect())
+    }
+
+    pub fn describe_group(&self, group_id: &str) -> Option<GroupDescription> {
+        self.groups.describe(group_id)
+    }
+
+    /// Group ids with live members, sorted.
+    pub fn groups(&self) -> Vec<String> {
+        self.groups.names()
+    }
+
+    /// Sets where the member next reads a partition of a subscribed topic.
+    pub fn seek(
+        &mut self,
+        member: MemberId,
+        topic: &str,
+        partition: u32,
+        offset: i64,
+    ) -> Result<()> {
+        self.check_open()?;
+        let (groups, partitions) = self.split();
+        groups.seek(member, topic, partition, offset, &partitions)
+    }
+
+    /// Stops (`paused = true`) or restarts delivery from partitions of a topic (all of them
+    /// when `partitions` is None).
+    pub fn set_paused(
+        &mut self,
+        member: MemberId,
+        topic: &str,
+        partitions: Option<&[u32]>,
+        paused: bool,
+    ) -> Result<()> {
+        self.check_open()?;
+        let (groups, source) = self.split();
+        groups.set_paused(member, topic, partitions, paused, &source)
+    }
+
+    pub fn paused(&self, member: MemberId) -> Result<Vec<TopicPartition>> {
+        self.groups.paused(member)
+    }
+
+    /// Whether a poll by this member would deliver something now.
+    pub fn has_records(&mut self, member: MemberId) -> bool {
+        let (groups, partitions) = self.split();
+        groups.has_records(member, &partitions)
+    }
+
+    /// Of `waiting`, the members that have records to fetch now.
+    pub fn ready_members(&mut self, waiting: &[MemberId]) -> Vec<MemberId> {
+        let (groups, partitions) = self.split();
+        groups.ready(waiting, &partitions)
+    }
+
+    /// Delivers up to `records_max` records (and, after the first, about `bytes_max` bytes)
+    /// from the member's unpaused partitions, each in offset order. With auto commit they are
+    /// committed before this returns (pull style: returning them is the delivery).
+    pub fn poll(
+        &mut self,
+        member: MemberId,
+        records_max: u32,
+        bytes_max: u64,
+        visit: &mut dyn FnMut(&str, u32, &RecordRef<'_>),
+    ) -> Result<FetchOutcome> {
+        self.check_open()?;
+        let (groups, mut partitions) = self.split();
+        let grant = groups.fetch(member, records_max, bytes_max, true, &mut partitions, visit)?;
+        Ok(FetchOutcome {
+            records: grant.records,
+            pending: grant.pending,
+        })
+    }
+
+    /// Like `poll`, but under a lease: records are handed over chunk by chunk
+    /// (`start_chunk`), and what was not is given back by `release_lease` (or the next fetch).
+    pub fn fetch_lease(
+        &mut self,
+        member: MemberId,
+        records_max: u32,
+        bytes_max: u64,
+        visit: &mut dyn FnMut(&str, u32, &RecordRef<'_>),
+    ) -> Result<LeaseGrant> {
+        self.check_open()?;
+        let (groups, mut partitions) = self.split();
+        groups.fetch(
+            member,
+            records_max,
+            bytes_max,
+            false,
+            &mut partitions,
+            visit,
+        )
+    }
+
+    /// Whether chunk `index` of `lease` may be handed over (after its first offset was written
+    /// to the hand-over table), and whether a commit must be durable first.
+    pub fn start_chunk(
+        &mut self,
+        member: MemberId,
+        lease: u64,
+        index: usize,
+    ) -> Result<ChunkStart> {
+        self.check_open()?;
+        let (groups, mut partitions) = self.split();
+        groups.start_chunk(member, lease, index, &mut partitions)
+    }
+
+    /// Commits what the hand-over table says was handed over (`commit_processed` members).
+    pub fn commit_handed(&mut self, member: MemberId) -> Result<bool> {
+        self.check_open()?;
+        let (groups, mut partitions) = self.split();
+        groups.commit_handed(member, &mut partitions)
+    }
+
+    /// Gives back what `lease` did not hand over.
+    pub fn release_lease(&mut self, member: MemberId, lease: u64) -> Result<()> {
+        self.check_open()?;
+        let (groups, mut partitions) = self.split();
+        groups.release(member, Some(lease), &mut partitions)
+    }
+
+    /// The epoch table (u32 per member slot) and the hand-over table (chunk index, offset per
+    /// slot) the delivering side shares with the core; empty before the first join.
+    pub fn delivery_tables(&mut self) -> (&[u32], &mut [f64]) {
+        self.groups.tables()
+    }
+
+    /// A member's slot in the delivery tables.
+    pub fn member_slot(&self, member: MemberId) -> Result<usize> {
+        self.groups.slot(member)
+    }
+
+    /// Commits offsets (the next offset to read) for partitions the member owns.
+    pub fn commit(&mut self, member: MemberId, offsets: &[(&str, u32, i64)]) -> Result<()> {
+        self.check_open()?;
+        let (groups, mut partitions) = self.split();
+        groups.commit(member, offsets, &mut partitions)
+    }
+
+    /// Runs retention and compaction where they are due: deletes old segments of `delete`
+    /// topics with a retention limit, compacts `compact` topics (and `__consumer_offsets`)
+    /// that sealed segments since their last compaction. Returns segments deleted or
+    /// rewritten; `Pending` when compaction needs the store to load batches first.
+    pub fn maintain(&mut self) -> Result<Step<u32>> {
+        self.check_open()?;
+        let now = self.now_ms();
+        let mut changed = 0;
+        let mut pending = false;
+        // One partition's failure (damage found while compacting it) does not keep the others
+        // from their retention and compaction: the first error is returned after all of them.
+        let mut failure = None;
+        let Log {
+            store,
+            cache,
+            topics,
+            ..
+        } = self;
+        for topic in topics.values_mut() {
+            let config = &topic.config;
+            for partition in &mut topic.partitions {
+                let outcome = match config.cleanup_policy {
+                    CleanupPolicy::Delete => partition.apply_retention(
+                        &mut **store,
+                        cache.as_mut(),
+                        now,
+                        config.retention_ms,
+                        config.retention_bytes,
+                    ),
+                    CleanupPolicy::Compact if partition.needs_compaction() => partition
+                        .compact(
+                            &mut **store,
+                            cache.as_mut(),
+                            now,
+                            config.delete_retention_ms,
+                        )
+                        .map(|step| match step {
+                            Step::Ready(report) => report.segments_rewritten,
+                            Step::Pending => {
+                                pending = true;
+                                0
+                            }
+                        }),
+                    CleanupPolicy::Compact => Ok(0),
+                };
+                match outcome {
+                    Ok(count) => changed += count,
+                    Err(error) => {
+                        failure.get_or_insert(error);
+                    }
+                }
+            }
+        }
+        if let Some(error) = failure {
+            return Err(error);
+        }
+        Ok(if pending {
+            Step::Pending
+        } else {
+            Step::Ready(changed)
+        })
     }
 }
 

@@ -9,7 +9,7 @@
 //   u32 header count, then per header: u32 key length, key (UTF-8), u8 has value,
 //   [u32 value length, value]
 //
-// Poll (Rust -> JS):
+// Poll (Rust -> JS), after an f64 lease id for a leased fetch:
 //   u32 chunk count, then per chunk (a run of records of one partition):
 //   u32 topic length, topic (UTF-8), u32 partition, f64 high watermark, u32 record count,
 //   then per record: f64 offset, f64 timestamp, i32 key length (-1 = null), key,
@@ -201,6 +201,8 @@ pub fn decode_send<'a>(
 #[derive(Debug)]
 pub struct PollWriter {
     out: Vec<u8>,
+    /// Where the chunk count sits: 0, or 8 after a lease id (`leased`).
+    count_at: usize,
     chunks: u32,
     /// (topic, partition) of the open chunk and where its record count sits.
     open: Option<(String, u32, usize)>,
@@ -216,8 +218,26 @@ impl PollWriter {
     pub fn new() -> PollWriter {
         PollWriter {
             out: vec![0; 4],
+            count_at: 0,
             chunks: 0,
             open: None,
+        }
+    }
+
+    /// A buffer that starts with an f64 lease id (`set_lease`) before the chunk count: what a
+    /// leased fetch returns.
+    pub fn leased() -> PollWriter {
+        PollWriter {
+            out: vec![0; 12],
+            count_at: 8,
+            chunks: 0,
+            open: None,
+        }
+    }
+
+    pub fn set_lease(&mut self, lease: u64) {
+        if self.count_at == 8 {
+            self.out[..8].copy_from_slice(&(lease as f64).to_le_bytes());
         }
     }
 
@@ -282,7 +302,7 @@ impl PollWriter {
     /// The buffer, with its chunk count filled in.
     pub fn finish(mut self) -> Vec<u8> {
         let chunks = self.chunks.to_le_bytes();
-        self.out[..4].copy_from_slice(&chunks);
+        self.out[self.count_at..self.count_at + 4].copy_from_slice(&chunks);
         self.out
     }
 }

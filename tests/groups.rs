@@ -29,6 +29,7 @@ fn options(group: &str, auto_commit: bool, assignor: Assignor) -> ConsumerOption
     ConsumerOptions {
         group_id: group.to_owned(),
         auto_commit,
+        commit_processed: false,
         assignor,
         offset_reset: OffsetReset::Earliest,
     }

@@ -75,7 +75,7 @@ fn send_and_poll_round_trip_through_the_packed_formats() {
     let member = log
         .join_group(options, Array::of1(&"t".into()).into())
         .unwrap();
-    assert!(log.has_records(member));
+    assert_eq!(log.ready_members(vec![member]), vec![member]);
     let buffer = log.poll(member, 10.into(), 1_000_000.into()).unwrap();
     assert_eq!(
         u32::from_le_bytes(buffer[0..4].try_into().unwrap()),
@@ -83,8 +83,8 @@ fn send_and_poll_round_trip_through_the_packed_formats() {
         "one partition chunk"
     );
     assert!(
-        !log.has_records(member),
-        "auto commit moved the position to the end"
+        log.ready_members(vec![member]).is_empty(),
+        "the position moved to the end"
     );
     assert_eq!(
         log.committed("g", "t", 1),
@@ -251,4 +251,73 @@ fn garbage_send_buffers_and_bad_arguments_never_poison_the_instance() {
         "CLOSED"
     );
     assert_eq!(code(log.topics(false).unwrap_err()), "CLOSED");
+}
+
+#[wasm_bindgen_test]
+fn a_leased_fetch_shares_its_tables_through_wasm_memory() {
+    let mut log = log_with_topic(2.0);
+    let mut producer = log.producer(JsValue::UNDEFINED).unwrap();
+    log.send(
+        &mut producer,
+        "t".into(),
+        3,
+        &packed(&["a", "b", "c"], Some(0.0)),
+    )
+    .unwrap();
+    log.persist(true).unwrap();
+    assert!(
+        log.delivery_tables().is_empty(),
+        "no tables before the first join"
+    );
+    let options = object(&[("groupId", "g".into()), ("fromBeginning", true.into())]);
+    let member = log
+        .join_group(options, Array::of1(&"t".into()).into())
+        .unwrap();
+    let tables = log.delivery_tables();
+    assert_eq!(tables.len(), 3);
+    let slot = log.member_slot(member).unwrap() as usize;
+    let memory: js_sys::WebAssembly::Memory = brook::bindings::wasm_memory().into();
+    let epochs = js_sys::Uint32Array::new_with_byte_offset_and_length(
+        &memory.buffer(),
+        tables[0],
+        tables[2],
+    );
+    let handed = js_sys::Float64Array::new_with_byte_offset_and_length(
+        &memory.buffer(),
+        tables[1],
+        2 * tables[2],
+    );
+    let buffer = log
+        .fetch_lease(member, 10.into(), 1_000_000.into())
+        .unwrap();
+    let lease = f64::from_le_bytes(buffer[0..8].try_into().unwrap());
+    assert!(lease > 0.0);
+    assert_eq!(
+        u32::from_le_bytes(buffer[8..12].try_into().unwrap()),
+        1,
+        "one chunk"
+    );
+    // Auto commit: the chunk's end is committed as it starts, durable before delivery.
+    handed.set_index(2 * slot as u32, 0.0);
+    handed.set_index(2 * slot as u32 + 1, -1.0);
+    assert_eq!(log.start_chunk(member, lease, 0).unwrap(), 2);
+    handed.set_index(2 * slot as u32 + 1, 0.0);
+    // A pause bumps the epoch, which the table shows without a call.
+    let before = epochs.get_index(slot as u32);
+    let pause = Array::of1(&object(&[("topic", "t".into())]));
+    log.set_paused(member, pause.into(), true).unwrap();
+    assert_eq!(epochs.get_index(slot as u32), before + 1);
+    assert_eq!(
+        log.start_chunk(member, lease, 0).unwrap(),
+        0,
+        "paused: the rest is skipped"
+    );
+    // Released: offsets 1 and 2 go back, and the commit follows what was handed over.
+    log.release_lease(member, lease).unwrap();
+    log.persist(true).unwrap();
+    assert_eq!(log.committed("g", "t", 0), Some(1.0));
+    assert_eq!(
+        log.position(member, "t".into(), 0.into()).unwrap(),
+        Some(1.0)
+    );
 }

@@ -188,7 +188,7 @@ async fn a_log_larger_than_its_cache_reads_back_through_loads() {
     let mut seen: Vec<(u32, f64, String)> = Vec::new();
     let mut loads = 0;
     while seen.len() < sent.len() {
-        let buffer = log.fetch(member, 100.into(), 1_000_000.into()).unwrap();
+        let buffer = log.poll(member, 100.into(), 1_000_000.into()).unwrap();
         seen.extend(records(&buffer));
         if log.has_pending_loads() {
             loads += 1;
@@ -412,7 +412,7 @@ async fn random_sends_flushes_failures_and_reopens_against_a_model() {
                     let member = log.join_group(options, "t".into()).unwrap();
                     let mut seen: [Vec<String>; 2] = [Vec::new(), Vec::new()];
                     for _ in 0..10_000 {
-                        let buffer = log.fetch(member, 50.into(), 1_000_000.into()).unwrap();
+                        let buffer = log.poll(member, 50.into(), 1_000_000.into()).unwrap();
                         let got = records(&buffer);
                         let empty = got.is_empty();
                         for (partition, offset, value) in got {

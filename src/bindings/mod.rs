@@ -19,7 +19,9 @@ use self::interop::{
 use crate::assignor::Assignor;
 use crate::error::ErrorKind;
 use crate::file_store::FileStore;
-use crate::group::{ConsumerOptions, MemberId, OffsetReset, FETCH_BYTES_MAX, FETCH_RECORDS_MAX};
+use crate::group::{
+    ChunkStart, ConsumerOptions, MemberId, OffsetReset, FETCH_BYTES_MAX, FETCH_RECORDS_MAX,
+};
 use crate::keyed_store::KeyedStore;
 use crate::log::{Clock, FlushStatus, Log, LogOptions, Producer, CACHE_BYTES_MAX};
 use crate::partitioner::PartitionerKind;
@@ -619,12 +621,6 @@ impl WasmLog {
         Ok(out)
     }
 
-    /// Whether anything was sent since the last `persist`.
-    #[wasm_bindgen(js_name = hasUnflushed)]
-    pub fn has_unflushed(&self) -> bool {
-        self.log.has_unflushed()
-    }
-
     /// Whether a `persist` of IndexedDB is waiting for its transaction.
     #[wasm_bindgen(js_name = isFlushInFlight)]
     pub fn is_flush_in_flight(&self) -> bool {
@@ -640,11 +636,6 @@ impl WasmLog {
         }
     }
 
-    #[wasm_bindgen(js_name = appendSequence)]
-    pub fn append_sequence(&self) -> f64 {
-        self.log.append_sequence() as f64
-    }
-
     pub fn close(&mut self) -> JsResult<()> {
         let closed = self.log.close().map_err(to_js);
         if let Some((database, _)) = &self.indexed_db {
@@ -653,25 +644,25 @@ impl WasmLog {
         closed
     }
 
-    #[wasm_bindgen(js_name = isClosed)]
-    pub fn is_closed(&self) -> bool {
-        self.log.is_closed()
-    }
-
-    /// Joins a group: `{ groupId, autoCommit = true, assignor = "cooperativeSticky",
-    /// fromBeginning = false, offsetReset }` and the topics to subscribe to.
+    /// Joins a group: `{ groupId, autoCommit = true, commitProcessed = false, assignor =
+    /// "cooperativeSticky", fromBeginning = false }` and the topics to subscribe to.
     #[wasm_bindgen(js_name = joinGroup)]
     pub fn join_group(&mut self, request: JsValue, topics: JsValue) -> JsResult<f64> {
         const KNOWN: &[&str] = &[
             "groupId",
             "autoCommit",
+            "commitProcessed",
             "assignor",
             "fromBeginning",
-            "offsetReset",
         ];
         let request = options(&request, "consumer options", KNOWN)?;
         let group_id = string(&field(&request, "groupId")?, "groupId")?;
         let auto_commit = boolean(&field(&request, "autoCommit")?, "autoCommit", true)?;
+        let commit_processed = boolean(
+            &field(&request, "commitProcessed")?,
+            "commitProcessed",
+            false,
+        )?;
         let assignor = match field(&request, "assignor")? {
             value if value.is_undefined() => Assignor::CooperativeSticky,
             value => {
@@ -685,29 +676,18 @@ impl WasmLog {
             }
         };
         let from_beginning = boolean(&field(&request, "fromBeginning")?, "fromBeginning", false)?;
-        let offset_reset = match field(&request, "offsetReset")? {
-            value if value.is_undefined() => {
-                if from_beginning { OffsetReset::Earliest } else { OffsetReset::Latest }
-            }
-            value => match string(&value, "offsetReset")?.as_str() {
-                "earliest" => OffsetReset::Earliest,
-                "latest" => OffsetReset::Latest,
-                "none" => OffsetReset::None,
-                other => {
-                    return Err(js_error(
-                        ErrorKind::InvalidArgument,
-                        format!("offsetReset {other:?} is unknown; use \"earliest\", \"latest\" or \"none\""),
-                    ))
-                }
-            },
-        };
         let topics = strings(&topics, "topics")?;
         let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
         let options = ConsumerOptions {
             group_id,
             auto_commit,
+            commit_processed,
             assignor,
-            offset_reset,
+            offset_reset: if from_beginning {
+                OffsetReset::Earliest
+            } else {
+                OffsetReset::Latest
+            },
         };
         self.log
             .join_group(options, &topics)
@@ -729,18 +709,8 @@ impl WasmLog {
     }
 
     /// Up to `max_records` records as a packed buffer (see `wire`); with auto commit they are
-    /// committed as they are returned.
+    /// committed as they are returned (pull style).
     pub fn poll(
-        &mut self,
-        member: f64,
-        max_records: JsValue,
-        max_bytes: JsValue,
-    ) -> JsResult<Vec<u8>> {
-        self.read_member(member, max_records, max_bytes, true)
-    }
-
-    /// Like `poll` but commits nothing: the run loop commits each record as it hands it over.
-    pub fn fetch(
         &mut self,
         member: f64,
         max_records: JsValue,
@@ -749,20 +719,81 @@ impl WasmLog {
         self.read_member(member, max_records, max_bytes, false)
     }
 
-    /// Commits `offset` (the next to read) of one owned partition: the run loop's auto commit
-    /// of each record it hands over, without building an array of objects per record.
-    #[wasm_bindgen(js_name = commitOne)]
-    pub fn commit_one(
+    /// Records under a lease, for a delivery loop: the buffer starts with the lease id (see
+    /// `wire`); hand chunks over with `startChunk`, give back the rest with `releaseLease`.
+    #[wasm_bindgen(js_name = fetchLease)]
+    pub fn fetch_lease(
         &mut self,
         member: f64,
-        topic: &str,
-        partition: u32,
-        offset: f64,
-    ) -> JsResult<()> {
-        let offset = offset_arg(&JsValue::from_f64(offset))?;
+        max_records: JsValue,
+        max_bytes: JsValue,
+    ) -> JsResult<Vec<u8>> {
+        self.read_member(member, max_records, max_bytes, true)
+    }
+
+    /// Before handing chunk `index` of `lease` over (its first offset − 1, or the last one
+    /// handed, written to the hand-over table): 0 skip it, 1 deliver, 2 deliver once the next
+    /// flush is durable (its auto commit).
+    #[wasm_bindgen(js_name = startChunk)]
+    pub fn start_chunk(&mut self, member: f64, lease: f64, index: u32) -> JsResult<u8> {
+        let start = self
+            .log
+            .start_chunk(member_id(member)?, lease as u64, index as usize)
+            .map_err(to_js)?;
+        Ok(match start {
+            ChunkStart::Skip => 0,
+            ChunkStart::Deliver => 1,
+            ChunkStart::DeliverWhenDurable => 2,
+        })
+    }
+
+    /// Commits what the hand-over table says was handled (consumers with commitProcessed).
+    #[wasm_bindgen(js_name = commitHanded)]
+    pub fn commit_handed(&mut self, member: f64) -> JsResult<bool> {
+        self.log.commit_handed(member_id(member)?).map_err(to_js)
+    }
+
+    /// Gives back what `lease` did not hand over.
+    #[wasm_bindgen(js_name = releaseLease)]
+    pub fn release_lease(&mut self, member: f64, lease: f64) -> JsResult<()> {
         self.log
-            .commit(member_id(member)?, &[(topic, partition, offset)])
+            .release_lease(member_id(member)?, lease as u64)
             .map_err(to_js)
+    }
+
+    /// Where the delivery tables sit in wasm memory, [epochs (u32 per slot), hand-over (two
+    /// f64 per slot), slots]; empty before the first join.
+    #[wasm_bindgen(js_name = deliveryTables)]
+    pub fn delivery_tables(&mut self) -> Vec<u32> {
+        let (epochs, handed) = self.log.delivery_tables();
+        if epochs.is_empty() {
+            return Vec::new();
+        }
+        vec![
+            epochs.as_ptr() as u32,
+            handed.as_ptr() as u32,
+            epochs.len() as u32,
+        ]
+    }
+
+    /// A member's slot in the delivery tables.
+    #[wasm_bindgen(js_name = memberSlot)]
+    pub fn member_slot(&self, member: f64) -> JsResult<u32> {
+        self.log
+            .member_slot(member_id(member)?)
+            .map(|s| s as u32)
+            .map_err(to_js)
+    }
+
+    /// Of the waiting members, those that have records to fetch now.
+    #[wasm_bindgen(js_name = readyMembers)]
+    pub fn ready_members(&mut self, waiting: Vec<f64>) -> Vec<f64> {
+        let ids: Vec<MemberId> = waiting.iter().filter_map(|&m| member_id(m).ok()).collect();
+        self.log
+            .ready_members(&ids)
+            .into_iter()
+            .map(|m| m as f64)
+            .collect()
     }
 
     fn read_member(
@@ -770,44 +801,48 @@ impl WasmLog {
         member: f64,
         max_records: JsValue,
         max_bytes: JsValue,
-        commit_delivered: bool,
+        leased: bool,
     ) -> JsResult<Vec<u8>> {
         let member = member_id(member)?;
         let (records_max, bytes_max) = fetch_limits(&max_records, &max_bytes)?;
-        let mut writer = PollWriter::new();
-        // High watermarks are read before the poll borrows the log: they are what the batch
-        // reports (eachBatch's highWatermark), and records cannot be added during the poll.
+        let mut writer = if leased {
+            PollWriter::leased()
+        } else {
+            PollWriter::new()
+        };
+        // High watermarks are read before the read borrows the log: they are what the batch
+        // reports (eachBatch's highWatermark), and records cannot be added during the read.
         let mut highs: Vec<((String, u32), i64)> = Vec::new();
         for (topic, partition) in self.log.assignment(member).map_err(to_js)? {
             let high = self.log.watermarks(&topic, partition).map_err(to_js)?.1;
             highs.push(((topic, partition), high));
         }
         let mut current: Option<usize> = None;
-        let read = if commit_delivered {
-            Log::poll
-        } else {
-            Log::fetch
+        let mut visit = |topic: &str,
+                         partition: u32,
+                         record: &crate::record_batch::RecordRef<'_>| {
+            let same = |index: usize| highs[index].0 .0 == topic && highs[index].0 .1 == partition;
+            if !current.is_some_and(same) {
+                current = highs
+                    .iter()
+                    .position(|h| h.0 .0 == topic && h.0 .1 == partition);
+            }
+            let high = current.map_or(0, |index| highs[index].1);
+            writer.record(topic, partition, high, record)
         };
         // A partition whose batches IndexedDB must load first is skipped; the caller sees
         // `hasPendingLoads`, awaits `loadPending` and reads again.
-        read(
-            &mut self.log,
-            member,
-            records_max,
-            bytes_max,
-            &mut |topic, partition, record| {
-                let same =
-                    |index: usize| highs[index].0 .0 == topic && highs[index].0 .1 == partition;
-                if !current.is_some_and(same) {
-                    current = highs
-                        .iter()
-                        .position(|h| h.0 .0 == topic && h.0 .1 == partition);
-                }
-                let high = current.map_or(0, |index| highs[index].1);
-                writer.record(topic, partition, high, record)
-            },
-        )
-        .map_err(to_js)?;
+        if leased {
+            let grant = self
+                .log
+                .fetch_lease(member, records_max, bytes_max, &mut visit)
+                .map_err(to_js)?;
+            writer.set_lease(grant.lease);
+        } else {
+            self.log
+                .poll(member, records_max, bytes_max, &mut visit)
+                .map_err(to_js)?;
+        }
         Ok(writer.finish())
     }
 
@@ -817,21 +852,10 @@ impl WasmLog {
         fetch_limits(&max_records, &max_bytes).map(drop)
     }
 
-    #[wasm_bindgen(js_name = hasRecords)]
-    pub fn has_records(&self, member: f64) -> bool {
-        member_id(member).is_ok_and(|m| self.log.has_records(m))
-    }
-
     pub fn owns(&self, member: f64, topic: &str, partition: u32) -> bool {
         member_id(member).is_ok_and(|m| self.log.owns(m, topic, partition))
     }
 
-    pub fn generation(&self, member: f64) -> JsResult<i32> {
-        self.log.generation(member_id(member)?).map_err(to_js)
-    }
-
-    /// Bumped whenever this member's assignment changes: a delivery loop compares it before
-    /// each record and re-checks ownership only when it moved.
     /// The member's next offset in a partition, or undefined before its first read there.
     pub fn position(
         &self,
@@ -844,14 +868,6 @@ impl WasmLog {
         self.log
             .position(member_id(member)?, &topic, partition)
             .map(|p| p.map(|p| p as f64))
-            .map_err(to_js)
-    }
-
-    #[wasm_bindgen(js_name = assignmentVersion)]
-    pub fn assignment_version(&self, member: f64) -> JsResult<f64> {
-        self.log
-            .assignment_version(member_id(member)?)
-            .map(|v| v as f64)
             .map_err(to_js)
     }
 
@@ -985,6 +1001,12 @@ impl WasmLog {
     pub fn groups(&self) -> Vec<String> {
         self.log.groups()
     }
+}
+
+/// The wasm memory, for views of the delivery tables.
+#[wasm_bindgen(js_name = wasmMemory)]
+pub fn wasm_memory() -> JsValue {
+    wasm_bindgen::memory()
 }
 
 /// Errors thrown by the bindings carry `code`; exported for the bindings' own tests.

@@ -52,10 +52,12 @@ test("after a crash mid-handler, auto commit has already moved past the record",
   assert.equal(await resumeAfterCrash(t, true), 1);
 });
 
-test("auto commit in run() with a large poll: a crash skips only the record in hand", async (t) => {
+/** Where group "crashy" resumes after its consumer, fetching `maxRecords` at a time, died
+ * handling offset 2 of 10 records. */
+async function resumeAfterCrashAt2(t, extra = []) {
   const path = tempDir(t);
   await prepareEvents(t, path, 10);
-  const { lines, exit } = spawnFixture(t, "crash-consumer.mjs", [path, "true", "500", "2"]);
+  const { lines, exit } = spawnFixture(t, "crash-consumer.mjs", [path, "true", "500", "2", ...extra]);
   const handled = [];
   for await (const line of lines) handled.push(line);
   assert.equal((await exit).signal, "SIGKILL");
@@ -63,8 +65,15 @@ test("auto commit in run() with a large poll: a crash skips only the record in h
   const log = await openFiles(t, path);
   const consumer = log.consumer({ groupId: "crashy" });
   await consumer.subscribe({ topic: "events", fromBeginning: true });
-  const rest = await consumer.poll({ maxRecords: 100 });
-  assert.deepEqual(rest.map((m) => m.offset), [3, 4, 5, 6, 7, 8, 9]);
+  return (await consumer.poll({ maxRecords: 100 })).map((m) => m.offset);
+}
+
+test("auto commit in run() commits each chunk as it starts: a crash skips the rest of that chunk (at-most-once)", async (t) => {
+  assert.deepEqual(await resumeAfterCrashAt2(t), []);
+});
+
+test("auto commit with autoCommitThreshold commits what was handled: a crash redelivers the record in hand (at-least-once)", async (t) => {
+  assert.deepEqual(await resumeAfterCrashAt2(t, ["1"]), [2, 3, 4, 5, 6, 7, 8, 9]);
 });
 
 test("every send acknowledged before SIGKILL survives, offsets contiguous from 0", async (t) => {

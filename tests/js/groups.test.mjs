@@ -171,11 +171,11 @@ test("an idle loop waits without polling and wakes at once when a record arrives
   const log = await openWithTopic(t, 2);
   const consumer = log.consumer({ groupId: "idle" });
   const delivered = await running(consumer);
-  const calls = countCalls(t, ["poll", "hasRecords"]);
+  const calls = countCalls(t, ["fetchLease", "readyMembers"]);
   const cpuBefore = process.cpuUsage();
   await sleep(300);
   const cpu = process.cpuUsage(cpuBefore);
-  assert.deepEqual(calls, { poll: 0, hasRecords: 0 }, "no polling while idle");
+  assert.deepEqual(calls, { fetchLease: 0, readyMembers: 0 }, "no polling while idle");
   assert.ok(
     cpu.user + cpu.system < 60_000,
     `idle for 300 ms used ${(cpu.user + cpu.system) / 1000} ms of CPU`,
@@ -185,7 +185,7 @@ test("an idle loop waits without polling and wakes at once when a record arrives
   await log.producer().send({ topic: "orders", messages: [{ value: "wake up" }] });
   await eventually(() => delivered.length === 1);
   assert.ok(performance.now() - sentAt < 100, "delivered promptly");
-  assert.ok(calls.poll <= 3, `${calls.poll} polls for one record`);
+  assert.ok(calls.fetchLease <= 3, `${calls.fetchLease} fetches for one record`);
 
   await consumer.disconnect();
   await log.producer().send({ topic: "orders", messages: [{ value: "after disconnect" }] });
@@ -389,4 +389,92 @@ test("a running consumer keeps a Node process alive until it is disconnected", a
   assert.equal(outcome, "alive", "nothing but the running consumer holds the process");
   assert.equal((await exit).code, 0, "it exits by itself once the consumer stopped");
   assert.deepEqual(printed, ["running", "disconnected"]);
+});
+
+test("a send wakes only the consumers whose partitions got records", async (t) => {
+  const log = await openWithTopic(t, 2);
+  const first = log.consumer({ groupId: "lanes", assignor: "range" });
+  const second = log.consumer({ groupId: "lanes", assignor: "range" });
+  const seen = [await running(first), await running(second)];
+  await eventually(() => first.assignment().length === 1 && second.assignment().length === 1);
+  const owner = first.assignment()[0].partition === 0 ? 0 : 1;
+  const fetches = new Map();
+  const { WasmLog } = await import("../../pkg/brook_core.js");
+  const counted = WasmLog.prototype.fetchLease;
+  WasmLog.prototype.fetchLease = function (member, ...rest) {
+    fetches.set(member, (fetches.get(member) ?? 0) + 1);
+    return counted.call(this, member, ...rest);
+  };
+  t.after(() => (WasmLog.prototype.fetchLease = counted));
+  await sleep(20);
+  for (let i = 0; i < 20; i++) await log.producer().send({ topic: "orders", messages: [{ value: `p0 ${i}`, partition: 0 }] });
+  await eventually(() => seen[owner].length === 20);
+  await sleep(20);
+  assert.equal(seen[1 - owner].length, 0);
+  assert.equal(fetches.size, 1, `only the owner of partition 0 fetched (${[...fetches.entries()]})`);
+});
+
+test("members joining and leaving while records flow: under auto commit, no record reaches the group twice and none is lost", async (t) => {
+  for (let round = 0; round < 15; round++) {
+    const log = await Log.open();
+    await log.createTopic({ topic: "orders", partitions: 4 });
+    const producer = log.producer({ partitioner: "roundRobin" });
+    await producer.send({ topic: "orders", messages: Array.from({ length: 400 }, (_, i) => ({ value: `v${i}` })) });
+    const delivered = [];
+    const start = async () => {
+      const consumer = log.consumer({ groupId: "churn", maxRecords: 7 });
+      await consumer.subscribe({ topic: "orders", fromBeginning: true });
+      await consumer.run({
+        eachMessage: async ({ partition, message }) => {
+          delivered.push(`${partition}:${message.offset}`);
+          if (delivered.length % 13 === 0) await sleep(0);
+        },
+      });
+      return consumer;
+    };
+    const members = [await start()];
+    members.push(await start());
+    await sleep(round % 3);
+    members.push(await start());
+    await members[0].disconnect();
+    await producer.send({ topic: "orders", messages: Array.from({ length: 100 }, (_, i) => ({ value: `w${i}` })) });
+    members.push(await start());
+    await members[1].disconnect();
+    await eventually(() => delivered.length >= 500, 5000);
+    await sleep(20);
+    const unique = new Set(delivered);
+    assert.equal(unique.size, delivered.length, `round ${round}: ${delivered.length - unique.size} records twice`);
+    assert.equal(unique.size, 500, `round ${round}: every record once`);
+    await log.close();
+  }
+});
+
+test("a rebalance while a chunk's auto commit is flushing: the chunk stops, its next owner starts after what was handed over", async (t) => {
+  const log = await openWithTopic(t, 2);
+  await log.producer().send({ topic: "orders", messages: Array.from({ length: 20 }, (_, i) => ({ value: `v${i}`, partition: i % 2 })) });
+  const { WasmLog } = await import("../../pkg/brook_core.js");
+  const persist = WasmLog.prototype.persist;
+  const joiner = log.consumer({ groupId: "race", assignor: "range" });
+  let joined = false;
+  WasmLog.prototype.persist = function (...args) {
+    // The first flush is the first chunk's auto commit: a second member joins right then.
+    if (!joined) {
+      joined = true;
+      void joiner.subscribe({ topic: "orders", fromBeginning: true });
+    }
+    return persist.apply(this, args);
+  };
+  t.after(() => (WasmLog.prototype.persist = persist));
+  const first = log.consumer({ groupId: "race", assignor: "range" });
+  const seen = [];
+  await first.subscribe({ topic: "orders", fromBeginning: true });
+  await first.run({ eachMessage: async ({ partition, message }) => void seen.push(`${partition}:${message.offset}`) });
+  await eventually(() => joined);
+  const others = [];
+  await joiner.run({ eachMessage: async ({ partition, message }) => void others.push(`${partition}:${message.offset}`) });
+  await eventually(() => seen.length + others.length >= 20);
+  await sleep(20);
+  const all = [...seen, ...others];
+  assert.equal(new Set(all).size, all.length, `nothing twice: ${seen} | ${others}`);
+  assert.equal(all.length, 20);
 });

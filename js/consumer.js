@@ -1,0 +1,427 @@
+// A consumer: a member of a group, and the delivery loop of `run`. The core keeps the
+// delivery state (src/group.rs): a fetch hands out chunks under a lease; before each record
+// this loop writes how far it has handed the lease over into a table in wasm memory, and it
+// compares the member's epoch (also in wasm memory) to notice a seek, pause or rebalance,
+// asking the core only then whether the chunk may go on. Releasing the lease gives back what
+// was not handed over. So a record costs no call into wasm; a chunk costs one, plus one
+// flush under auto commit.
+
+import { BrookError, invalidArgument } from "./errors.js";
+import { checkedBoolean, checkedFunction, checkedText, describe, guarded, readArray, readFields, readOptions, readPlain } from "./args.js";
+import { breathe } from "./turns.js";
+import { decodeLease, decodePoll } from "./wire.js";
+
+const CONSUMER_OPTIONS = [
+  "groupId",
+  "autoCommit",
+  "autoCommitInterval",
+  "autoCommitThreshold",
+  "assignor",
+  "fromBeginning",
+  "maxRecords",
+  "maxBytes",
+];
+const MAX_RECORDS_DEFAULT = 500;
+const MAX_BYTES_DEFAULT = 1024 * 1024;
+/** Period of the timer that keeps a process with a running consumer alive (it does nothing). */
+const KEEP_ALIVE_INTERVAL_MS = 60_000;
+/** Reads that wait for IndexedDB make progress with every load; this many rounds without an
+ * answer mean a fault, reported instead of looping forever. */
+export const LOAD_ROUNDS_MAX = 100_000;
+/** startChunk's answers. */
+const SKIP = 0;
+const WHEN_DURABLE = 2;
+
+export function stalledLoads(what) {
+  return new BrookError("IO_ERROR", `${what} kept waiting for IndexedDB batches that never arrived`);
+}
+
+/** Reports the error that stopped a loop; never throws, so that close() always completes. */
+function reportError(error, onError) {
+  try {
+    if (onError) return onError(error);
+  } catch (failure) {
+    console.error("brook: onError threw:", failure);
+  }
+  console.error("brook: the consumer stopped because of this error:", error);
+}
+
+function checkedCount(value, name) {
+  if (value === undefined) return undefined;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw invalidArgument(`${name} must be a whole number of at least 1, got ${describe(value)}`);
+  }
+  return value;
+}
+
+export class Consumer {
+  #log;
+  #groupId;
+  #autoCommit;
+  /** KafkaJS's autoCommitInterval (ms) and autoCommitThreshold (records): with either, auto
+   * commit commits what handlers finished, every so often (at-least-once). */
+  #commitInterval;
+  #commitThreshold;
+  #assignor;
+  #fromBeginning;
+  #maxRecords;
+  #maxBytes;
+  /** The member id in the core's group; null until the first subscribe joins. */
+  #member = null;
+  #slot = 0;
+  #topics = [];
+  #loop = null;
+  #stopping = false;
+  #stop = () => this.#stopLoop();
+
+  constructor(log, options) {
+    this.#log = log;
+    const settings = readOptions(options, "consumer options", CONSUMER_OPTIONS);
+    if (typeof settings.groupId !== "string") {
+      throw invalidArgument(`consumer needs groupId: a string, got ${describe(settings.groupId)}`);
+    }
+    this.#groupId = checkedText(settings.groupId, "groupId");
+    this.#autoCommit = checkedBoolean(settings.autoCommit, "autoCommit") ?? true;
+    this.#commitInterval = checkedCount(settings.autoCommitInterval, "autoCommitInterval");
+    this.#commitThreshold = checkedCount(settings.autoCommitThreshold, "autoCommitThreshold");
+    this.#assignor = settings.assignor;
+    this.#fromBeginning = checkedBoolean(settings.fromBeginning, "fromBeginning");
+    this.#maxRecords = settings.maxRecords ?? MAX_RECORDS_DEFAULT;
+    this.#maxBytes = settings.maxBytes ?? MAX_BYTES_DEFAULT;
+    log.invoke((wasm) => wasm.checkFetchLimits(this.#maxRecords, this.#maxBytes));
+  }
+
+  get #commitsProcessed() {
+    return this.#autoCommit && (this.#commitInterval !== undefined || this.#commitThreshold !== undefined);
+  }
+
+  #joinGroup(topics) {
+    const options = {
+      groupId: this.#groupId,
+      autoCommit: this.#autoCommit,
+      commitProcessed: this.#commitsProcessed,
+      assignor: this.#assignor,
+      fromBeginning: this.#fromBeginning ?? false,
+    };
+    this.#member = this.#log.invoke((wasm) => wasm.joinGroup(options, topics));
+    this.#slot = this.#log.invoke((wasm) => wasm.memberSlot(this.#member));
+  }
+
+  #joined(operation) {
+    this.#log.assertOpen();
+    // A consumer whose handler failed left its group; it keeps its subscription and rejoins.
+    if (this.#member === null && this.#topics.length > 0) {
+      this.#joinGroup(this.#topics);
+      this.#log.notify();
+    }
+    if (this.#member === null) {
+      throw invalidArgument(`subscribe before calling ${operation}`);
+    }
+    return this.#member;
+  }
+
+  /** Leaves the group (the core gives back what the lease did not hand over), so that its
+   * partitions move to the other members at once. */
+  #leave() {
+    const member = this.#member;
+    if (member === null || this.#log.closed) return;
+    this.#member = null;
+    try {
+      this.#log.invoke((wasm) => wasm.leaveGroup(member));
+    } finally {
+      this.#log.notify();
+    }
+  }
+
+  /** Joins the group on the first call; later calls add topics (the group rebalances). */
+  async subscribe(subscription) {
+    this.#log.assertOpen();
+    const { topic, topics, fromBeginning } = readOptions(subscription, "subscribe", ["topic", "topics", "fromBeginning"]);
+    if ((topic === undefined) === (topics === undefined)) {
+      throw invalidArgument("subscribe needs either topics: [names] or topic: name");
+    }
+    const names = topics ?? topic;
+    if (guarded("subscribe", () => names instanceof RegExp)) {
+      throw invalidArgument("topic patterns (RegExp) are not supported; list the topic names");
+    }
+    this.#settleFromBeginning(checkedBoolean(fromBeginning, "fromBeginning"));
+    const added = topics !== undefined ? readArray(names, "topics", 10_000) : [names];
+    const all = [...new Set([...this.#topics, ...added])];
+    if (this.#member === null) this.#joinGroup(all);
+    else this.#log.invoke((wasm) => wasm.subscribe(this.#member, all));
+    this.#topics = all;
+    this.#log.notify();
+  }
+
+  /** Where to start without a commit is fixed when the consumer joins (the core's offset reset). */
+  #settleFromBeginning(fromBeginning) {
+    if (fromBeginning === undefined) return;
+    if (this.#member !== null && fromBeginning !== (this.#fromBeginning ?? false)) {
+      throw invalidArgument("fromBeginning is fixed by the first subscribe (or the consumer options); use seek to move within a partition");
+    }
+    this.#fromBeginning = fromBeginning;
+  }
+
+  /** Starts the delivery loop; resolves once it runs (its first fetch has succeeded). */
+  async run(config) {
+    this.#log.assertOpen();
+    const { eachMessage, eachBatch, onError } = readOptions(config, "run", ["eachMessage", "eachBatch", "onError"]);
+    checkedFunction(onError, "onError");
+    if (typeof (eachMessage ?? eachBatch) !== "function" || (eachMessage && eachBatch)) {
+      throw invalidArgument("run needs one handler: eachMessage or eachBatch, a function");
+    }
+    this.#joined("run");
+    if (this.#loop !== null || this.#log.closing) {
+      throw invalidArgument(this.#log.closing ? "the log is closing" : "this consumer is already running; disconnect() stops it");
+    }
+    this.#stopping = false;
+    const first = this.#fetchLease();
+    this.#log.consumers.add(this.#stop);
+    this.#loop = this.#runLoop(eachMessage ? (l) => this.#deliverMessages(l, eachMessage) : (l) => this.#deliverBatches(l, eachBatch), first, onError);
+  }
+
+  #fetchLease() {
+    const member = this.#member;
+    return decodeLease(this.#log.invoke((wasm) => wasm.fetchLease(member, this.#maxRecords, this.#maxBytes)));
+  }
+
+  async #runLoop(deliver, first, onError) {
+    // A running consumer keeps a Node process alive, as KafkaJS's does, until disconnect or
+    // close: a service waiting for records must not exit just because none came yet.
+    const keepAlive = setInterval(() => {}, KEEP_ALIVE_INTERVAL_MS);
+    let lease = first;
+    try {
+      while (!this.#stopping) {
+        if (lease.chunks.length > 0) {
+          // Batches the next fetch needs load from IndexedDB while these are handled.
+          if (this.#log.hasPendingLoads()) this.#log.loadPending().catch(() => {});
+          try {
+            await deliver(lease);
+          } finally {
+            this.#release(lease);
+          }
+          await breathe();
+        } else if (this.#log.hasPendingLoads()) {
+          await this.#log.loadPending();
+        } else {
+          await this.#log.waitForRecords(this.#member, () => this.#stopping);
+        }
+        if (!this.#stopping) lease = this.#fetchLease();
+      }
+    } catch (error) {
+      this.#leave();
+      reportError(error, onError);
+    } finally {
+      clearInterval(keepAlive);
+      this.#loop = null;
+      this.#log.consumers.delete(this.#stop);
+    }
+  }
+
+  #release(lease) {
+    if (this.#log.closed || this.#member === null || lease.lease === 0) return;
+    this.#log.invoke((wasm) => wasm.releaseLease(this.#member, lease.lease));
+    this.#log.notify();
+  }
+
+  /** Writes "handed over up to `offset` of chunk `index`" into the core's table. */
+  #hand(index, offset) {
+    const handed = this.#log.tables().handed;
+    handed[2 * this.#slot] = index;
+    handed[2 * this.#slot + 1] = offset;
+  }
+
+  #epoch() {
+    return this.#log.tables().epochs[this.#slot];
+  }
+
+  /** Asks the core whether chunk `index` may be handed over (from `offset` + 1); waits for a
+   * flush when its auto commit must be durable first (a crash then skips the chunk's rest:
+   * at-most-once). */
+  async #mayDeliver(lease, index, offset) {
+    this.#hand(index, offset);
+    const start = this.#log.invoke((wasm) => wasm.startChunk(this.#member, lease.lease, index));
+    // The epoch the answer holds for: a rebalance while the flush runs shows as a change.
+    const epoch = this.#epoch();
+    if (start === WHEN_DURABLE) await this.#log.durable();
+    return start === SKIP ? null : epoch;
+  }
+
+  /** With autoCommitInterval / autoCommitThreshold: commits what handlers finished. */
+  #committer() {
+    let since = 0;
+    let at = Date.now();
+    return async (force) => {
+      since += 1;
+      const due = force || (this.#commitThreshold !== undefined && since >= this.#commitThreshold) || (this.#commitInterval !== undefined && Date.now() - at >= this.#commitInterval);
+      if (!due) return;
+      since = 0;
+      at = Date.now();
+      if (this.#log.invoke((wasm) => wasm.commitHanded(this.#member))) await this.#log.durable();
+    };
+  }
+
+  async #deliverMessages(lease, eachMessage) {
+    const processed = this.#commitsProcessed;
+    const commit = processed ? this.#committer() : null;
+    for (let index = 0; index < lease.chunks.length; index++) {
+      const { topic, partition, messages } = lease.chunks[index];
+      if (this.#stopping) return;
+      let epoch = await this.#mayDeliver(lease, index, messages[0].offset - 1);
+      for (let at = 0; epoch !== null && at < messages.length; at++) {
+        if (this.#stopping) return;
+        const message = messages[at];
+        // A seek, pause or rebalance since: the core says whether this chunk goes on.
+        while (epoch !== null && this.#epoch() !== epoch) epoch = await this.#mayDeliver(lease, index, message.offset - 1);
+        if (epoch === null) break;
+        if (!processed) this.#hand(index, message.offset);
+        await eachMessage({ topic, partition, message });
+        if (processed) {
+          this.#hand(index, message.offset);
+          await commit(at === messages.length - 1);
+        }
+      }
+    }
+  }
+
+  async #deliverBatches(lease, eachBatch) {
+    const processed = this.#commitsProcessed;
+    for (let index = 0; index < lease.chunks.length; index++) {
+      const { topic, partition, highWatermark, messages } = lease.chunks[index];
+      if (this.#stopping) return;
+      let epoch = await this.#mayDeliver(lease, index, messages[0].offset - 1);
+      while (epoch !== null && this.#epoch() !== epoch) epoch = await this.#mayDeliver(lease, index, messages[0].offset - 1);
+      if (epoch === null) continue;
+      const last = messages[messages.length - 1].offset;
+      if (!processed) this.#hand(index, last);
+      await eachBatch({
+        batch: { topic, partition, highWatermark, messages },
+        isRunning: () => !this.#stopping,
+        isStale: () => this.#epoch() !== epoch && !this.#log.invoke((wasm) => wasm.owns(this.#member, topic, partition)),
+      });
+      if (processed) {
+        this.#hand(index, last);
+        if (this.#log.invoke((wasm) => wasm.commitHanded(this.#member))) await this.#log.durable();
+      }
+    }
+  }
+
+  /** Pull style: up to `maxRecords` messages available now (possibly none); with auto commit
+   * they are committed, durably, before this resolves. */
+  async poll(options) {
+    this.#joined("poll");
+    const { maxRecords = this.#maxRecords, maxBytes = this.#maxBytes } = readOptions(options, "poll", ["maxRecords", "maxBytes"]);
+    if (this.#loop !== null) {
+      throw invalidArgument("this consumer is running (run); poll and run do not mix");
+    }
+    const read = () => decodePoll(this.#log.invoke((wasm) => wasm.poll(this.#member, maxRecords, maxBytes)));
+    let chunks = read();
+    // Records that IndexedDB must load first: load them and poll again.
+    for (let round = 0; chunks.length === 0 && this.#log.hasPendingLoads(); round++) {
+      if (round >= LOAD_ROUNDS_MAX) throw stalledLoads("poll");
+      await this.#log.loadPending();
+      chunks = read();
+    }
+    if (chunks.length > 0 && this.#autoCommit) await this.#log.durable();
+    return chunks.flatMap((chunk) => chunk.messages);
+  }
+
+  /** Commits a delivered message: the group resumes after it. */
+  async commit(message) {
+    this.#log.assertOpen();
+    const fields = typeof message === "object" && message !== null ? readFields(message, "message", ["topic", "partition", "offset"]) : null;
+    if (fields === null || typeof fields.offset !== "number") {
+      throw invalidArgument(`commit takes a message this consumer delivered, got ${describe(message)}; commitOffsets([{ topic, partition, offset }]) commits explicit offsets`);
+    }
+    const { topic, partition, offset } = fields;
+    await this.commitOffsets([{ topic, partition, offset: offset + 1 }]);
+  }
+
+  /** Commits `[{ topic, partition, offset }]`, offset being the next one to read (Kafka's rule). */
+  async commitOffsets(offsets) {
+    const list = readArray(offsets, "offsets", 100_000).map((item, index) => readPlain(item, `offsets[${index}]`));
+    const member = this.#joined("commitOffsets");
+    this.#log.invoke((wasm) => wasm.commit(member, list));
+    try {
+      await this.#log.durable();
+    } finally {
+      this.#log.notify();
+    }
+    await breathe();
+  }
+
+  /** The next delivery of that partition starts at `offset`. */
+  seek(target) {
+    const { topic, partition, offset } = readOptions(target, "seek", ["topic", "partition", "offset"]);
+    const member = this.#joined("seek");
+    this.#log.invoke((wasm) => wasm.seek(member, topic, partition, offset));
+    this.#log.notify();
+  }
+
+  /** Stops delivery from `[{ topic, partitions? }]` (no partitions = the whole topic). */
+  pause(topics) {
+    this.#setPaused(topics, true);
+  }
+
+  resume(topics) {
+    this.#setPaused(topics, false);
+  }
+
+  #setPaused(topics, paused) {
+    const what = paused ? "pause" : "resume";
+    const list = readArray(topics, `${what} topics`, 10_000).map((item, index) => {
+      const entry = readPlain(item, `${what} topics[${index}]`);
+      if (entry.partitions !== undefined) {
+        entry.partitions = readArray(entry.partitions, `${what} topics[${index}].partitions`, 10_000);
+      }
+      return entry;
+    });
+    const member = this.#joined(what);
+    this.#log.invoke((wasm) => wasm.setPaused(member, list, paused));
+    this.#log.notify();
+  }
+
+  /** The next offset this consumer will read from an owned partition (null before its first
+   * read there: it then starts at the group's commit, or per fromBeginning). */
+  position(target) {
+    this.#log.assertOpen();
+    const { topic, partition } = readOptions(target, "position", ["topic", "partition"]);
+    if (this.#member === null) return null;
+    return this.#log.invoke((wasm) => wasm.position(this.#member, topic, partition)) ?? null;
+  }
+
+  /** `[{ topic, partition }]` owned now. */
+  assignment() {
+    this.#log.assertOpen();
+    if (this.#member === null) return [];
+    return this.#log.invoke((wasm) => wasm.assignment(this.#member));
+  }
+
+  paused() {
+    this.#log.assertOpen();
+    if (this.#member === null) return [];
+    return this.#log.invoke((wasm) => wasm.paused(this.#member));
+  }
+
+  /** Per partition of each subscribed topic: `{ topic, partition, low, high, committed, lag }`. */
+  lag() {
+    this.#log.assertOpen();
+    return this.#topics.flatMap((topic) => this.#log.invoke((wasm) => wasm.lag(this.#groupId, topic)).map((entry) => ({ topic, ...entry })));
+  }
+
+  async #stopLoop() {
+    this.#stopping = true;
+    this.#log.wake(this.#member);
+    await this.#loop;
+  }
+
+  /** Stops the loop (after the handler in flight) and leaves the group: its partitions move to
+   * the other members. Idempotent; a no-op once the log is closed. A later subscribe joins
+   * again. */
+  async disconnect() {
+    if (this.#log.closed) return;
+    await this.#stopLoop();
+    this.#topics = [];
+    this.#leave();
+  }
+}

@@ -1,0 +1,324 @@
+// The packed formats of src/wire.rs on the JS side: a send's messages encoded into one
+// little-endian buffer (checked while encoding, before anything is copied into wasm memory),
+// and a poll's chunks decoded into messages whose keys and values are views, not copies.
+
+import { BrookError, brief } from "./errors.js";
+import { describe, isWellFormed } from "./args.js";
+
+// ---- Send buffers (wire.rs, "Send"): every message of a send in one little-endian buffer ----
+
+const FLAG_KEY = 1;
+const FLAG_VALUE = 2;
+const FLAG_PARTITION = 4;
+const FLAG_TIMESTAMP = 8;
+const MESSAGE_FIELDS = ["key", "value", "partition", "timestamp", "headers"];
+const SEND_BUFFER_BYTES_INITIAL = 64 * 1024;
+/** Above this, a send's buffer is dropped afterwards rather than kept for the next send. */
+const SEND_BUFFER_BYTES_KEPT_MAX = 4 * 1024 * 1024;
+/** The most bytes one send may carry (wire.rs SEND_BYTES_MAX): checked while encoding, before
+ * anything is copied into wasm memory, where a failed allocation would abort the instance. */
+const SEND_BYTES_MAX = 64 * 1024 * 1024;
+/** The most messages one send may carry (the core's SEND_MESSAGES_MAX). */
+export const SEND_MESSAGES_MAX = 100_000;
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+
+function sendTooLarge() {
+  return new BrookError(
+    "MESSAGE_TOO_LARGE",
+    `a send may carry at most ${SEND_BYTES_MAX} bytes (64 MiB) of keys, values and headers; split it into several sends`,
+  );
+}
+
+/** A growable byte buffer. One serves every send: encoding and `core.send` run without an
+ * await in between, so sends never interleave in it. */
+class SendBuffer {
+  constructor() {
+    this.#replace(new Uint8Array(SEND_BUFFER_BYTES_INITIAL));
+    this.length = 0;
+  }
+
+  #replace(bytes) {
+    this.bytes = bytes;
+    this.view = new DataView(bytes.buffer);
+  }
+
+  /** Empty, and small again after an unusually large send. */
+  reset() {
+    if (this.bytes.length > SEND_BUFFER_BYTES_KEPT_MAX) {
+      this.#replace(new Uint8Array(SEND_BUFFER_BYTES_INITIAL));
+    }
+    this.length = 0;
+  }
+
+  /** Room for `count` more bytes; a send past SEND_BYTES_MAX is refused. */
+  reserve(count) {
+    const needed = this.length + count;
+    if (needed <= this.bytes.length) return;
+    if (needed > SEND_BYTES_MAX) throw sendTooLarge();
+    const bytes = new Uint8Array(Math.min(Math.max(needed, this.bytes.length * 2), SEND_BYTES_MAX));
+    bytes.set(this.bytes.subarray(0, this.length));
+    this.#replace(bytes);
+  }
+
+  u8(value) {
+    this.reserve(1);
+    this.bytes[this.length++] = value;
+  }
+
+  u32(value) {
+    this.reserve(4);
+    this.view.setUint32(this.length, value, true);
+    this.length += 4;
+  }
+
+  f64(value) {
+    this.reserve(8);
+    this.view.setFloat64(this.length, value, true);
+    this.length += 8;
+  }
+
+  /** u32 length, then the bytes. */
+  data(bytes) {
+    this.reserve(4 + bytes.length);
+    this.view.setUint32(this.length, bytes.length, true);
+    this.bytes.set(bytes, this.length + 4);
+    this.length += 4 + bytes.length;
+  }
+
+  /** u32 length, then the UTF-8 bytes, encoded in place. */
+  text(text) {
+    const start = this.length;
+    this.reserve(4 + text.length);
+    const { read, written } = textEncoder.encodeInto(text, this.bytes.subarray(start + 4));
+    // Counted before any growth, so that growing keeps the bytes just written.
+    this.length = start + 4 + written;
+    if (read < text.length) {
+      // Not ASCII: room for the worst case (3 bytes per UTF-16 unit) of the rest, up to the
+      // limit; what does not fit even then is too large.
+      this.reserve(Math.min((text.length - read) * 3, SEND_BYTES_MAX - this.length));
+      const rest = this.bytes.subarray(this.length);
+      const tail = textEncoder.encodeInto(text.slice(read), rest);
+      if (read + tail.read < text.length) throw sendTooLarge();
+      this.length += tail.written;
+    }
+    this.view.setUint32(start, this.length - start - 4, true);
+  }
+
+  contents() {
+    return this.bytes.subarray(0, this.length);
+  }
+}
+
+const sendBuffer = new SendBuffer();
+
+/** Whether a view's memory was detached (transferred to a worker, or a closed buffer): its
+ * length reads as 0 then, which must not pass as an empty value. */
+function isDetached(view) {
+  if (view.byteLength !== 0) return false;
+  try {
+    void new Uint8Array(view.buffer, 0, 0);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** Bytes of a key, value or header value: Uint8Array (Buffer too) as is, other views and
+ * ArrayBuffers as a Uint8Array over the same memory; null when not bytes. */
+function asBytes(value) {
+  let bytes = null;
+  if (value instanceof Uint8Array) bytes = value;
+  else if (ArrayBuffer.isView(value))
+    bytes = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  else if (value instanceof ArrayBuffer) bytes = new Uint8Array(value);
+  if (bytes !== null && isDetached(bytes)) {
+    throw new BrookError("INVALID_RECORD", "its ArrayBuffer was detached (transferred or closed); pass bytes you still own");
+  }
+  return bytes;
+}
+
+function writePayload(out, value, name) {
+  if (typeof value === "string") {
+    if (!isWellFormed(value)) {
+      throw new BrookError(
+        "INVALID_RECORD",
+        `${name} is not well-formed UTF-16 (a lone surrogate, which UTF-8 cannot hold); fix the string or pass bytes`,
+      );
+    }
+    return out.text(value);
+  }
+  const bytes = asBytes(value);
+  if (bytes === null) {
+    throw new BrookError(
+      "INVALID_RECORD",
+      `${name} must be a string, a Uint8Array (or Buffer), or null; got ${describe(value)} (convert it, e.g. with JSON.stringify)`,
+    );
+  }
+  out.data(bytes);
+}
+
+function writeHeaders(out, headers) {
+  const countAt = out.length;
+  out.u32(0);
+  if (headers == null) return;
+  const prototype = typeof headers === "object" ? Object.getPrototypeOf(headers) : undefined;
+  if (prototype !== Object.prototype && prototype !== null) {
+    throw new BrookError(
+      "INVALID_RECORD",
+      `headers must be an object of name -> string, Uint8Array or null, got ${describe(headers)}`,
+    );
+  }
+  let count = 0;
+  for (const name of Object.keys(headers)) {
+    const value = headers[name];
+    if (!isWellFormed(name)) {
+      throw new BrookError("INVALID_RECORD", `a header name is not well-formed UTF-16 (a lone surrogate); fix it`);
+    }
+    out.text(name);
+    if (value == null) {
+      out.u8(0);
+    } else {
+      out.u8(1);
+      writePayload(out, value, `header ${JSON.stringify(name)}`);
+    }
+    count += 1;
+  }
+  out.view.setUint32(countAt, count, true);
+}
+
+function writeMessage(out, message) {
+  if (typeof message !== "object" || message === null || Array.isArray(message)) {
+    throw new BrookError(
+      "INVALID_RECORD",
+      `it must be an object like { key, value, headers }, got ${describe(message)}`,
+    );
+  }
+  for (const field of Object.keys(message)) {
+    if (!MESSAGE_FIELDS.includes(field)) {
+      throw new BrookError(
+        "INVALID_RECORD",
+        `it has an unknown field ${JSON.stringify(field)}; a message has ${MESSAGE_FIELDS.join(", ")}`,
+      );
+    }
+  }
+  // Each field is read once: a getter or a Proxy may answer differently the second time.
+  const { key, value, partition, timestamp, headers } = message;
+  if (partition != null && typeof partition !== "number") {
+    throw new BrookError("INVALID_PARTITION", `partition must be a number, got ${describe(partition)}`);
+  }
+  if (timestamp != null && typeof timestamp !== "number") {
+    throw new BrookError(
+      "INVALID_RECORD",
+      `timestamp must be a number of milliseconds since 1970 (Date.now()), got ${describe(timestamp)}`,
+    );
+  }
+  out.u8(
+    (key != null ? FLAG_KEY : 0) |
+      (value != null ? FLAG_VALUE : 0) |
+      (partition != null ? FLAG_PARTITION : 0) |
+      (timestamp != null ? FLAG_TIMESTAMP : 0),
+  );
+  // The core checks the numbers (whole, in range); JS only checks they are numbers.
+  if (partition != null) out.f64(partition);
+  if (timestamp != null) out.f64(timestamp);
+  if (key != null) writePayload(out, key, "key");
+  if (value != null) writePayload(out, value, "value");
+  writeHeaders(out, headers);
+}
+
+/** Encodes `messages` (read once, each element and field) into the send buffer. Anything a
+ * caller's object throws while being read becomes INVALID_RECORD naming the message. */
+export function encodeMessages(messages) {
+  sendBuffer.reset();
+  let index = 0;
+  try {
+    for (; index < messages.length; index++) writeMessage(sendBuffer, messages[index]);
+  } catch (error) {
+    sendBuffer.reset();
+    if (error instanceof BrookError) {
+      if (error.code === "MESSAGE_TOO_LARGE") throw error;
+      throw new BrookError(error.code, `message ${index}: ${error.message}`, { cause: error.cause });
+    }
+    throw new BrookError("INVALID_RECORD", `message ${index} could not be read (${brief(error)})`, {
+      cause: error,
+    });
+  }
+  return sendBuffer.contents();
+}
+
+// ---- Poll buffers (wire.rs, "Poll"): chunks of records, one partition each ----
+
+/** Reads a poll buffer; keys, values and header values are views into it, not copies. */
+class PollReader {
+  constructor(bytes) {
+    this.bytes = bytes;
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.position = 0;
+  }
+
+  u32() {
+    const value = this.view.getUint32(this.position, true);
+    this.position += 4;
+    return value;
+  }
+
+  f64() {
+    const value = this.view.getFloat64(this.position, true);
+    this.position += 8;
+    return value;
+  }
+
+  text() {
+    const length = this.u32();
+    const start = this.position;
+    this.position += length;
+    return textDecoder.decode(this.bytes.subarray(start, this.position));
+  }
+
+  /** i32 length (-1 = null), then the bytes. */
+  nullable() {
+    const length = this.view.getInt32(this.position, true);
+    this.position += 4;
+    if (length < 0) return null;
+    const start = this.position;
+    this.position += length;
+    return this.bytes.subarray(start, this.position);
+  }
+}
+
+function readMessage(reader, topic, partition) {
+  const offset = reader.f64();
+  const timestamp = reader.f64();
+  const key = reader.nullable();
+  const value = reader.nullable();
+  const headers = {};
+  for (let count = reader.u32(); count > 0; count--) {
+    const name = reader.text();
+    headers[name] = reader.nullable();
+  }
+  return { topic, partition, offset, timestamp, key, value, headers };
+}
+
+/** A poll buffer as chunks `{ topic, partition, highWatermark, messages }`. */
+export function decodePoll(bytes) {
+  const reader = new PollReader(bytes);
+  const chunks = new Array(reader.u32());
+  for (let index = 0; index < chunks.length; index++) {
+    const topic = reader.text();
+    const partition = reader.u32();
+    const highWatermark = reader.f64();
+    const messages = new Array(reader.u32());
+    for (let at = 0; at < messages.length; at++) {
+      messages[at] = readMessage(reader, topic, partition);
+    }
+    chunks[index] = { topic, partition, highWatermark, messages };
+  }
+  return chunks;
+}
+
+/** A leased fetch's buffer (an f64 lease id, then a poll buffer) as `{ lease, chunks }`. */
+export function decodeLease(bytes) {
+  const lease = new DataView(bytes.buffer, bytes.byteOffset, 8).getFloat64(0, true);
+  return { lease, chunks: decodePoll(bytes.subarray(8)) };
+}
