@@ -228,6 +228,8 @@ export interface ConsumerRunConfig {
    * members at once; a later run() rejoins. With autoCommit false the failed message is
    * delivered again (to whichever member owns its partition). */
   onError?: (error: unknown) => void;
+  /** This run's fetch size, instead of the consumer's maxRecords option. */
+  maxRecords?: number;
 }
 
 export interface GroupDescription {
@@ -325,7 +327,7 @@ export class RemoteLog {
 
 export interface RemoteConsumer {
   subscribe(subscription: ConsumerSubscription): Promise<void>;
-  run(config: ConsumerRunConfig & { maxRecords?: number }): Promise<void>;
+  run(config: ConsumerRunConfig): Promise<void>;
   poll(options?: { maxRecords?: number; maxBytes?: number }): Promise<KafkaMessage[]>;
   commit(message: KafkaMessage): Promise<void>;
   commitOffsets(offsets: TopicPartitionOffset[]): Promise<void>;

@@ -9,6 +9,7 @@
 import { BrookError, invalidArgument } from "./errors.js";
 import { checkedBoolean, checkedFunction, checkedText, describe, guarded, readArray, readFields, readOptions, readPlain } from "./args.js";
 import { breathe } from "./turns.js";
+import { deliver } from "./delivery.js";
 import { decodeLease, decodePoll } from "./wire.js";
 
 const CONSUMER_OPTIONS = [
@@ -23,8 +24,6 @@ const CONSUMER_OPTIONS = [
 ];
 const MAX_RECORDS_DEFAULT = 500;
 const MAX_BYTES_DEFAULT = 1024 * 1024;
-/** Period of the timer that keeps a process with a running consumer alive (it does nothing). */
-const KEEP_ALIVE_INTERVAL_MS = 60_000;
 /** Reads that wait for IndexedDB make progress with every load; this many rounds without an
  * answer mean a fault, reported instead of looping forever. */
 export const LOAD_ROUNDS_MAX = 100_000;
@@ -32,18 +31,11 @@ export const LOAD_ROUNDS_MAX = 100_000;
 const SKIP = 0;
 const WHEN_DURABLE = 2;
 
+/** The key of a consumer's delivery source (for share.js, which serves other tabs' loops). */
+export const SOURCE = Symbol("brook.source");
+
 export function stalledLoads(what) {
   return new BrookError("IO_ERROR", `${what} kept waiting for IndexedDB batches that never arrived`);
-}
-
-/** Reports the error that stopped a loop; never throws, so that close() always completes. */
-function reportError(error, onError) {
-  try {
-    if (onError) return onError(error);
-  } catch (failure) {
-    console.error("brook: onError threw:", failure);
-  }
-  console.error("brook: the consumer stopped because of this error:", error);
 }
 
 function checkedCount(value, name) {
@@ -162,148 +154,99 @@ export class Consumer {
     this.#fromBeginning = fromBeginning;
   }
 
-  /** Starts the delivery loop; resolves once it runs (its first fetch has succeeded). */
+  /** Starts the delivery loop; resolves once it runs (its first fetch has succeeded).
+   * `maxRecords` overrides the consumer's for this run. */
   async run(config) {
     this.#log.assertOpen();
-    const { eachMessage, eachBatch, onError } = readOptions(config, "run", ["eachMessage", "eachBatch", "onError"]);
+    const { eachMessage, eachBatch, onError, maxRecords } = readOptions(config, "run", ["eachMessage", "eachBatch", "onError", "maxRecords"]);
     checkedFunction(onError, "onError");
     if (typeof (eachMessage ?? eachBatch) !== "function" || (eachMessage && eachBatch)) {
       throw invalidArgument("run needs one handler: eachMessage or eachBatch, a function");
     }
+    if (maxRecords !== undefined) this.#log.invoke((wasm) => wasm.checkFetchLimits(maxRecords, this.#maxBytes));
     this.#joined("run");
     if (this.#loop !== null || this.#log.closing) {
       throw invalidArgument(this.#log.closing ? "the log is closing" : "this consumer is already running; disconnect() stops it");
     }
     this.#stopping = false;
-    const first = this.#fetchLease();
+    const source = this[SOURCE](maxRecords);
+    const first = source.fetch();
     this.#log.consumers.add(this.#stop);
-    this.#loop = this.#runLoop(eachMessage ? (l) => this.#deliverMessages(l, eachMessage) : (l) => this.#deliverBatches(l, eachBatch), first, onError);
-  }
-
-  #fetchLease() {
-    const member = this.#member;
-    return decodeLease(this.#log.invoke((wasm) => wasm.fetchLease(member, this.#maxRecords, this.#maxBytes)));
-  }
-
-  async #runLoop(deliver, first, onError) {
-    // A running consumer keeps a Node process alive, as KafkaJS's does, until disconnect or
-    // close: a service waiting for records must not exit just because none came yet.
-    const keepAlive = setInterval(() => {}, KEEP_ALIVE_INTERVAL_MS);
-    let lease = first;
-    try {
-      while (!this.#stopping) {
-        if (lease.chunks.length > 0) {
-          // Batches the next fetch needs load from IndexedDB while these are handled.
-          if (this.#log.hasPendingLoads()) this.#log.loadPending().catch(() => {});
-          try {
-            await deliver(lease);
-          } finally {
-            this.#release(lease);
-          }
-          await breathe();
-        } else if (this.#log.hasPendingLoads()) {
-          await this.#log.loadPending();
-        } else {
-          await this.#log.waitForRecords(this.#member, () => this.#stopping);
-        }
-        if (!this.#stopping) lease = this.#fetchLease();
-      }
-    } catch (error) {
-      this.#leave();
-      reportError(error, onError);
-    } finally {
-      clearInterval(keepAlive);
+    this.#loop = deliver(source, { eachMessage, eachBatch, onError }, this.#commits(), () => this.#stopping, first).finally(() => {
       this.#loop = null;
       this.#log.consumers.delete(this.#stop);
-    }
+    });
   }
 
-  #release(lease) {
-    if (this.#log.closed || this.#member === null || lease.lease === 0) return;
-    this.#log.invoke((wasm) => wasm.releaseLease(this.#member, lease.lease));
-    this.#log.notify();
+  #commits() {
+    return { processed: this.#commitsProcessed, threshold: this.#commitThreshold, interval: this.#commitInterval };
   }
 
-  /** Writes "handed over up to `offset` of chunk `index`" into the core's table. */
-  #hand(index, offset) {
-    const handed = this.#log.tables().handed;
-    handed[2 * this.#slot] = index;
-    handed[2 * this.#slot + 1] = offset;
-  }
-
-  #epoch() {
-    return this.#log.tables().epochs[this.#slot];
-  }
-
-  /** Asks the core whether chunk `index` may be handed over (from `offset` + 1); waits for a
-   * flush when its auto commit must be durable first (a crash then skips the chunk's rest:
-   * at-most-once). */
-  async #mayDeliver(lease, index, offset) {
-    this.#hand(index, offset);
-    const start = this.#log.invoke((wasm) => wasm.startChunk(this.#member, lease.lease, index));
-    // The epoch the answer holds for: a rebalance while the flush runs shows as a change.
-    const epoch = this.#epoch();
-    if (start === WHEN_DURABLE) await this.#log.durable();
-    return start === SKIP ? null : epoch;
-  }
-
-  /** With autoCommitInterval / autoCommitThreshold: commits what handlers finished. */
-  #committer() {
-    let since = 0;
-    let at = Date.now();
-    return async (force) => {
-      since += 1;
-      const due = force || (this.#commitThreshold !== undefined && since >= this.#commitThreshold) || (this.#commitInterval !== undefined && Date.now() - at >= this.#commitInterval);
-      if (!due) return;
-      since = 0;
-      at = Date.now();
-      if (this.#log.invoke((wasm) => wasm.commitHanded(this.#member))) await this.#log.durable();
-    };
-  }
-
-  async #deliverMessages(lease, eachMessage) {
-    const processed = this.#commitsProcessed;
-    const commit = processed ? this.#committer() : null;
-    for (let index = 0; index < lease.chunks.length; index++) {
-      const { topic, partition, messages } = lease.chunks[index];
-      if (this.#stopping) return;
-      let epoch = await this.#mayDeliver(lease, index, messages[0].offset - 1);
-      for (let at = 0; epoch !== null && at < messages.length; at++) {
-        if (this.#stopping) return;
-        const message = messages[at];
-        // A seek, pause or rebalance since: the core says whether this chunk goes on.
-        while (epoch !== null && this.#epoch() !== epoch) epoch = await this.#mayDeliver(lease, index, message.offset - 1);
-        if (epoch === null) break;
-        if (!processed) this.#hand(index, message.offset);
-        await eachMessage({ topic, partition, message });
-        if (processed) {
-          this.#hand(index, message.offset);
-          await commit(at === messages.length - 1);
+  /** Where `run`'s loop (delivery.js) takes its leases from: this log's core, for the member
+   * this consumer is now. The owning tab of a shared log serves other tabs' loops from it. */
+  [SOURCE](maxRecords = this.#maxRecords) {
+    const log = this.#log;
+    const member = () => this.#member;
+    const slot = () => this.#slot;
+    const source = {
+      fetch: () => decodeLease(log.invoke((wasm) => wasm.fetchLease(member(), maxRecords, this.#maxBytes))),
+      idle: (stopping) => (log.hasPendingLoads() ? log.loadPending() : log.waitForRecords(member(), stopping)),
+      prefetch: () => {
+        // Batches the next fetch needs load from IndexedDB while these are handled.
+        if (log.hasPendingLoads()) log.loadPending().catch(() => {});
+      },
+      start: async (lease, index, offset) => {
+        source.hand(index, offset);
+        const start = log.invoke((wasm) => wasm.startChunk(member(), lease.lease, index));
+        // The epoch the answer holds for: a rebalance while the flush runs shows as a change.
+        const epoch = source.epoch();
+        // With auto commit the chunk's end is committed first (a crash then skips the rest
+        // of the chunk: at-most-once).
+        if (start === WHEN_DURABLE) await log.durable();
+        return start === SKIP ? null : epoch;
+      },
+      /** Writes "handed over up to `offset` of chunk `index`" into the core's table. */
+      hand: (index, offset) => {
+        const { handed } = log.tables();
+        handed[2 * slot()] = index;
+        handed[2 * slot() + 1] = offset;
+      },
+      epoch: () => log.tables().epochs[slot()],
+      commitHanded: async () => {
+        if (log.invoke((wasm) => wasm.commitHanded(member()))) await log.durable();
+      },
+      release: (lease) => {
+        if (log.closed || member() === null || lease.lease === 0) return;
+        log.invoke((wasm) => wasm.releaseLease(member(), lease.lease));
+        log.notify();
+      },
+      // For a loop in another tab: it claims chunks whole (`hand` of a chunk's last offset
+      // as it starts) and says at release how far it got (Groups::release_at).
+      releaseAt: (lease, index, offset) => {
+        if (log.closed || member() === null || lease.lease === 0) return;
+        log.invoke((wasm) => wasm.releaseLeaseAt(member(), lease.lease, index, offset));
+        log.notify();
+      },
+      /** fetch, after loading from IndexedDB what it waits for; joins again after a failure. */
+      fetchLoaded: async () => {
+        this.#joined("run");
+        let lease = source.fetch();
+        for (let round = 0; lease.chunks.length === 0 && log.hasPendingLoads(); round++) {
+          if (round >= LOAD_ROUNDS_MAX) throw stalledLoads("a fetch for another tab");
+          await log.loadPending();
+          lease = source.fetch();
         }
-      }
-    }
-  }
-
-  async #deliverBatches(lease, eachBatch) {
-    const processed = this.#commitsProcessed;
-    for (let index = 0; index < lease.chunks.length; index++) {
-      const { topic, partition, highWatermark, messages } = lease.chunks[index];
-      if (this.#stopping) return;
-      let epoch = await this.#mayDeliver(lease, index, messages[0].offset - 1);
-      while (epoch !== null && this.#epoch() !== epoch) epoch = await this.#mayDeliver(lease, index, messages[0].offset - 1);
-      if (epoch === null) continue;
-      const last = messages[messages.length - 1].offset;
-      if (!processed) this.#hand(index, last);
-      await eachBatch({
-        batch: { topic, partition, highWatermark, messages },
-        isRunning: () => !this.#stopping,
-        isStale: () => this.#epoch() !== epoch && !this.#log.invoke((wasm) => wasm.owns(this.#member, topic, partition)),
-      });
-      if (processed) {
-        this.#hand(index, last);
-        if (this.#log.invoke((wasm) => wasm.commitHanded(this.#member))) await this.#log.durable();
-      }
-    }
+        return lease;
+      },
+      owns: (topic, partition) => log.invoke((wasm) => wasm.owns(member(), topic, partition)),
+      stoppedBy: () => {
+        this.#leave();
+        return true;
+      },
+      /** The delivery options, for a loop that runs in another tab. */
+      commits: this.#commits(),
+    };
+    return source;
   }
 
   /** Pull style: up to `maxRecords` messages available now (possibly none); with auto commit

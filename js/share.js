@@ -11,6 +11,9 @@
 
 import { BrookError, WATCH } from "./brook.js";
 import { brief } from "./errors.js";
+import { checkedFunction, readOptions } from "./args.js";
+import { SOURCE } from "./consumer.js";
+import { deliver, reportError } from "./delivery.js";
 
 const CALL_TIMEOUT_MS = 15_000;
 
@@ -27,6 +30,8 @@ export function serveLog(name, log, releaseServing = () => {}) {
   const channel = new BroadcastChannel(channelName(name));
   const producers = new Map();
   const consumers = new Map(); // "<client>/<consumer>" -> Consumer
+  /** The lease each client consumer's run loop holds: "<client>/<consumer>" -> { source, lease }. */
+  const leases = new Map();
   const watchedClients = new Set();
 
   const consumer = (client, id) => {
@@ -35,10 +40,19 @@ export function serveLog(name, log, releaseServing = () => {}) {
     return found;
   };
 
+  /** The lease a client's loop names, or null when it is not the one held any more (a later
+   * fetch, a reattach): the loop then skips the chunk. */
+  const leased = (client, id, lease) => {
+    const held = leases.get(`${client}/${id}`);
+    return held && held.lease.lease === lease ? held : null;
+  };
+
   function forgetClient(client) {
     for (const [key, member] of consumers) {
       if (key.startsWith(`${client}/`)) {
         consumers.delete(key);
+        leases.delete(key);
+        // A tab that went away mid-chunk is like a crash: what it claimed counts as handed.
         member.disconnect().catch(() => {});
       }
     }
@@ -77,6 +91,41 @@ export function serveLog(name, log, releaseServing = () => {}) {
       const messages = await member.poll(options);
       return { messages, assignment: member.assignment() };
     },
+    // The run loop of a client tab (delivery.js) over this tab's core: see remoteSource.
+    fetchLease: async (client, { id, maxRecords }) => {
+      const member = consumer(client, id);
+      const source = member[SOURCE](maxRecords);
+      const lease = await source.fetchLoaded();
+      leases.set(`${client}/${id}`, { source, lease });
+      return { lease: lease.lease, chunks: lease.chunks, assignment: member.assignment() };
+    },
+    startChunk: async (client, { id, lease, index, offset }) => {
+      const held = leased(client, id, lease);
+      if (!held || (await held.source.start(held.lease, index, offset)) === null) return false;
+      // The client hears of a rebalance only at its next chunk: claim this one whole, so that
+      // the partition's next owner starts after it (nothing twice under auto commit).
+      if (!held.source.commits.processed) {
+        const { messages } = held.lease.chunks[index];
+        held.source.hand(index, messages[messages.length - 1].offset);
+      }
+      return true;
+    },
+    commitHanded: async (client, { id, lease, index, offset }) => {
+      const held = leased(client, id, lease);
+      if (!held) return;
+      held.source.hand(index, offset);
+      await held.source.commitHanded();
+    },
+    release: (client, { id, lease, index, offset }) => {
+      const held = leased(client, id, lease);
+      if (!held) return;
+      leases.delete(`${client}/${id}`);
+      held.source.releaseAt(held.lease, index, offset);
+    },
+    leave: (client, { id }) => {
+      leases.delete(`${client}/${id}`);
+      consumer(client, id)[SOURCE]().stoppedBy();
+    },
     commit: (client, { id, message }) => consumer(client, id).commit(message),
     commitOffsets: (client, { id, offsets }) => consumer(client, id).commitOffsets(offsets),
     seek: (client, { id, target }) => consumer(client, id).seek(target),
@@ -86,10 +135,11 @@ export function serveLog(name, log, releaseServing = () => {}) {
     disconnect: async (client, { id }) => {
       const member = consumers.get(`${client}/${id}`);
       consumers.delete(`${client}/${id}`);
+      leases.delete(`${client}/${id}`);
       await member?.disconnect();
     },
   };
-  const perClient = new Set(["consumer", "subscribe", "poll", "commit", "commitOffsets", "seek", "pause", "resume", "assignment", "disconnect"]);
+  const perClient = new Set(["consumer", "subscribe", "poll", "fetchLease", "startChunk", "commitHanded", "release", "leave", "commit", "commitOffsets", "seek", "pause", "resume", "assignment", "disconnect"]);
 
   channel.onmessage = async ({ data }) => {
     if (data?.to !== "owner" || !Object.hasOwn(operations, data.op)) return;
@@ -198,24 +248,36 @@ export class RemoteLog {
     this.#dropPendingCalls("the tab that owned this log went away; this tab is taking over");
     this.#ready = this.#becomeOwner(release)
       .catch((error) => {
-        release();
         this.#closed = `taking over the log failed: ${error?.message ?? error}`;
       })
       .finally(() => (this.#takingOver = false));
+    this.#ready.then(() => this.#reattachAll());
     this.#wake();
   }
 
   async #becomeOwner(release) {
-    this.#local = await this.#openOwner(release);
+    try {
+      this.#local = await this.#openOwner(release);
+    } catch (error) {
+      release(); // the log did not open: nobody writes it, the next tab in line may
+      throw error;
+    }
+    // From here the Web Lock is the open log's: it is released when that log closes.
     this.#closed = null;
-    for (const consumer of this.#consumers) await consumer.reattach();
-    this.#wake();
   }
 
-  /** Another tab became the owner: this tab's consumers register with it. */
-  async #followNewOwner() {
-    await this.#refresh();
-    for (const consumer of this.#consumers) await consumer.reattach();
+  /** Consumers join again where the log now is; one that cannot is reported, as its loop's
+   * failure would be, and the others go on. This runs once calls work again (`#ready`):
+   * a handler in flight may be making one (a commit), and its loop must end first. */
+  async #reattachAll() {
+    if (this.#closed) return;
+    for (const consumer of this.#consumers) {
+      try {
+        await consumer.reattach();
+      } catch (error) {
+        consumer.failed(error);
+      }
+    }
     this.#wake();
   }
 
@@ -294,7 +356,9 @@ export class RemoteLog {
     if (data?.type === "owner") {
       if (this.#local || this.#closed === "closed by this tab") return;
       this.#dropPendingCalls("the log moved to another tab");
-      this.#ready = this.#followNewOwner().catch(() => {});
+      // Another tab became the owner: this tab's consumers register with it.
+      this.#ready = this.#refresh().catch(() => {});
+      this.#ready.then(() => this.#reattachAll());
       return;
     }
     if (data?.to !== this.#client) return;
@@ -341,6 +405,11 @@ export class RemoteLog {
   async #refresh() {
     if (this.#local) return this.#wake();
     this.#snapshot = await this.call("snapshot");
+    this.#wake();
+  }
+
+  /** Wakes loops waiting for a change (a consumer that stops). */
+  interrupt() {
     this.#wake();
   }
 
@@ -455,6 +524,10 @@ class RemoteConsumer {
   #assignment = [];
   #loop = null;
   #stopping = false;
+  /** Bumped by this consumer's own seeks and pauses: its loop asks the owner before it goes on. */
+  #epoch = 0;
+  /** Stops the running loop at once and quietly: its leases died with the owner that gave them. */
+  #retire = () => {};
 
   constructor(log, id, options) {
     this.#log = log;
@@ -482,7 +555,8 @@ class RemoteConsumer {
 
   /** After a take-over: join again, with the same subscription, where the log now is. */
   async reattach() {
-    this.#stopping = true;
+    this.#retire();
+    this.#log.interrupt();
     await this.#loop;
     this.#registered = false;
     const local = this.#log.local;
@@ -494,7 +568,14 @@ class RemoteConsumer {
     }
     await this.#register();
     for (const subscription of this.#subscriptions) await this.#call("subscribe", { subscription });
-    if (this.#runConfig) this.#startLoop(this.#runConfig);
+    if (this.#runConfig) await this.#startLoop(this.#runConfig);
+  }
+
+  /** Reattaching failed: reported to the run's onError, as a failure of its loop would be. */
+  failed(error) {
+    const onError = this.#runConfig?.onError;
+    this.#runConfig = null;
+    reportError(error, onError);
   }
 
   poll(options) {
@@ -508,42 +589,65 @@ class RemoteConsumer {
     );
   }
 
-  /** Delivers in order, per partition, waiting for the owner's change announcements when idle.
-   * Each poll is auto-committed by the owner as it returns (autoCommit), as with poll(). */
-  async run(config = {}) {
+  /** The same delivery loop as a consumer of this tab's log (delivery.js), over leases that the
+   * owning tab's core hands out (see remoteSource). */
+  async run(config) {
+    const { eachMessage, eachBatch, onError, maxRecords } = readOptions(config, "run", ["eachMessage", "eachBatch", "onError", "maxRecords"]);
+    checkedFunction(onError, "onError");
+    if (typeof (eachMessage ?? eachBatch) !== "function" || (eachMessage && eachBatch)) {
+      throw new BrookError("INVALID_ARGUMENT", "run needs one handler: eachMessage or eachBatch, a function");
+    }
     if (this.#loop || this.#runConfig) {
       throw new BrookError("INVALID_ARGUMENT", "this consumer is already running; disconnect() stops it");
     }
-    this.#runConfig = config;
+    const runConfig = { eachMessage, eachBatch, onError, maxRecords };
+    if (maxRecords === undefined) delete runConfig.maxRecords;
+    this.#runConfig = runConfig;
     await this.#log.ready();
-    if (this.#local) return this.#local.run(config);
-    this.#startLoop(config);
+    try {
+      if (this.#local) return await this.#local.run(runConfig);
+      await this.#startLoop(runConfig);
+    } catch (error) {
+      this.#runConfig = null;
+      throw error;
+    }
   }
 
-  #startLoop({ eachMessage, eachBatch, onError, maxRecords = 100 }) {
+  async #startLoop(config) {
     this.#stopping = false;
-    this.#loop = (async () => {
-      try {
-        while (!this.#stopping && !this.#log.closed) {
-          const { messages, assignment } = await this.#call("poll", { options: { maxRecords } });
-          this.#assignment = assignment;
-          if (messages.length === 0) {
-            await this.#log.changed();
-            continue;
-          }
-          for (const batch of byPartition(messages)) {
-            if (this.#stopping) break;
-            if (eachBatch) await eachBatch({ batch, isRunning: () => !this.#stopping, isStale: () => false });
-            else for (const message of batch.messages) await eachMessage({ topic: batch.topic, partition: batch.partition, message });
-          }
-        }
-      } catch (error) {
-        // A take-over in progress restarts the loop (reattach); other failures are reported.
-        if (!this.#stopping && error?.code !== "CLOSED") (onError ?? console.error)(error);
-      } finally {
-        this.#loop = null;
-      }
-    })();
+    const autoCommit = this.#options?.autoCommit ?? true;
+    const processed = autoCommit && (this.#options?.autoCommitInterval !== undefined || this.#options?.autoCommitThreshold !== undefined);
+    let retired = false;
+    /** The owner did not know this consumer: the log moved, and this tab may not have heard. */
+    let unknown = false;
+    this.#retire = () => (retired = true);
+    const source = remoteSource(this.#log, (op, args) => this.#call(op, args), {
+      maxRecords: config.maxRecords,
+      claims: !processed,
+      epoch: () => this.#epoch,
+      assigned: (assignment) => (this.#assignment = assignment),
+      retired: () => retired,
+      unknown: () => (unknown = true),
+    });
+    const first = await source.fetch();
+    // A loop that failed stops for good (a later run starts it again); one cut off by a
+    // hand-over is started again by reattach.
+    const handlers = {
+      ...config,
+      onError: (error) => {
+        this.#runConfig = null;
+        reportError(error, config.onError);
+      },
+    };
+    const commits = { processed, threshold: this.#options?.autoCommitThreshold, interval: this.#options?.autoCommitInterval };
+    // A claimed chunk is finished before the loop stops (see remoteSource); after a hand-over
+    // it is not: the owner that gave it is gone (at-most-once, as a crash of that tab).
+    const stopping = () => retired || ((this.#stopping || this.#log.closed) && !source.midClaim());
+    this.#loop = deliver(source, handlers, commits, stopping, first).finally(() => {
+      this.#loop = null;
+      // Join the owner that answered (a later "owner" announcement joins again, harmlessly).
+      if (unknown && !retired && !this.#stopping && this.#runConfig) this.reattach().catch((error) => this.failed(error));
+    });
   }
 
   #either(local, remote) {
@@ -562,19 +666,24 @@ class RemoteConsumer {
     return this.#either((c) => c.commitOffsets(offsets), () => this.#call("commitOffsets", { offsets }));
   }
 
+  async #moved(operation) {
+    await operation;
+    this.#epoch++;
+  }
+
   seek(target) {
-    return this.#either((c) => c.seek(target), () => this.#call("seek", { target }));
+    return this.#moved(this.#either((c) => c.seek(target), () => this.#call("seek", { target })));
   }
 
   pause(topics) {
-    return this.#either((c) => c.pause(topics), () => this.#call("pause", { topics }));
+    return this.#moved(this.#either((c) => c.pause(topics), () => this.#call("pause", { topics })));
   }
 
   resume(topics) {
-    return this.#either((c) => c.resume(topics), () => this.#call("resume", { topics }));
+    return this.#moved(this.#either((c) => c.resume(topics), () => this.#call("resume", { topics })));
   }
 
-  /** The partitions owned as of the last poll (or now, after a take-over). */
+  /** The partitions owned as of the last fetch (or now, after a take-over). */
   assignment() {
     return this.#local ? this.#local.assignment() : this.#assignment;
   }
@@ -583,6 +692,7 @@ class RemoteConsumer {
     this.#stopping = true;
     this.#runConfig = null;
     this.#log.unregister(this);
+    this.#log.interrupt();
     await this.#loop;
     if (this.#local) await this.#local.disconnect();
     else if (this.#registered && !this.#log.closed) await this.#call("disconnect");
@@ -591,14 +701,73 @@ class RemoteConsumer {
   }
 }
 
-function byPartition(messages) {
-  const batches = new Map();
-  for (const message of messages) {
-    const key = `${message.topic}\u0000${message.partition}`;
-    if (!batches.has(key)) {
-      batches.set(key, { topic: message.topic, partition: message.partition, messages: [] });
-    }
-    batches.get(key).messages.push(message);
-  }
-  return [...batches.values()];
+const isHandover = (error) => error?.handover === true || error?.code === "CLOSED";
+
+/** The delivery source (delivery.js) of a loop whose leases the owning tab hands out. Its
+ * hand-over table is in the owner's wasm memory, out of reach per record: with `claims`, the
+ * owner counts each chunk as handed over whole as it starts (so that a rebalance this tab has
+ * not heard of yet starts the partition's next owner after it: nothing twice under auto
+ * commit), the loop finishes a claimed chunk before it stops, and a release says how far it
+ * really got (a handler failure gives back the rest, unless a rebalance moved the partition
+ * meanwhile). The epoch is this consumer's own: the owner's core says at each chunk (and
+ * after this consumer's seeks and pauses) whether it may go on. */
+function remoteSource(log, call, { maxRecords, claims, epoch, assigned, retired, unknown }) {
+  let lease = 0;
+  let assignment = [];
+  /** How far the lease was handed over: the chunk, and its last offset handed over. */
+  let handed = { index: 0, offset: -1 };
+  /** The last offset of the chunk being delivered while it is claimed, else null. */
+  let claimedTo = null;
+  return {
+    fetch: async () => {
+      const fetched = await call("fetchLease", maxRecords === undefined ? {} : { maxRecords });
+      ({ lease, assignment } = fetched);
+      assigned(assignment);
+      claimedTo = null;
+      const first = fetched.chunks[0]?.messages[0];
+      handed = { index: 0, offset: first ? first.offset - 1 : -1 };
+      return { lease, chunks: fetched.chunks };
+    },
+    idle: () => log.changed(),
+    start: async (leased, index, offset) => {
+      handed = { index, offset };
+      claimedTo = null;
+      const go = await call("startChunk", { lease: leased.lease, index, offset });
+      if (!go) return null;
+      if (claims) {
+        const { messages } = leased.chunks[index];
+        claimedTo = messages[messages.length - 1].offset;
+      }
+      return epoch();
+    },
+    hand: (index, offset) => {
+      handed = { index, offset };
+    },
+    epoch,
+    midClaim: () => claimedTo !== null && handed.offset < claimedTo,
+    commitHanded: () => call("commitHanded", { lease, ...handed }),
+    release: async (leased) => {
+      claimedTo = null;
+      if (leased.lease === 0) return;
+      try {
+        await call("release", { lease: leased.lease, ...handed });
+      } catch (error) {
+        // The owner went away: the lease went with it.
+        if (!isHandover(error)) throw error;
+      }
+    },
+    owns: (topic, partition) => assignment.some((tp) => tp.topic === topic && tp.partition === partition),
+    stoppedBy: async (error) => {
+      // A handler in flight across a hand-over may fail on its commit (its partition is in
+      // a new group generation now): that is not the app's error; the new loop redelivers.
+      if (retired() || isHandover(error)) return false;
+      // A new owner that this tab has not heard from yet answered: join it, then go on.
+      if (error?.code === "UNKNOWN_MEMBER_ID") {
+        unknown();
+        return false;
+      }
+      await call("leave").catch(() => {});
+      return true;
+    },
+  };
 }

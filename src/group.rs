@@ -967,6 +967,40 @@ impl Groups {
         written.map(|()| !commits.is_empty())
     }
 
+    /// Like `release`, for a delivering side that cannot keep the hand-over table current as
+    /// it goes (a loop in another tab): it claims each chunk whole as it starts it, so that a
+    /// rebalance it has not heard of yet starts the partition's next owner after the chunk,
+    /// and says here how far it really got in chunk `index` (`offset`: the last record handed
+    /// over; one before the chunk's first for none). The claim moves back to that unless the
+    /// chunk was settled meanwhile (a seek or a rebalance: someone may have started after it).
+    pub(crate) fn release_at(
+        &mut self,
+        member: MemberId,
+        lease: u64,
+        index: u32,
+        offset: i64,
+        src: &mut dyn Partitions,
+    ) -> Result<()> {
+        self.sync_handed(member);
+        let state = self.member_mut(member)?;
+        let slot = state.slot;
+        if let Some(taken) = state.lease.as_mut().filter(|l| l.id == lease) {
+            if let Some(chunk) = taken.chunks.get_mut(index as usize) {
+                if !chunk.settled && offset >= chunk.first - 1 && offset < chunk.end {
+                    chunk.handed = (offset >= chunk.first).then_some(offset);
+                }
+            }
+            // Chunks after it were not started: nothing of them was handed over.
+            for later in taken.chunks.iter_mut().skip(index as usize + 1) {
+                if !later.settled && !later.started {
+                    later.handed = None;
+                }
+            }
+        }
+        self.clear_handed(slot);
+        self.release(member, Some(lease), src)
+    }
+
     /// The delivering side is done with `lease` (None: whatever lease the member holds). What
     /// was not handed over goes back — the position rewinds to the first record not handed
     /// over — unless a seek or a rebalance settled the partition; with auto commit, a chunk

@@ -1188,6 +1188,20 @@ impl Log {
         groups.release(member, Some(lease), &mut partitions)
     }
 
+    /// `release_lease` for a loop in another tab, which says how far it got (see
+    /// `Groups::release_at`).
+    pub fn release_lease_at(
+        &mut self,
+        member: MemberId,
+        lease: u64,
+        index: u32,
+        offset: i64,
+    ) -> Result<()> {
+        self.check_open()?;
+        let (groups, mut partitions) = self.split();
+        groups.release_at(member, lease, index, offset, &mut partitions)
+    }
+
     /// The epoch table (u32 per member slot) and the hand-over table (chunk index, offset per
     /// slot) the delivering side shares with the core; empty before the first join.
     pub fn delivery_tables(&mut self) -> (&[u32], &mut [f64]) {

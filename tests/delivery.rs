@@ -4,13 +4,16 @@
 // (rebalances), flush and crash — in random order. Under auto commit no record reaches the
 // group twice, and without a crash every record reaches it; under manual commit (each record
 // committed after it is handled, or the loop committing what was handled every few records)
-// every record reaches it at least once.
+// every record reaches it at least once. Some members are loops in another tab (share.js):
+// they claim each chunk whole as they start it, hear of a moved epoch only at the next chunk,
+// write the hand-over table only when they commit, and say at release how far they got.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use brook::{
-    Assignor, ChunkStart, ConsumerOptions, FileStore, Log, LogOptions, ManualClock, MemberId,
-    MemoryFiles, Message, OffsetReset, PartitionerKind, RecordInput, TopicConfig, FETCH_BYTES_MAX,
+    Assignor, ChunkStart, ConsumerOptions, ErrorKind, FileStore, Log, LogOptions, ManualClock,
+    MemberId, MemoryFiles, Message, OffsetReset, PartitionerKind, RecordInput, TopicConfig,
+    FETCH_BYTES_MAX,
 };
 use proptest::prelude::*;
 
@@ -54,6 +57,9 @@ struct Consumer {
     at: (usize, usize),
     started: bool,
     epoch: u32,
+    /// A loop in another tab, relayed by the owner (see above).
+    remote: bool,
+    processed: bool,
 }
 
 impl Consumer {
@@ -63,6 +69,11 @@ impl Consumer {
     }
 
     fn fetch(&mut self, log: &mut Log, max: u32) {
+        // A remote loop always releases before it fetches again (a fetch would otherwise
+        // take its claims as handed over).
+        if self.remote {
+            self.release(log);
+        }
         let mut records: Vec<(u32, i64)> = Vec::new();
         let grant = log
             .fetch_lease(
@@ -93,7 +104,7 @@ impl Consumer {
                 continue;
             };
             let slot = log.member_slot(self.member).unwrap();
-            let moved = Consumer::epoch_now(log, self.member) != self.epoch;
+            let moved = !self.remote && Consumer::epoch_now(log, self.member) != self.epoch;
             if !self.started || moved {
                 self.epoch = Consumer::epoch_now(log, self.member);
                 // Written before asking: what is about to be handed over.
@@ -114,19 +125,58 @@ impl Consumer {
                     ChunkStart::Deliver => {}
                 }
                 self.started = true;
+                if self.remote && !self.processed {
+                    // The relay claims the chunk whole (see Groups::release_at).
+                    let last = self.chunks[chunk].last().map_or(record.1, |r| r.1);
+                    let handed = log.delivery_tables().1;
+                    handed[2 * slot] = chunk as f64;
+                    handed[2 * slot + 1] = last as f64;
+                }
             }
-            let handed = log.delivery_tables().1;
-            handed[2 * slot] = chunk as f64;
-            handed[2 * slot + 1] = record.1 as f64;
             self.at = (chunk, index + 1);
+            if !self.remote {
+                self.write_table(log);
+            }
             return Some(record);
         }
         None
     }
 
+    /// Whether a started chunk has records left to hand over.
+    fn mid_chunk(&self) -> bool {
+        let (chunk, index) = self.at;
+        self.started && self.chunks.get(chunk).is_some_and(|c| index < c.len())
+    }
+
+    /// How far delivery got: the chunk, and its last record handed over (one before the
+    /// chunk's first for none).
+    fn progress(&self) -> Option<(usize, i64)> {
+        let (chunk, index) = self.at;
+        let records = self.chunks.get(chunk)?;
+        Some(match index.checked_sub(1) {
+            Some(last) if self.started => (chunk, records[last].1),
+            _ => (chunk, records.first()?.1 - 1),
+        })
+    }
+
+    /// What the local loop does before each record, and a remote one's commit sends along.
+    fn write_table(&self, log: &mut Log) {
+        if let Some((chunk, offset)) = self.progress() {
+            let slot = log.member_slot(self.member).unwrap();
+            let handed = log.delivery_tables().1;
+            handed[2 * slot] = chunk as f64;
+            handed[2 * slot + 1] = offset as f64;
+        }
+    }
+
     fn release(&mut self, log: &mut Log) {
         if self.lease != 0 {
-            log.release_lease(self.member, self.lease).unwrap();
+            match self.progress() {
+                Some((chunk, offset)) if self.remote => log
+                    .release_lease_at(self.member, self.lease, chunk as u32, offset)
+                    .unwrap(),
+                _ => log.release_lease(self.member, self.lease).unwrap(),
+            }
         }
         self.lease = 0;
         self.chunks.clear();
@@ -135,14 +185,39 @@ impl Consumer {
 
 #[derive(Clone, Debug)]
 enum Op {
-    Produce { partition: u32, count: u8 },
-    Join,
-    Leave { which: u8 },
-    Fetch { which: u8, max: u8 },
-    Hand { which: u8, count: u8 },
-    Release { which: u8 },
-    Pause { which: u8, partition: u32 },
-    Resume { which: u8, partition: u32 },
+    Produce {
+        partition: u32,
+        count: u8,
+    },
+    Join {
+        remote: bool,
+    },
+    Leave {
+        which: u8,
+    },
+    Fetch {
+        which: u8,
+        max: u8,
+    },
+    Hand {
+        which: u8,
+        count: u8,
+    },
+    Release {
+        which: u8,
+    },
+    /// The handler throws on the next record: the loop releases and leaves the group.
+    Fail {
+        which: u8,
+    },
+    Pause {
+        which: u8,
+        partition: u32,
+    },
+    Resume {
+        which: u8,
+        partition: u32,
+    },
     Flush,
     Crash,
 }
@@ -150,11 +225,12 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => (0..PARTITIONS, 1u8..8).prop_map(|(partition, count)| Op::Produce { partition, count }),
-        1 => Just(Op::Join),
+        1 => any::<bool>().prop_map(|remote| Op::Join { remote }),
         1 => any::<u8>().prop_map(|which| Op::Leave { which }),
         3 => (any::<u8>(), 1u8..10).prop_map(|(which, max)| Op::Fetch { which, max }),
         4 => (any::<u8>(), 1u8..6).prop_map(|(which, count)| Op::Hand { which, count }),
         2 => any::<u8>().prop_map(|which| Op::Release { which }),
+        1 => any::<u8>().prop_map(|which| Op::Fail { which }),
         1 => (any::<u8>(), 0..PARTITIONS).prop_map(|(which, partition)| Op::Pause { which, partition }),
         1 => (any::<u8>(), 0..PARTITIONS).prop_map(|(which, partition)| Op::Resume { which, partition }),
         1 => Just(Op::Flush),
@@ -183,7 +259,7 @@ fn options(mode: Mode) -> ConsumerOptions {
 }
 
 /// Runs `ops`, then drains the group; returns how often each record reached the group, the
-/// records produced, and whether a crash happened.
+/// records produced, and whether records may have been skipped (a crash, see `lossy`).
 fn run(ops: &[Op], mode: Mode) -> (BTreeMap<(u32, i64), u32>, Vec<i64>, bool) {
     let files = MemoryFiles::with_crash_simulation();
     let mut log = open(&files);
@@ -192,7 +268,8 @@ fn run(ops: &[Op], mode: Mode) -> (BTreeMap<(u32, i64), u32>, Vec<i64>, bool) {
     let mut next = vec![0i64; PARTITIONS as usize];
     let mut consumers: Vec<Consumer> = Vec::new();
     let mut seen: BTreeMap<(u32, i64), u32> = BTreeMap::new();
-    let mut crashed = false;
+    // A remote loop that failed in a chunk settled meanwhile may skip its rest, as a crash may.
+    let mut lossy = false;
     let deliver =
         |log: &mut Log, consumer: &mut Consumer, seen: &mut BTreeMap<(u32, i64), u32>| -> bool {
             match consumer.hand_one(log) {
@@ -204,26 +281,41 @@ fn run(ops: &[Op], mode: Mode) -> (BTreeMap<(u32, i64), u32>, Vec<i64>, bool) {
                 None => false,
             }
         };
-    let join = |log: &mut Log| Consumer {
+    let join = |log: &mut Log, remote: bool| Consumer {
         member: log.join_group(options(mode), &["t"]).unwrap(),
         lease: 0,
         chunks: Vec::new(),
         at: (0, 0),
         started: false,
         epoch: 0,
+        remote,
+        processed: mode == Mode::Processed,
     };
-    consumers.push(join(&mut log));
+    consumers.push(join(&mut log, false));
     for op in ops {
         let count = consumers.len();
         let pick = |which: u8| (which as usize) % count.max(1);
+        // A remote loop stops only between chunks: it claimed the one it started (a rebalance
+        // may have started the partition's next owner after it), so it hands the rest over
+        // before it releases, fetches or leaves.
+        if let Op::Release { which } | Op::Leave { which } | Op::Fetch { which, .. } = *op {
+            let consumer = &mut consumers[pick(which)];
+            while consumer.remote && consumer.mid_chunk() {
+                deliver(&mut log, consumer, &mut seen);
+            }
+        }
         match *op {
             Op::Produce { partition, count } => {
                 produce(&mut log, partition, count as usize, &mut next)
             }
-            Op::Join if count < 3 => consumers.push(join(&mut log)),
-            Op::Join => {}
+            Op::Join { remote } if count < 3 => consumers.push(join(&mut log, remote)),
+            Op::Join { .. } => {}
             Op::Leave { which } if count > 1 => {
-                let consumer = consumers.remove(pick(which));
+                let mut consumer = consumers.remove(pick(which));
+                if consumer.remote {
+                    // disconnect() stops the loop, which releases, before it leaves.
+                    consumer.release(&mut log);
+                }
                 log.leave_group(consumer.member).unwrap();
             }
             Op::Leave { .. } => {}
@@ -240,6 +332,20 @@ fn run(ops: &[Op], mode: Mode) -> (BTreeMap<(u32, i64), u32>, Vec<i64>, bool) {
                 }
             }
             Op::Release { which } => consumers[pick(which)].release(&mut log),
+            Op::Fail { which } if count > 1 => {
+                let mut consumer = consumers.remove(pick(which));
+                let epoch_moved = Consumer::epoch_now(&mut log, consumer.member) != consumer.epoch;
+                if let Some(record) = consumer.hand_one(&mut log) {
+                    // Handed over, then the handler threw: not settled (nor committed).
+                    *seen.entry(record).or_default() += 1;
+                    // A remote loop had claimed its chunk; if a rebalance or seek settled it
+                    // meanwhile, the rest of the chunk is skipped (at-most-once).
+                    lossy |= consumer.remote && epoch_moved;
+                }
+                consumer.release(&mut log);
+                log.leave_group(consumer.member).unwrap();
+            }
+            Op::Fail { .. } => {}
             Op::Pause { which, partition } => {
                 let member = consumers[pick(which)].member;
                 log.set_paused(member, "t", Some(&[partition]), true)
@@ -252,27 +358,32 @@ fn run(ops: &[Op], mode: Mode) -> (BTreeMap<(u32, i64), u32>, Vec<i64>, bool) {
             }
             Op::Flush => log.flush(true).map(drop).unwrap(),
             Op::Crash => {
-                crashed = true;
                 std::mem::forget(log);
                 let image = files.crash_image(|_, _| 0);
                 log = open(&image);
                 consumers.clear();
-                consumers.push(join(&mut log));
+                consumers.push(join(&mut log, false));
                 // The crash image is the store now.
-                return finish(log, consumers, seen, next, crashed, mode, image);
+                return finish(log, consumers, seen, next, true, mode, image);
             }
         }
     }
-    finish(log, consumers, seen, next, crashed, mode, files)
+    finish(log, consumers, seen, next, lossy, mode, files)
 }
 
 /// What the app (manual) or the loop (processed) does after a record was handled.
 fn settle(log: &mut Log, consumer: &Consumer, record: (u32, i64), mode: Mode, handled: u32) {
     match mode {
-        Mode::Manual => log
-            .commit(consumer.member, &[("t", record.0, record.1 + 1)])
-            .unwrap(),
+        Mode::Manual => match log.commit(consumer.member, &[("t", record.0, record.1 + 1)]) {
+            // A remote loop hears of a rebalance at its next chunk: the commit of a record of
+            // a partition that moved meanwhile is refused, as Kafka refuses it.
+            Err(error) if consumer.remote && error.kind() == ErrorKind::RebalanceInProgress => {}
+            other => other.unwrap(),
+        },
         Mode::Processed if handled.is_multiple_of(3) => {
+            if consumer.remote {
+                consumer.write_table(log);
+            }
             log.commit_handed(consumer.member).unwrap();
         }
         _ => {}
@@ -296,6 +407,12 @@ fn finish(
         }
     }
     for consumer in &mut consumers {
+        // A remote loop delivers the rest of the chunk it claimed (see `run`).
+        while consumer.remote && consumer.mid_chunk() {
+            let record = consumer.hand_one(&mut log).unwrap();
+            *seen.entry(record).or_default() += 1;
+            settle(&mut log, consumer, record, mode, seen.values().sum());
+        }
         consumer.release(&mut log);
     }
     while consumers.len() > 1 {

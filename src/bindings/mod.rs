@@ -761,6 +761,28 @@ impl WasmLog {
             .map_err(to_js)
     }
 
+    /// Gives back what `lease` did not hand over, for a loop in another tab that claimed its
+    /// chunks whole: it got to `offset` of chunk `index`.
+    #[wasm_bindgen(js_name = releaseLeaseAt)]
+    pub fn release_lease_at(
+        &mut self,
+        member: f64,
+        lease: f64,
+        index: u32,
+        offset: f64,
+    ) -> JsResult<()> {
+        let offset = integer(
+            &JsValue::from_f64(offset),
+            "offset",
+            -1.0,
+            SAFE_INTEGER_MAX,
+            ErrorKind::InvalidArgument,
+        )?;
+        self.log
+            .release_lease_at(member_id(member)?, lease as u64, index, offset as i64)
+            .map_err(to_js)
+    }
+
     /// Where the delivery tables sit in wasm memory, [epochs (u32 per slot), hand-over (two
     /// f64 per slot), slots]; empty before the first join.
     #[wasm_bindgen(js_name = deliveryTables)]

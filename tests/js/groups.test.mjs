@@ -291,6 +291,21 @@ test("eachBatch gets one partition's run of records with its high watermark", as
   await log.close();
 });
 
+test("run({ maxRecords }) fetches that many at a time instead of the consumer's option", async (t) => {
+  const log = await openWithTopic(t, 1);
+  await fillPartitions(log, "orders", 1, 7);
+  const consumer = log.consumer({ groupId: "small", maxRecords: 100 });
+  await consumer.subscribe({ topic: "orders", fromBeginning: true });
+  for (const maxRecords of [0, 1.5, "3", -1]) {
+    await assert.rejects(consumer.run({ eachBatch: () => {}, maxRecords }), { code: "INVALID_ARGUMENT" });
+  }
+  const sizes = [];
+  await consumer.run({ eachBatch: ({ batch }) => void sizes.push(batch.messages.length), maxRecords: 3 });
+  await eventually(() => sizes.reduce((a, b) => a + b, 0) === 7);
+  assert.deepEqual(sizes, [3, 3, 1]);
+  await log.close();
+});
+
 test("seek, pause and resume steer a running loop", async (t) => {
   const log = await openWithTopic(t, 2);
   const consumer = log.consumer({ groupId: "steer" });

@@ -1,0 +1,137 @@
+// The delivery loop of `run`, one for every consumer: a consumer of this tab's log and one
+// whose log another tab serves (share.js) run the same loop over a different source. The
+// core keeps the delivery state (src/group.rs): a fetch hands out chunks under a lease;
+// before each record the loop notes how far it has handed the lease over and compares the
+// member's epoch, to notice a seek, pause or rebalance and only then ask the core whether the
+// chunk may go on; releasing the lease gives back what was not handed over. A source is:
+//
+//   fetch()                      -> { lease, chunks } (no chunks: nothing to deliver now)
+//   idle(stopping)               resolves when there may be records again, or on stop
+//   prefetch()                   optional: starts loading what the next fetch needs
+//   start(lease, index, offset)  -> the epoch chunk `index` may go on under, or null (skip
+//                                   it); `offset` is the last one handed over before it
+//   hand(index, offset)          notes a hand-over (no call)
+//   epoch()                      the member's epoch now (no call)
+//   commitHanded()               commits what was handed over (autoCommitInterval/Threshold)
+//   release(lease)               gives back what was not handed over
+//   owns(topic, partition)       for eachBatch's isStale
+//   stoppedBy(error)             the loop failed: leave the group, so that the partitions move
+//                                to the other members; false when the error is not the app's
+//                                (a hand-over between tabs, which restarts the loop)
+
+import { breathe } from "./turns.js";
+
+/** Period of the timer that keeps a process with a running consumer alive (it does nothing). */
+const KEEP_ALIVE_INTERVAL_MS = 60_000;
+
+/** Reports the error that stopped a loop; never throws, so that close() always completes. */
+export function reportError(error, onError) {
+  try {
+    if (onError) return onError(error);
+  } catch (failure) {
+    console.error("brook: onError threw:", failure);
+  }
+  console.error("brook: the consumer stopped because of this error:", error);
+}
+
+/** Runs until `stopping()`; `first` is the lease of the fetch that `run` made to start.
+ * `commits`: `{ processed, threshold, interval }` — with `processed`, what handlers finished is
+ * committed every `threshold` records or `interval` ms, and at the end of each chunk. */
+export async function deliver(source, { eachMessage, eachBatch, onError }, commits, stopping, first) {
+  // A running consumer keeps a Node process alive, as KafkaJS's does, until disconnect or
+  // close: a service waiting for records must not exit just because none came yet.
+  const keepAlive = setInterval(() => {}, KEEP_ALIVE_INTERVAL_MS);
+  const handle = eachMessage
+    ? (lease) => deliverMessages(source, lease, eachMessage, commits, stopping)
+    : (lease) => deliverBatches(source, lease, eachBatch, commits, stopping);
+  let lease = first;
+  try {
+    while (!stopping()) {
+      if (lease.chunks.length > 0) {
+        source.prefetch?.();
+        try {
+          await handle(lease);
+        } finally {
+          await source.release(lease);
+        }
+        await breathe();
+      } else {
+        await source.idle(stopping);
+      }
+      if (!stopping()) lease = await source.fetch();
+    }
+  } catch (error) {
+    let report = true;
+    try {
+      report = await source.stoppedBy(error);
+    } catch (failure) {
+      console.error("brook: leaving the group after an error failed:", failure);
+    }
+    if (report) reportError(error, onError);
+  } finally {
+    clearInterval(keepAlive);
+  }
+}
+
+/** Asks whether chunk `index` may be handed over from `offset` + 1, while the epoch moved. */
+async function mayGoOn(source, lease, index, offset, epoch) {
+  while (epoch !== null && source.epoch() !== epoch) epoch = await source.start(lease, index, offset);
+  return epoch;
+}
+
+function committer(source, { threshold, interval }) {
+  let since = 0;
+  let at = Date.now();
+  return async (force) => {
+    since += 1;
+    const due = force || (threshold !== undefined && since >= threshold) || (interval !== undefined && Date.now() - at >= interval);
+    if (!due) return;
+    since = 0;
+    at = Date.now();
+    await source.commitHanded();
+  };
+}
+
+async function deliverMessages(source, lease, eachMessage, commits, stopping) {
+  const { processed } = commits;
+  const commit = processed ? committer(source, commits) : null;
+  for (let index = 0; index < lease.chunks.length; index++) {
+    const { topic, partition, messages } = lease.chunks[index];
+    if (stopping()) return;
+    let epoch = await source.start(lease, index, messages[0].offset - 1);
+    for (let at = 0; epoch !== null && at < messages.length; at++) {
+      if (stopping()) return;
+      const message = messages[at];
+      // A seek, pause or rebalance since: the core says whether this chunk goes on.
+      epoch = await mayGoOn(source, lease, index, message.offset - 1, epoch);
+      if (epoch === null) break;
+      if (!processed) source.hand(index, message.offset);
+      await eachMessage({ topic, partition, message });
+      if (processed) {
+        source.hand(index, message.offset);
+        await commit(at === messages.length - 1);
+      }
+    }
+  }
+}
+
+async function deliverBatches(source, lease, eachBatch, { processed }, stopping) {
+  for (let index = 0; index < lease.chunks.length; index++) {
+    const { topic, partition, highWatermark, messages } = lease.chunks[index];
+    if (stopping()) return;
+    const before = messages[0].offset - 1;
+    const epoch = await mayGoOn(source, lease, index, before, await source.start(lease, index, before));
+    if (epoch === null) continue;
+    const last = messages[messages.length - 1].offset;
+    if (!processed) source.hand(index, last);
+    await eachBatch({
+      batch: { topic, partition, highWatermark, messages },
+      isRunning: () => !stopping(),
+      isStale: () => source.epoch() !== epoch && !source.owns(topic, partition),
+    });
+    if (processed) {
+      source.hand(index, last);
+      await source.commitHanded();
+    }
+  }
+}
