@@ -1,38 +1,33 @@
 // The wasm bindings: one #[wasm_bindgen] type around the core's `Log`. Each method checks its
-// JS arguments (interop), calls the core, and converts the result; core errors become JS
-// errors with a `code`. Messages cross the boundary packed (see `wire`): one call per send
-// and one per poll. The JS wrapper (js/brook.js) turns this into the KafkaJS-shaped API.
+// JS arguments (requests, on top of interop), calls the core, and converts the result (views);
+// core errors become JS errors with a `code`. Messages cross the boundary packed (see `wire`):
+// one call per send and one per poll. The JS wrapper (js/brook.js) turns this into the
+// KafkaJS-shaped API.
 
 mod host_storage;
 mod idb;
 mod interop;
+mod requests;
+mod views;
 
-use js_sys::{Object, Promise, Reflect};
-use serde::Serialize;
+use js_sys::{Promise, Reflect};
 use wasm_bindgen::prelude::*;
 
 use self::host_storage::{HostStorage, JsHostStorage};
-use self::interop::{
-    array, boolean, elements, field, integer, js_error, options, string, strings, to_js, to_value,
-    JsResult,
+use self::interop::{js_error, string, strings, to_js, to_value, JsResult};
+use self::requests::{
+    cache_bytes_arg, commit_offsets, consumer_options, create_topic_request, fetch_limits,
+    lease_offset, member_id, partition_count, partitioner_arg, paused_entry, paused_list,
+    seek_request, topic_partition,
 };
-use crate::assignor::Assignor;
+use self::views::{partitions_view, GroupView, LagView, OffsetsView, RecoveryView, TopicView};
 use crate::error::ErrorKind;
 use crate::file_store::FileStore;
-use crate::group::{
-    ChunkStart, ConsumerOptions, MemberId, OffsetReset, FETCH_BYTES_MAX, FETCH_RECORDS_MAX,
-};
+use crate::group::{ChunkStart, MemberId};
 use crate::keyed_store::KeyedStore;
-use crate::log::{Clock, FlushStatus, Log, LogOptions, Producer, CACHE_BYTES_MAX};
-use crate::partitioner::PartitionerKind;
+use crate::log::{Clock, FlushStatus, Log, LogOptions, Producer};
 use crate::store::Step;
-use crate::topic::{CleanupPolicy, TopicConfig, PARTITIONS_MAX};
 use crate::wire::{decode_send, PollWriter};
-
-/// JS numbers are exact up to here; offsets and sizes beyond it are refused.
-const SAFE_INTEGER_MAX: f64 = 9_007_199_254_740_991.0;
-/// Partition numbers a caller may name (a topic has at most PARTITIONS_MAX).
-const PARTITION_MAX: f64 = (PARTITIONS_MAX - 1) as f64;
 
 #[wasm_bindgen(start)]
 fn start() {
@@ -111,191 +106,6 @@ fn seed_from(seed: f64) -> u64 {
     seed.to_bits() ^ 0x9E37_79B9_7F4A_7C15
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct TopicView {
-    topic: String,
-    partitions: u32,
-    max_message_bytes: u32,
-    segment_bytes: f64,
-    retention_ms: Option<f64>,
-    retention_bytes: Option<f64>,
-    cleanup_policy: &'static str,
-    internal: bool,
-}
-
-#[derive(Serialize)]
-struct OffsetsView {
-    partition: u32,
-    low: f64,
-    high: f64,
-    durable: f64,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct RecoveryView {
-    partitions: Vec<PartitionRecoveryView>,
-    clamped_commits: Vec<ClampedView>,
-    commits_damaged: Option<String>,
-    clean: bool,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct PartitionRecoveryView {
-    topic: String,
-    partition: u32,
-    truncated_bytes: f64,
-    truncated_at: Option<f64>,
-    damaged: Vec<DamagedView>,
-    ignored: Vec<String>,
-}
-
-#[derive(Serialize)]
-struct DamagedView {
-    from: f64,
-    to: f64,
-    reason: String,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ClampedView {
-    group_id: String,
-    topic: String,
-    partition: u32,
-    committed: f64,
-    end: f64,
-}
-
-#[derive(Serialize)]
-struct TopicPartitionView {
-    topic: String,
-    partition: u32,
-}
-
-#[derive(Serialize)]
-struct LagView {
-    partition: u32,
-    low: f64,
-    high: f64,
-    committed: Option<f64>,
-    lag: f64,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct MemberView {
-    member_id: f64,
-    name: String,
-    topics: Vec<String>,
-    assignment: Vec<TopicPartitionView>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct GroupView {
-    group_id: String,
-    generation: i32,
-    assignor: &'static str,
-    members: Vec<MemberView>,
-}
-
-fn partitions_view(list: Vec<(String, u32)>) -> Vec<TopicPartitionView> {
-    list.into_iter()
-        .map(|(topic, partition)| TopicPartitionView { topic, partition })
-        .collect()
-}
-
-fn member_id(value: f64) -> JsResult<MemberId> {
-    if value.fract() != 0.0 || !(0.0..=SAFE_INTEGER_MAX).contains(&value) {
-        return Err(js_error(
-            ErrorKind::UnknownMember,
-            format!("{value} is not a member id"),
-        ));
-    }
-    Ok(value as MemberId)
-}
-
-fn partition_arg(value: &JsValue) -> JsResult<u32> {
-    integer(
-        value,
-        "partition",
-        0.0,
-        PARTITION_MAX,
-        ErrorKind::InvalidPartition,
-    )
-    .map(|p| p as u32)
-}
-
-fn offset_arg(value: &JsValue) -> JsResult<i64> {
-    integer(
-        value,
-        "offset",
-        0.0,
-        SAFE_INTEGER_MAX,
-        ErrorKind::OffsetOutOfRange,
-    )
-    .map(|o| o as i64)
-}
-
-fn fetch_limits(max_records: &JsValue, max_bytes: &JsValue) -> JsResult<(u32, u64)> {
-    let records_max = integer(
-        max_records,
-        "maxRecords",
-        1.0,
-        FETCH_RECORDS_MAX as f64,
-        ErrorKind::InvalidArgument,
-    )? as u32;
-    let bytes_max = integer(
-        max_bytes,
-        "maxBytes",
-        1.0,
-        FETCH_BYTES_MAX as f64,
-        ErrorKind::InvalidArgument,
-    )? as u64;
-    Ok((records_max, bytes_max))
-}
-
-fn optional_integer(object: &Object, name: &str, max: f64) -> JsResult<Option<f64>> {
-    let value = field(object, name)?;
-    if value.is_undefined() || value.is_null() {
-        return Ok(None);
-    }
-    // -1 means "no limit", as in Kafka's configs.
-    if value.as_f64() == Some(-1.0) {
-        return Ok(Some(-1.0));
-    }
-    integer(&value, name, 0.0, max, ErrorKind::InvalidConfig).map(Some)
-}
-
-fn topic_config(object: &Object) -> JsResult<TopicConfig> {
-    let mut config = TopicConfig::default();
-    if let Some(v) = optional_integer(object, "maxMessageBytes", u32::MAX as f64)? {
-        config.max_message_bytes = if v < 0.0 { 0 } else { v as u32 };
-    }
-    if let Some(v) = optional_integer(object, "segmentBytes", SAFE_INTEGER_MAX)? {
-        config.segment_bytes = if v < 0.0 { 0 } else { v as u64 };
-    }
-    if let Some(v) = optional_integer(object, "retentionMs", SAFE_INTEGER_MAX)? {
-        config.retention_ms = (v >= 0.0).then_some(v as i64);
-    }
-    if let Some(v) = optional_integer(object, "retentionBytes", SAFE_INTEGER_MAX)? {
-        config.retention_bytes = (v >= 0.0).then_some(v as u64);
-    }
-    if let Some(v) = optional_integer(object, "deleteRetentionMs", SAFE_INTEGER_MAX)? {
-        config.delete_retention_ms = v.max(0.0) as i64;
-    }
-    let policy = field(object, "cleanupPolicy")?;
-    if !policy.is_undefined() {
-        config.cleanup_policy =
-            CleanupPolicy::from_name(&string(&policy, "cleanupPolicy")?).map_err(to_js)?;
-    }
-    config.validate().map_err(to_js)?;
-    Ok(config)
-}
-
 #[wasm_bindgen]
 impl WasmLog {
     /// A log in memory.
@@ -335,14 +145,8 @@ impl WasmLog {
         indexed_db: Option<(web_sys::IdbDatabase, KeyedStore)>,
     ) -> JsResult<WasmLog> {
         let mut options = LogOptions::new(Box::new(JsClock), seed_from(seed));
-        if !cache_bytes.is_undefined() {
-            options.cache_bytes = integer(
-                cache_bytes,
-                "cacheBytes",
-                0.0,
-                CACHE_BYTES_MAX as f64,
-                ErrorKind::InvalidArgument,
-            )? as u64;
+        if let Some(bytes) = cache_bytes_arg(cache_bytes)? {
+            options.cache_bytes = bytes;
         }
         let mut log = Log::open_started(store, options).map_err(to_js)?;
         if indexed_db.is_none() {
@@ -450,85 +254,14 @@ impl WasmLog {
     /// What opening found: per partition what recovery cut, what is damaged, what it left
     /// alone; and commits clamped to their partition's end.
     pub fn recovery(&self) -> JsResult<JsValue> {
-        let report = self.log.recovery_report();
-        let view = RecoveryView {
-            partitions: report
-                .partitions
-                .iter()
-                .map(|(key, r)| PartitionRecoveryView {
-                    topic: key.topic.clone(),
-                    partition: key.partition,
-                    truncated_bytes: r.truncated_bytes as f64,
-                    truncated_at: r.truncated_at.map(|o| o as f64),
-                    damaged: r
-                        .damaged
-                        .iter()
-                        .map(|d| DamagedView {
-                            from: d.from as f64,
-                            to: d.to as f64,
-                            reason: d.reason.clone(),
-                        })
-                        .collect(),
-                    ignored: r.ignored.clone(),
-                })
-                .collect(),
-            clamped_commits: report
-                .clamped_commits
-                .iter()
-                .map(|c| ClampedView {
-                    group_id: c.group.clone(),
-                    topic: c.topic.clone(),
-                    partition: c.partition,
-                    committed: c.committed as f64,
-                    end: c.end as f64,
-                })
-                .collect(),
-            commits_damaged: report.commits_damaged.clone(),
-            clean: report.is_clean(),
-        };
-        to_value(&view)
+        to_value(&RecoveryView::from(self.log.recovery_report()))
     }
 
     /// `createTopic({ topic, partitions, maxMessageBytes, segmentBytes, retentionMs,
     /// retentionBytes, cleanupPolicy, deleteRetentionMs })`.
     #[wasm_bindgen(js_name = createTopic)]
     pub fn create_topic(&mut self, request: JsValue) -> JsResult<()> {
-        const KNOWN: &[&str] = &[
-            "topic",
-            "partitions",
-            "numPartitions",
-            "maxMessageBytes",
-            "segmentBytes",
-            "retentionMs",
-            "retentionBytes",
-            "cleanupPolicy",
-            "deleteRetentionMs",
-        ];
-        if request.is_undefined() {
-            return Err(js_error(
-                ErrorKind::InvalidArgument,
-                "createTopic needs { topic, partitions }",
-            ));
-        }
-        let request = options(&request, "createTopic", KNOWN)?;
-        let topic = string(&field(&request, "topic")?, "topic")?;
-        // KafkaJS spells it numPartitions; either works, partitions defaults to 1 as in Kafka.
-        let mut partitions = field(&request, "partitions")?;
-        if partitions.is_undefined() {
-            partitions = field(&request, "numPartitions")?;
-        }
-        let partitions = if partitions.is_undefined() {
-            1
-        } else {
-            integer(
-                &partitions,
-                "partitions",
-                1.0,
-                PARTITIONS_MAX as f64,
-                ErrorKind::InvalidPartitions,
-            )? as u32
-        };
-        let config = topic_config(&request)?;
+        let (topic, partitions, config) = create_topic_request(&request)?;
         self.log
             .create_topic(&topic, partitions, config)
             .map_err(to_js)
@@ -537,61 +270,26 @@ impl WasmLog {
     #[wasm_bindgen(js_name = createPartitions)]
     pub fn create_partitions(&mut self, topic: JsValue, count: JsValue) -> JsResult<()> {
         let topic = string(&topic, "topic")?;
-        let count = integer(
-            &count,
-            "count",
-            1.0,
-            PARTITIONS_MAX as f64,
-            ErrorKind::InvalidPartitions,
-        )?;
-        self.log
-            .create_partitions(&topic, count as u32)
-            .map_err(to_js)
+        let count = partition_count(&count, "count")?;
+        self.log.create_partitions(&topic, count).map_err(to_js)
     }
 
     pub fn topics(&self, include_internal: bool) -> JsResult<JsValue> {
         self.log.check_open().map_err(to_js)?;
-        let views: Vec<TopicView> = self
-            .log
-            .topics(include_internal)
-            .into_iter()
-            .map(|t| TopicView {
-                topic: t.name,
-                partitions: t.partitions,
-                max_message_bytes: t.config.max_message_bytes,
-                segment_bytes: t.config.segment_bytes as f64,
-                retention_ms: t.config.retention_ms.map(|v| v as f64),
-                retention_bytes: t.config.retention_bytes.map(|v| v as f64),
-                cleanup_policy: t.config.cleanup_policy.name(),
-                internal: t.internal,
-            })
-            .collect();
-        to_value(&views)
+        let topics = self.log.topics(include_internal);
+        to_value(&topics.into_iter().map(TopicView::from).collect::<Vec<_>>())
     }
 
     pub fn offsets(&self, topic: JsValue) -> JsResult<JsValue> {
         let topic = string(&topic, "topic")?;
         let offsets = self.log.offsets(&topic).map_err(to_js)?;
-        let views: Vec<OffsetsView> = offsets
-            .iter()
-            .map(|o| OffsetsView {
-                partition: o.partition,
-                low: o.low as f64,
-                high: o.high as f64,
-                durable: o.durable as f64,
-            })
-            .collect();
-        to_value(&views)
+        to_value(&offsets.iter().map(OffsetsView::from).collect::<Vec<_>>())
     }
 
     /// A producer; `partitioner` is "default", "roundRobin" or "random".
     pub fn producer(&mut self, partitioner: JsValue) -> JsResult<WasmProducer> {
         self.log.check_open().map_err(to_js)?;
-        let kind = if partitioner.is_undefined() {
-            PartitionerKind::Default
-        } else {
-            PartitionerKind::from_name(&string(&partitioner, "partitioner")?).map_err(to_js)?
-        };
+        let kind = partitioner_arg(&partitioner)?;
         Ok(WasmProducer {
             producer: self.log.producer(kind),
         })
@@ -648,47 +346,9 @@ impl WasmLog {
     /// "cooperativeSticky", fromBeginning = false }` and the topics to subscribe to.
     #[wasm_bindgen(js_name = joinGroup)]
     pub fn join_group(&mut self, request: JsValue, topics: JsValue) -> JsResult<f64> {
-        const KNOWN: &[&str] = &[
-            "groupId",
-            "autoCommit",
-            "commitProcessed",
-            "assignor",
-            "fromBeginning",
-        ];
-        let request = options(&request, "consumer options", KNOWN)?;
-        let group_id = string(&field(&request, "groupId")?, "groupId")?;
-        let auto_commit = boolean(&field(&request, "autoCommit")?, "autoCommit", true)?;
-        let commit_processed = boolean(
-            &field(&request, "commitProcessed")?,
-            "commitProcessed",
-            false,
-        )?;
-        let assignor = match field(&request, "assignor")? {
-            value if value.is_undefined() => Assignor::CooperativeSticky,
-            value => {
-                let name = string(&value, "assignor")?;
-                Assignor::from_name(&name).ok_or_else(|| {
-                    js_error(
-                        ErrorKind::InvalidArgument,
-                        format!("unknown assignor {name:?}; use \"range\", \"roundRobin\" or \"cooperativeSticky\""),
-                    )
-                })?
-            }
-        };
-        let from_beginning = boolean(&field(&request, "fromBeginning")?, "fromBeginning", false)?;
+        let options = consumer_options(&request)?;
         let topics = strings(&topics, "topics")?;
         let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
-        let options = ConsumerOptions {
-            group_id,
-            auto_commit,
-            commit_processed,
-            assignor,
-            offset_reset: if from_beginning {
-                OffsetReset::Earliest
-            } else {
-                OffsetReset::Latest
-            },
-        };
         self.log
             .join_group(options, &topics)
             .map(|m| m as f64)
@@ -771,15 +431,9 @@ impl WasmLog {
         index: u32,
         offset: f64,
     ) -> JsResult<()> {
-        let offset = integer(
-            &JsValue::from_f64(offset),
-            "offset",
-            -1.0,
-            SAFE_INTEGER_MAX,
-            ErrorKind::InvalidArgument,
-        )?;
+        let offset = lease_offset(offset)?;
         self.log
-            .release_lease_at(member_id(member)?, lease as u64, index, offset as i64)
+            .release_lease_at(member_id(member)?, lease as u64, index, offset)
             .map_err(to_js)
     }
 
@@ -885,8 +539,7 @@ impl WasmLog {
         topic: JsValue,
         partition: JsValue,
     ) -> JsResult<Option<f64>> {
-        let topic = string(&topic, "topic")?;
-        let partition = partition_arg(&partition)?;
+        let (topic, partition) = topic_partition(&topic, &partition)?;
         self.log
             .position(member_id(member)?, &topic, partition)
             .map(|p| p.map(|p| p as f64))
@@ -901,20 +554,7 @@ impl WasmLog {
     /// Commits `[{ topic, partition, offset }]` (offset = the next offset to read).
     pub fn commit(&mut self, member: f64, offsets: JsValue) -> JsResult<()> {
         let member = member_id(member)?;
-        let list = array(&offsets, "offsets", 100_000)?;
-        let items = elements(&list, "offsets")?;
-        let mut entries = Vec::with_capacity(items.len());
-        for item in items {
-            let item = options(
-                &item,
-                "an offset to commit",
-                &["topic", "partition", "offset", "metadata"],
-            )?;
-            let topic = string(&field(&item, "topic")?, "topic")?;
-            let partition = partition_arg(&field(&item, "partition")?)?;
-            let offset = offset_arg(&field(&item, "offset")?)?;
-            entries.push((topic, partition, offset));
-        }
+        let entries = commit_offsets(&offsets)?;
         let borrowed: Vec<(&str, u32, i64)> = entries
             .iter()
             .map(|(t, p, o)| (t.as_str(), *p, *o))
@@ -930,9 +570,7 @@ impl WasmLog {
         offset: JsValue,
     ) -> JsResult<()> {
         let member = member_id(member)?;
-        let topic = string(&topic, "topic")?;
-        let partition = partition_arg(&partition)?;
-        let offset = offset_arg(&offset)?;
+        let (topic, partition, offset) = seek_request(&topic, &partition, &offset)?;
         self.log
             .seek(member, &topic, partition, offset)
             .map_err(to_js)
@@ -942,26 +580,8 @@ impl WasmLog {
     #[wasm_bindgen(js_name = setPaused)]
     pub fn set_paused(&mut self, member: f64, topics: JsValue, paused: bool) -> JsResult<()> {
         let member = member_id(member)?;
-        let list = array(&topics, "topics", 10_000)?;
-        for item in elements(&list, "topics")? {
-            let item = options(
-                &item,
-                "a topic to pause or resume",
-                &["topic", "partitions"],
-            )?;
-            let topic = string(&field(&item, "topic")?, "topic")?;
-            let partitions = field(&item, "partitions")?;
-            let partitions = if partitions.is_undefined() {
-                None
-            } else {
-                let list = array(&partitions, "partitions", PARTITIONS_MAX)?;
-                Some(
-                    elements(&list, "partitions")?
-                        .iter()
-                        .map(partition_arg)
-                        .collect::<JsResult<Vec<u32>>>()?,
-                )
-            };
+        for item in paused_list(&topics)? {
+            let (topic, partitions) = paused_entry(&item)?;
             self.log
                 .set_paused(member, &topic, partitions.as_deref(), paused)
                 .map_err(to_js)?;
@@ -984,17 +604,7 @@ impl WasmLog {
         let group_id = string(&group_id, "groupId")?;
         let topic = string(&topic, "topic")?;
         let lag = self.log.lag(&group_id, &topic).map_err(to_js)?;
-        let views: Vec<LagView> = lag
-            .iter()
-            .map(|l| LagView {
-                partition: l.partition,
-                low: l.low as f64,
-                high: l.high as f64,
-                committed: l.committed.map(|c| c as f64),
-                lag: l.lag as f64,
-            })
-            .collect();
-        to_value(&views)
+        to_value(&lag.iter().map(LagView::from).collect::<Vec<_>>())
     }
 
     #[wasm_bindgen(js_name = describeGroup)]
@@ -1002,21 +612,7 @@ impl WasmLog {
         let group_id = string(&group_id, "groupId")?;
         match self.log.describe_group(&group_id) {
             None => Ok(JsValue::UNDEFINED),
-            Some(group) => to_value(&GroupView {
-                group_id: group.group_id,
-                generation: group.generation,
-                assignor: group.assignor.name(),
-                members: group
-                    .members
-                    .into_iter()
-                    .map(|m| MemberView {
-                        member_id: m.member as f64,
-                        name: m.name,
-                        topics: m.topics,
-                        assignment: partitions_view(m.assignment),
-                    })
-                    .collect(),
-            }),
+            Some(group) => to_value(&GroupView::from(group)),
         }
     }
 
