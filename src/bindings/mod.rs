@@ -319,12 +319,6 @@ impl WasmLog {
         Ok(out)
     }
 
-    /// Whether a `persist` of IndexedDB is waiting for its transaction.
-    #[wasm_bindgen(js_name = isFlushInFlight)]
-    pub fn is_flush_in_flight(&self) -> bool {
-        self.log.is_flush_in_flight()
-    }
-
     /// Runs retention and compaction; the segments deleted or rewritten, or undefined when
     /// compaction waits for `loadPending` (call again after it).
     pub fn maintain(&mut self) -> JsResult<Option<u32>> {
