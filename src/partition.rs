@@ -19,7 +19,9 @@ use std::rc::Rc;
 
 use crate::cache::BatchCache;
 use crate::error::{Error, ErrorKind, Result};
-use crate::record_batch::{encode_retained, BatchBuilder, RecordBatch, RecordInput, RecordRef};
+use crate::record_batch::{
+    encode_retained, BatchBuilder, RecordBatch, RecordInput, RecordRef, ResumePoint,
+};
 use crate::store::{
     BatchSlot, DamagedRange, OpenedPartition, PartitionKey, SegmentSummary, Step, Store,
 };
@@ -46,6 +48,8 @@ struct ReadCursor {
     offset: i64,
     segment_base: i64,
     slot: BatchSlot,
+    /// Where in that batch's records `offset` is, when the read stopped inside the batch.
+    resume: Option<ResumePoint>,
 }
 
 /// Consumers of several groups read one partition at different places: keep a few cursors.
@@ -397,13 +401,11 @@ impl Partition {
         };
         let mut bytes_read: u64 = 0;
         let mut segment_index = self.segment_index_for(offset);
-        let mut slot = self
-            .cursors
-            .iter()
-            .find(|c| {
-                c.offset == offset && c.segment_base == self.segments[segment_index].base_offset
-            })
-            .map(|c| c.slot);
+        let cursor = self.cursors.iter().find(|c| {
+            c.offset == offset && c.segment_base == self.segments[segment_index].base_offset
+        });
+        let mut slot = cursor.map(|c| c.slot);
+        let mut resume = cursor.and_then(|c| c.resume);
         // Bounded by the batches below the durable end.
         while outcome.next_offset < end {
             if outcome.records >= records_max || (outcome.records > 0 && bytes_read >= bytes_max) {
@@ -431,6 +433,7 @@ impl Partition {
                         .next_offset
                         .max(self.segments[segment_index].base_offset);
                     slot = None;
+                    resume = None;
                     continue;
                 }
                 outcome.next_offset = outcome.next_offset.max(segment.next_offset.min(end));
@@ -459,30 +462,35 @@ impl Partition {
                 }
                 Step::Pending => return Ok(self.partial(outcome)),
             };
-            let batch = match RecordBatch::parse(&bytes) {
+            // `batch_bytes` verified these bytes when it loaded them.
+            let batch = match RecordBatch::trusted(&bytes) {
                 Ok(batch) => batch,
                 Err(error) => return Err(error.into_error(&self.key.directory())),
             };
-            let mut stopped = false;
-            for record in batch.records() {
+            let mut records = match resume.take() {
+                Some(point) => batch.records_from(point),
+                None => batch.records(),
+            };
+            while outcome.records < records_max {
+                let Some(record) = records.next() else {
+                    break;
+                };
                 if record.offset < outcome.next_offset {
                     continue;
-                }
-                if outcome.records >= records_max {
-                    stopped = true;
-                    break;
                 }
                 visit(&record);
                 outcome.records += 1;
                 outcome.next_offset = record.offset + 1;
             }
-            if stopped {
+            if records.has_more() {
+                // Stopped inside the batch: the next read goes on from here.
                 remember(
                     &mut self.cursors,
                     ReadCursor {
                         offset: outcome.next_offset,
                         segment_base: segment.base_offset,
                         slot: current,
+                        resume: Some(records.resume_point()),
                     },
                 );
                 return Ok(Step::Ready(outcome));
@@ -501,6 +509,7 @@ impl Partition {
                         offset: outcome.next_offset,
                         segment_base: segment.base_offset,
                         slot: next,
+                        resume: None,
                     },
                 );
             } else if segment_index + 1 < self.segments.len()

@@ -945,3 +945,43 @@ fn a_failed_topic_creation_or_growth_leaves_no_trace_even_after_reopen() {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// Reads that stop inside a batch go on from where they stopped (a cursor keeps the place
+    /// in the batch's records): readers at different places, with different steps, jumping
+    /// around, always get exactly the records from their offset on.
+    #[test]
+    fn reads_stopping_inside_batches_go_on_where_they_stopped(
+        batches in proptest::collection::vec(1usize..400, 1..4),
+        steps in proptest::collection::vec((0usize..3, 1u32..50, proptest::option::of(0i64..1200)), 1..80),
+    ) {
+        let storage = MemoryFiles::new();
+        let mut log = open(&storage).unwrap();
+        log.create_topic("t", 1, TopicConfig::default()).unwrap();
+        let mut producer = log.producer(PartitionerKind::Default);
+        let mut total = 0i64;
+        for count in batches {
+            let values: Vec<Vec<u8>> = (0..count).map(|i| format!("v{}", total + i as i64).into_bytes()).collect();
+            let messages: Vec<Message> = values.iter().map(|v| to_partition(0, v)).collect();
+            log.send(&mut producer, "t", &messages).unwrap();
+            log.flush(true).unwrap();
+            total += count as i64;
+        }
+        // Three readers, each at its own offset.
+        let mut at = [0i64; 3];
+        for (reader, max, jump) in steps {
+            if let Some(offset) = jump {
+                at[reader] = offset.min(total);
+            }
+            let records = log.read_records("t", 0, at[reader], max).unwrap();
+            let expected: Vec<Vec<u8>> = (at[reader]..(at[reader] + max as i64).min(total))
+                .map(|o| format!("v{o}").into_bytes())
+                .collect();
+            prop_assert_eq!(values(&records), expected);
+            prop_assert!(records.iter().zip(at[reader]..).all(|(r, o)| r.offset == o));
+            at[reader] += records.len() as i64;
+        }
+    }
+}
