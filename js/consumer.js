@@ -188,16 +188,24 @@ export class Consumer {
     const log = this.#log;
     const member = () => this.#member;
     const slot = () => this.#slot;
+    const joined = () => {
+        // A consumer that left meanwhile (a relayed fetch waiting for IndexedDB) fetches nothing.
+        if (member() === null) throw new BrookError("UNKNOWN_MEMBER_ID", "this consumer left its group; subscribe again");
+        return member();
+    };
     const source = {
-      fetch: () => decodeLease(log.invoke((wasm) => wasm.fetchLease(member(), maxRecords, this.#maxBytes))),
+      fetch: () => decodeLease(log.invoke((wasm) => wasm.fetchLease(joined(), maxRecords, this.#maxBytes))),
       idle: (stopping) => (log.hasPendingLoads() ? log.loadPending() : log.waitForRecords(member(), stopping)),
       prefetch: () => {
         // Batches the next fetch needs load from IndexedDB while these are handled.
         if (log.hasPendingLoads()) log.loadPending().catch(() => {});
       },
-      start: async (lease, index, offset) => {
+      start: async (lease, index, offset, claimTo) => {
         source.hand(index, offset);
         const start = log.invoke((wasm) => wasm.startChunk(member(), lease.lease, index));
+        // A loop in another tab claims the chunk whole (up to `claimTo`) before anything can
+        // rebalance: during the flush below, a new owner must already start after it.
+        if (start !== SKIP && claimTo !== undefined) source.hand(index, claimTo);
         // The epoch the answer holds for: a rebalance while the flush runs shows as a change.
         const epoch = source.epoch();
         // With auto commit the chunk's end is committed first (a crash then skips the rest

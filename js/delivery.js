@@ -49,11 +49,19 @@ export async function deliver(source, { eachMessage, eachBatch, onError }, commi
     while (!stopping()) {
       if (lease.chunks.length > 0) {
         source.prefetch?.();
+        let failure = null;
         try {
           await handle(lease);
-        } finally {
-          await source.release(lease);
+        } catch (error) {
+          failure = { error };
         }
+        // Given back after a failing handler too; the handler's error is the one reported.
+        try {
+          await source.release(lease);
+        } catch (error) {
+          failure ??= { error };
+        }
+        if (failure) throw failure.error;
         await breathe();
       } else {
         await source.idle(stopping);

@@ -101,14 +101,13 @@ export function serveLog(name, log, releaseServing = () => {}) {
     },
     startChunk: async (client, { id, lease, index, offset }) => {
       const held = leased(client, id, lease);
-      if (!held || (await held.source.start(held.lease, index, offset)) === null) return false;
-      // The client hears of a rebalance only at its next chunk: claim this one whole, so that
-      // the partition's next owner starts after it (nothing twice under auto commit).
-      if (!held.source.commits.processed) {
-        const { messages } = held.lease.chunks[index];
-        held.source.hand(index, messages[messages.length - 1].offset);
-      }
-      return true;
+      const chunk = held?.lease.chunks[index];
+      if (!chunk) return false;
+      // The client hears of a rebalance only at its next chunk: the chunk is claimed whole as
+      // it starts, so that the partition's next owner starts after it (nothing twice under
+      // auto commit). Committing what was processed claims nothing: at-least-once anyway.
+      const claimTo = held.source.commits.processed ? undefined : chunk.messages[chunk.messages.length - 1].offset;
+      return (await held.source.start(held.lease, index, offset, claimTo)) !== null;
     },
     commitHanded: async (client, { id, lease, index, offset }) => {
       const held = leased(client, id, lease);
@@ -249,6 +248,8 @@ export class RemoteLog {
     this.#ready = this.#becomeOwner(release)
       .catch((error) => {
         this.#closed = `taking over the log failed: ${error?.message ?? error}`;
+        // Their loops ended quietly, as at every hand-over: say why they will not go on.
+        for (const consumer of this.#consumers) consumer.failed(new BrookError("CLOSED", this.#closed));
       })
       .finally(() => (this.#takingOver = false));
     this.#ready.then(() => this.#reattachAll());
@@ -553,8 +554,16 @@ class RemoteConsumer {
     await this.#call("subscribe", { subscription });
   }
 
-  /** After a take-over: join again, with the same subscription, where the log now is. */
-  async reattach() {
+  /** After a take-over: join again, with the same subscription, where the log now is. One
+   * at a time: two announcements close together must not start two loops. */
+  reattach() {
+    this.#reattaching = this.#reattaching.catch(() => {}).then(() => this.#reattachNow());
+    return this.#reattaching;
+  }
+
+  #reattaching = Promise.resolve();
+
+  async #reattachNow() {
     this.#retire();
     this.#log.interrupt();
     await this.#loop;
@@ -563,7 +572,7 @@ class RemoteConsumer {
     if (local) {
       this.#local = local.consumer(this.#options);
       for (const subscription of this.#subscriptions) await this.#local.subscribe(subscription);
-      if (this.#runConfig) await this.#local.run(this.#runConfig);
+      if (this.#runConfig) await this.#runLocally(this.#runConfig);
       return;
     }
     await this.#register();
@@ -571,14 +580,22 @@ class RemoteConsumer {
     if (this.#runConfig) await this.#startLoop(this.#runConfig);
   }
 
-  /** Reattaching failed: reported to the run's onError, as a failure of its loop would be. */
-  failed(error) {
-    const onError = this.#runConfig?.onError;
+  /** The local twin's loop after a take-over; when it fails, run() may start it again. */
+  #runLocally(config) {
+    return this.#local.run({ ...config, onError: (error) => this.failed(error, config.onError) });
+  }
+
+  /** A running loop failed, or could not be re-attached: reported to the run's onError. */
+  failed(error, onError = this.#runConfig?.onError) {
+    if (!this.#runConfig) return;
     this.#runConfig = null;
     reportError(error, onError);
   }
 
   poll(options) {
+    if (this.#runConfig) {
+      return Promise.reject(new BrookError("INVALID_ARGUMENT", "this consumer is running (run); poll and run do not mix"));
+    }
     return this.#either(
       (consumer) => consumer.poll(options),
       async () => {
@@ -605,7 +622,7 @@ class RemoteConsumer {
     this.#runConfig = runConfig;
     await this.#log.ready();
     try {
-      if (this.#local) return await this.#local.run(runConfig);
+      if (this.#local) return await this.#runLocally(runConfig);
       await this.#startLoop(runConfig);
     } catch (error) {
       this.#runConfig = null;
@@ -632,13 +649,7 @@ class RemoteConsumer {
     const first = await source.fetch();
     // A loop that failed stops for good (a later run starts it again); one cut off by a
     // hand-over is started again by reattach.
-    const handlers = {
-      ...config,
-      onError: (error) => {
-        this.#runConfig = null;
-        reportError(error, config.onError);
-      },
-    };
+    const handlers = { ...config, onError: (error) => this.failed(error, config.onError) };
     const commits = { processed, threshold: this.#options?.autoCommitThreshold, interval: this.#options?.autoCommitInterval };
     // A claimed chunk is finished before the loop stops (see remoteSource); after a hand-over
     // it is not: the owner that gave it is gone (at-most-once, as a crash of that tab).
@@ -732,13 +743,16 @@ function remoteSource(log, call, { maxRecords, claims, epoch, assigned, retired,
     start: async (leased, index, offset) => {
       handed = { index, offset };
       claimedTo = null;
+      // The epoch the answer holds for: a seek or pause of this consumer while the owner
+      // answers shows as a change, and the loop asks again.
+      const before = epoch();
       const go = await call("startChunk", { lease: leased.lease, index, offset });
       if (!go) return null;
       if (claims) {
         const { messages } = leased.chunks[index];
         claimedTo = messages[messages.length - 1].offset;
       }
-      return epoch();
+      return before;
     },
     hand: (index, offset) => {
       handed = { index, offset };

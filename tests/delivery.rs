@@ -115,23 +115,24 @@ impl Consumer {
                 } else {
                     -1.0
                 };
-                match log.start_chunk(self.member, self.lease, chunk).unwrap() {
-                    ChunkStart::Skip => {
-                        self.at = (chunk + 1, 0);
-                        self.started = false;
-                        continue;
-                    }
-                    ChunkStart::DeliverWhenDurable => log.flush(true).map(drop).unwrap(),
-                    ChunkStart::Deliver => {}
+                let start = log.start_chunk(self.member, self.lease, chunk).unwrap();
+                if start == ChunkStart::Skip {
+                    self.at = (chunk + 1, 0);
+                    self.started = false;
+                    continue;
                 }
-                self.started = true;
                 if self.remote && !self.processed {
-                    // The relay claims the chunk whole (see Groups::release_at).
+                    // The relay claims the chunk whole as it starts, before the flush (see
+                    // Groups::release_at).
                     let last = self.chunks[chunk].last().map_or(record.1, |r| r.1);
                     let handed = log.delivery_tables().1;
                     handed[2 * slot] = chunk as f64;
                     handed[2 * slot + 1] = last as f64;
                 }
+                if start == ChunkStart::DeliverWhenDurable {
+                    log.flush(true).map(drop).unwrap();
+                }
+                self.started = true;
             }
             self.at = (chunk, index + 1);
             if !self.remote {
