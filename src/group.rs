@@ -990,12 +990,6 @@ impl Groups {
                     chunk.handed = (offset >= chunk.first).then_some(offset);
                 }
             }
-            // Chunks after it were not started: nothing of them was handed over.
-            for later in taken.chunks.iter_mut().skip(index as usize + 1) {
-                if !later.settled && !later.started {
-                    later.handed = None;
-                }
-            }
         }
         self.clear_handed(slot);
         self.release(member, Some(lease), src)

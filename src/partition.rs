@@ -320,7 +320,8 @@ impl Partition {
         self.ready.clear();
         self.in_flight_end = None;
         self.high = self.durable;
-        self.cursors.retain(|c| c.offset <= self.durable);
+        // A cursor at the durable end may name the batch written after it, now taken back.
+        self.cursors.retain(|c| c.offset < self.durable);
     }
 
     /// The store flushed synchronously, or an asynchronous flush committed: what this flush
@@ -482,6 +483,14 @@ impl Partition {
                 visit(&record);
                 outcome.records += 1;
                 outcome.next_offset = record.offset + 1;
+            }
+            if records.failed() {
+                // Bytes verified on load no longer decode: a fault, never skipped over.
+                return Err(Error::corrupt(format!(
+                    "{}: the batch at offset {} no longer decodes",
+                    self.key.directory(),
+                    current.base_offset
+                )));
             }
             if records.has_more() {
                 // Stopped inside the batch: the next read goes on from here.

@@ -471,6 +471,7 @@ impl<'a> RecordBatch<'a> {
             base_offset: self.header.base_offset,
             base_timestamp: self.header.base_timestamp,
             left: if rest.is_some() { point.left } else { 0 },
+            failed: rest.is_none(),
         }
     }
 }
@@ -604,6 +605,8 @@ pub struct Records<'a> {
     base_offset: i64,
     base_timestamp: i64,
     left: u32,
+    /// A record did not decode (the batch was not verified after all): the iteration ended.
+    failed: bool,
 }
 
 /// Where an iteration over a batch's records stopped: the next record's place in the records
@@ -627,6 +630,11 @@ impl Records<'_> {
     pub fn has_more(&self) -> bool {
         self.left > 0
     }
+
+    /// Whether the iteration ended on a record that did not decode.
+    pub fn failed(&self) -> bool {
+        self.failed
+    }
 }
 
 impl<'a> Iterator for Records<'a> {
@@ -638,12 +646,21 @@ impl<'a> Iterator for Records<'a> {
         }
         self.left -= 1;
         let start = self.reader.clone();
-        // The batch was verified in `parse`, so this cannot fail; stop quietly if it did.
-        let record = decode_record(&mut self.reader).ok()?;
-        let raw = start
+        // The batch was verified (in `parse`, or when it was loaded), so this cannot fail;
+        // if it does, the iteration ends and says so (`failed`).
+        let Ok(record) = decode_record(&mut self.reader) else {
+            self.left = 0;
+            self.failed = true;
+            return None;
+        };
+        let Ok(raw) = start
             .clone()
             .take(self.reader.position() - start.position())
-            .ok()?;
+        else {
+            self.left = 0;
+            self.failed = true;
+            return None;
+        };
         Some(RecordRef {
             offset: self.base_offset + record.offset_delta as i64,
             timestamp: self.base_timestamp.wrapping_add(record.timestamp_delta),
@@ -833,6 +850,45 @@ mod tests {
         let length = out.len();
         assert_eq!(encode_retained(&mut out, &batch, &mut |_| false), 0);
         assert_eq!(out.len(), length, "nothing written for an empty result");
+    }
+
+    #[test]
+    fn iteration_resumes_where_it_stopped_and_says_when_trusted_bytes_do_not_decode() {
+        let values: Vec<Vec<u8>> = (0..5).map(|i| vec![i as u8; 3]).collect();
+        let inputs: Vec<RecordInput<'_>> = values
+            .iter()
+            .map(|v| RecordInput {
+                value: Some(v),
+                ..Default::default()
+            })
+            .collect();
+        let bytes = encode(10, 0, &inputs);
+        let batch = RecordBatch::trusted(&bytes).unwrap();
+        let mut records = batch.records();
+        assert_eq!(records.next().unwrap().offset, 10);
+        assert_eq!(records.next().unwrap().offset, 11);
+        let point = records.resume_point();
+        let rest: Vec<i64> = batch.records_from(point).map(|r| r.offset).collect();
+        assert_eq!(rest, vec![12, 13, 14]);
+        assert!(!batch.records_from(point).failed());
+        // A resume point past the end yields nothing and says so.
+        let beyond = ResumePoint {
+            position: bytes.len(),
+            left: 3,
+        };
+        assert!(batch.records_from(beyond).next().is_none());
+        assert!(batch.records_from(beyond).failed());
+        // Damage after verification (trusted skips the CRC): the iteration ends, failed.
+        let mut damaged = bytes.clone();
+        let last = damaged.len() - 1;
+        damaged.truncate(last - 2);
+        let length = (damaged.len() - LOG_OVERHEAD) as i32;
+        damaged[BATCH_LENGTH_OFFSET..BATCH_LENGTH_OFFSET + 4]
+            .copy_from_slice(&length.to_be_bytes());
+        let batch = RecordBatch::trusted(&damaged).unwrap();
+        let mut records = batch.records();
+        assert_eq!(records.by_ref().count(), 4);
+        assert!(records.failed() && !records.has_more());
     }
 
     #[test]
