@@ -342,6 +342,14 @@ const KEYS = {
 
 /** `options.reducedMotion`: a browser whose pages prefer reduced motion (Firefox needs it at
  * launch; Chromium emulates it per page). */
-export function launch(engine, options = {}) {
-  return engine === "webkit" ? launchWebKit() : launchPuppeteer(engine, options);
+export async function launch(engine, options = {}) {
+  const start = () => (engine === "webkit" ? launchWebKit() : launchPuppeteer(engine, options));
+  try {
+    return await start();
+  } catch (error) {
+    // A browser that did not start (once, after a heavy run: no DevTools endpoint within 30 s)
+    // is not the code under test: try once more, and say so.
+    console.error(`${engine} did not start (${error?.message ?? error}); trying once more`);
+    return start();
+  }
 }
