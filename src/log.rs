@@ -685,28 +685,8 @@ impl Log {
         visit: &mut dyn FnMut(&RecordRef<'_>),
     ) -> Result<Step<ReadOutcome>> {
         self.check_open()?;
-        let Log {
-            store,
-            cache,
-            topics,
-            ..
-        } = self;
-        let state = topics
-            .get_mut(topic)
-            .ok_or_else(|| Error::unknown_topic(topic))?;
-        let count = state.partitions.len() as u32;
-        let state = state
-            .partitions
-            .get_mut(partition as usize)
-            .ok_or_else(|| invalid_partition(topic, partition as i64, count))?;
-        state.read(
-            &mut **store,
-            cache.as_mut(),
-            offset,
-            records_max,
-            bytes_max,
-            visit,
-        )
+        let (_, mut partitions) = self.split();
+        partitions.read(topic, partition, offset, records_max, bytes_max, visit)
     }
 
     /// Owned records from `offset` on (allocates per record; for tests and small reads of a
