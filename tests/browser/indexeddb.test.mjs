@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { startServer } from "../../scripts/serve.mjs";
 import { enginesUnderTest, launch } from "../lib/engines.mjs";
-import { assertUpgraded, fixture } from "../lib/upgrade.mjs";
+import { assertUpgraded, fixture, readContents } from "../lib/upgrade.mjs";
 
 let server;
 let url;
@@ -393,26 +393,14 @@ for (const engine of enginesUnderTest()) {
         const page = await openPage(context);
         const dump = JSON.parse(readFileSync(fixture("brook-0.1-indexeddb.json"), "utf8"));
         const read = () =>
-          page.evaluate(async () => {
+          page.evaluate(async (reader) => {
+            const readContents = (0, eval)(`(${reader})`);
             const log = await brook.Log.open({ name: "legacy" });
-            const decoder = new TextDecoder();
-            const found = { offsets: {}, records: {} };
-            for (const topic of ["orders", "profiles"]) {
-              found.offsets[topic] = log.offsets(topic).map(({ partition, low, high }) => ({ partition, low, high }));
-              const reader = log.consumer({ groupId: `read-${topic}-${Math.random()}`, autoCommit: false, fromBeginning: true });
-              await reader.subscribe({ topic });
-              const all = [];
-              for (let batch; (batch = await reader.poll({ maxRecords: 1000 })).length > 0; ) all.push(...batch);
-              found.records[topic] = all
-                .map((m) => [m.partition, m.offset, decoder.decode(m.key), decoder.decode(m.value), m.timestamp, Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, decoder.decode(v)]))])
-                .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-              await reader.disconnect();
-            }
-            found.committed = log.lag({ groupId: "audit", topic: "orders" }).map(({ partition, committed }) => ({ partition, committed }));
+            const found = await readContents(log);
             const clean = log.recovery().clean;
             await log.close();
-            return { found: JSON.parse(JSON.stringify(found)), clean };
-          });
+            return { found, clean };
+          }, readContents.toString());
         // The database as brook 0.1 left it, value for value.
         await page.evaluate(async (dump) => {
           const open = indexedDB.open("legacy", dump.version);

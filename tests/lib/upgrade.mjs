@@ -9,6 +9,28 @@ export const fixture = (name) => new URL(`../fixtures/${name}`, import.meta.url)
 
 export const expected = JSON.parse(readFileSync(fixture("brook-0.1-expected.json"), "utf8"));
 
+/** What an open log holds, in the fixture's shape. Self-contained (it uses only its argument
+ * and TextDecoder), so that the browser tests run the same function in a page: pass
+ * `readContents.toString()` and eval it there. */
+export async function readContents(log) {
+  const found = { offsets: {}, records: {} };
+  const decoder = new TextDecoder();
+  for (const topic of ["orders", "profiles"]) {
+    found.offsets[topic] = log.offsets(topic).map(({ partition, low, high }) => ({ partition, low, high }));
+    const reader = log.consumer({ groupId: `read-${topic}-${Math.random()}`, autoCommit: false, fromBeginning: true });
+    await reader.subscribe({ topic });
+    const all = [];
+    for (let batch; (batch = await reader.poll({ maxRecords: 1000 })).length > 0; ) all.push(...batch);
+    found.records[topic] = all
+      .map((m) => [m.partition, m.offset, decoder.decode(m.key), decoder.decode(m.value), m.timestamp, Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, decoder.decode(v)]))])
+      .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    await reader.disconnect();
+  }
+  found.committed = log.lag({ groupId: "audit", topic: "orders" }).map(({ partition, committed }) => ({ partition, committed }));
+  // As the fixture was written: JSON, where an absent commit has no key.
+  return JSON.parse(JSON.stringify(found));
+}
+
 export function assertUpgraded(found) {
   const { profiles, ...records } = found.records;
   const { profiles: allProfiles, ...wantedRecords } = expected.records;
