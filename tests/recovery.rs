@@ -27,6 +27,13 @@ fn record(value: &[u8]) -> Message<'_> {
     }
 }
 
+/// A keyed record for partition 0 (compacted topics need keys).
+fn keyed<'a>(key: &'a [u8], value: &'a [u8]) -> Message<'a> {
+    let mut message = record(value);
+    message.record.key = Some(key);
+    message
+}
+
 /// `count` records, one acknowledged (flushed) batch each, into "t" (1 partition).
 fn write(storage: &MemoryFiles, config: TopicConfig, count: usize) -> Log {
     let mut log = open(storage);
@@ -377,14 +384,7 @@ fn compaction_gaps_without_an_index_are_not_damage_as_brook_0_1_left_them() {
     for i in 0..60 {
         let key = format!("k{}", i % 4);
         let value = format!("value {i:03} {}", "v".repeat(40));
-        let message = Message {
-            record: RecordInput {
-                key: Some(key.as_bytes()),
-                value: Some(value.as_bytes()),
-                ..Default::default()
-            },
-            partition: Some(0),
-        };
+        let message = keyed(key.as_bytes(), value.as_bytes());
         log.send(&mut producer, "t", &[message]).unwrap();
         log.flush(true).unwrap();
     }
@@ -570,14 +570,7 @@ fn damage_met_while_compacting_one_partition_keeps_no_other_from_its_retention()
         let value = format!("value {i:03} {}", "v".repeat(50));
         let key = format!("k{}", i % 3);
         for topic in ["c", "r"] {
-            let message = Message {
-                record: RecordInput {
-                    key: Some(key.as_bytes()),
-                    value: Some(value.as_bytes()),
-                    ..Default::default()
-                },
-                partition: Some(0),
-            };
+            let message = keyed(key.as_bytes(), value.as_bytes());
             log.send(&mut producer, topic, &[message]).unwrap();
         }
         log.flush(true).unwrap();
