@@ -15,9 +15,10 @@
 // with equal subscriptions the per-member counts differ by at most one.
 
 use std::cmp::Reverse;
-use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::ops::Bound::{Excluded, Included, Unbounded};
+
+use crate::sorted_map::{SortedMap, SortedSet};
 
 /// A topic-partition, ordered by topic then partition.
 pub type TopicPartition = (String, u32);
@@ -80,8 +81,8 @@ pub struct MemberSubscription<'a> {
 pub fn assign(
     assignor: Assignor,
     members: &[MemberSubscription<'_>],
-    partition_counts: &BTreeMap<String, u32>,
-) -> BTreeMap<String, Vec<TopicPartition>> {
+    partition_counts: &SortedMap<String, u32>,
+) -> SortedMap<String, Vec<TopicPartition>> {
     let members = normalize(members, partition_counts);
     let per_member = match assignor {
         Assignor::Range => assign_range(&members, partition_counts),
@@ -101,8 +102,8 @@ pub fn assign(
 /// A member after normalisation: only existing topics, duplicates merged.
 struct Member<'a> {
     id: &'a str,
-    topics: BTreeSet<&'a str>,
-    owned: BTreeSet<Tp<'a>>,
+    topics: SortedSet<&'a str>,
+    owned: SortedSet<Tp<'a>>,
 }
 
 /// Sorts members by id, merges entries that share an id and drops subscriptions to
@@ -110,14 +111,14 @@ struct Member<'a> {
 /// trust every subscribed topic to have a partition count.
 fn normalize<'a>(
     members: &[MemberSubscription<'a>],
-    partition_counts: &BTreeMap<String, u32>,
+    partition_counts: &SortedMap<String, u32>,
 ) -> Vec<Member<'a>> {
-    let mut by_id: BTreeMap<&'a str, Member<'a>> = BTreeMap::new();
+    let mut by_id: SortedMap<&'a str, Member<'a>> = SortedMap::new();
     for sub in members {
-        let member = by_id.entry(sub.member_id).or_insert_with(|| Member {
+        let member = by_id.get_or_insert_with(sub.member_id, || Member {
             id: sub.member_id,
-            topics: BTreeSet::new(),
-            owned: BTreeSet::new(),
+            topics: SortedSet::new(),
+            owned: SortedSet::new(),
         });
         member.topics.extend(
             sub.topics
@@ -134,17 +135,17 @@ fn normalize<'a>(
 
 /// Topics (existing ones only, after `normalize`) that at least one member subscribes
 /// to, with the indices of their subscribers in id order.
-fn subscribers<'a>(members: &[Member<'a>]) -> BTreeMap<&'a str, Vec<usize>> {
-    let mut out: BTreeMap<&'a str, Vec<usize>> = BTreeMap::new();
+fn subscribers<'a>(members: &[Member<'a>]) -> SortedMap<&'a str, Vec<usize>> {
+    let mut out: SortedMap<&'a str, Vec<usize>> = SortedMap::new();
     for (i, member) in members.iter().enumerate() {
         for &topic in &member.topics {
-            out.entry(topic).or_default().push(i);
+            out.get_or_insert_with(topic, Default::default).push(i);
         }
     }
     out
 }
 
-fn partition_count(partition_counts: &BTreeMap<String, u32>, topic: &str) -> u32 {
+fn partition_count(partition_counts: &SortedMap<String, u32>, topic: &str) -> u32 {
     partition_counts.get(topic).copied().unwrap_or(0)
 }
 
@@ -152,7 +153,7 @@ fn partition_count(partition_counts: &BTreeMap<String, u32>, topic: &str) -> u32
 /// in id order, the first `n % m` of them getting one extra.
 fn assign_range<'a>(
     members: &[Member<'a>],
-    partition_counts: &BTreeMap<String, u32>,
+    partition_counts: &SortedMap<String, u32>,
 ) -> Vec<Vec<Tp<'a>>> {
     let mut out: Vec<Vec<Tp<'a>>> = vec![Vec::new(); members.len()];
     for (topic, subs) in subscribers(members) {
@@ -184,7 +185,7 @@ fn assign_range<'a>(
 /// each to the next member in circular id order that subscribes to its topic.
 fn assign_round_robin<'a>(
     members: &[Member<'a>],
-    partition_counts: &BTreeMap<String, u32>,
+    partition_counts: &SortedMap<String, u32>,
 ) -> Vec<Vec<Tp<'a>>> {
     let m = members.len();
     let mut out: Vec<Vec<Tp<'a>>> = vec![Vec::new(); m];
@@ -225,10 +226,10 @@ fn assign_round_robin<'a>(
 /// anything up.
 fn assign_sticky<'a>(
     members: &[Member<'a>],
-    partition_counts: &BTreeMap<String, u32>,
+    partition_counts: &SortedMap<String, u32>,
 ) -> Vec<Vec<Tp<'a>>> {
     let mut holdings = Holdings::new(members.len());
-    let mut kept_by: BTreeMap<Tp<'a>, usize> = BTreeMap::new();
+    let mut kept_by: SortedMap<Tp<'a>, usize> = SortedMap::new();
 
     // 1. Valid claims, members in id order so the first claimant keeps a contested one.
     for (i, member) in members.iter().enumerate() {
@@ -238,8 +239,8 @@ fn assign_sticky<'a>(
             if !valid {
                 continue;
             }
-            if let Entry::Vacant(slot) = kept_by.entry(tp) {
-                slot.insert(i);
+            if !kept_by.contains_key(&tp) {
+                kept_by.insert(tp, i);
                 holdings.held[i].insert(tp);
             }
         }
@@ -284,15 +285,15 @@ fn assign_sticky<'a>(
 /// `gained` is the part of `held` a member did not own before this rebalance, kept
 /// apart because those partitions are handed on first, so that owned ones stick.
 struct Holdings<'a> {
-    held: Vec<BTreeSet<Tp<'a>>>,
-    gained: Vec<BTreeSet<Tp<'a>>>,
+    held: Vec<SortedSet<Tp<'a>>>,
+    gained: Vec<SortedSet<Tp<'a>>>,
 }
 
 impl<'a> Holdings<'a> {
     fn new(members: usize) -> Self {
         Holdings {
-            held: vec![BTreeSet::new(); members],
-            gained: vec![BTreeSet::new(); members],
+            held: vec![SortedSet::new(); members],
+            gained: vec![SortedSet::new(); members],
         }
     }
 
@@ -300,7 +301,13 @@ impl<'a> Holdings<'a> {
         self.held[member].len()
     }
 
-    fn hand_over(&mut self, from: usize, to: usize, tp: Tp<'a>, kept_by: &BTreeMap<Tp<'a>, usize>) {
+    fn hand_over(
+        &mut self,
+        from: usize,
+        to: usize,
+        tp: Tp<'a>,
+        kept_by: &SortedMap<Tp<'a>, usize>,
+    ) {
         self.held[from].remove(&tp);
         self.gained[from].remove(&tp);
         self.held[to].insert(tp);
@@ -314,12 +321,12 @@ impl<'a> Holdings<'a> {
     /// assignment is as balanced as the subscriptions allow.
     fn find_chain(
         &self,
-        subs: &BTreeMap<&'a str, Vec<usize>>,
+        subs: &SortedMap<&'a str, Vec<usize>>,
     ) -> Option<Vec<(usize, usize, Tp<'a>)>> {
         let n = self.held.len();
-        let lightest = self.held.iter().map(BTreeSet::len).min()?;
+        let lightest = self.held.iter().map(SortedSet::len).min()?;
         let mut donors: Vec<usize> = (0..n).collect();
-        donors.sort_by_key(|&i| (Reverse(self.load(i)), i));
+        donors.sort_unstable_by_key(|&i| (Reverse(self.load(i)), i));
 
         for from in donors {
             let load = self.load(from);
@@ -440,21 +447,21 @@ mod tests {
             .collect()
     }
 
-    fn counts(cs: &[(&str, u32)]) -> BTreeMap<String, u32> {
+    fn counts(cs: &[(&str, u32)]) -> SortedMap<String, u32> {
         cs.iter().map(|(t, n)| ((*t).to_owned(), *n)).collect()
     }
 
     fn run(
         a: Assignor,
         ms: &[M],
-        cs: &BTreeMap<String, u32>,
-    ) -> BTreeMap<String, Vec<TopicPartition>> {
+        cs: &SortedMap<String, u32>,
+    ) -> SortedMap<String, Vec<TopicPartition>> {
         assign(a, &subs(ms), cs)
     }
 
     /// Expected result written compactly: member -> ["x3", "t0:2", ...], i.e. topic and
     /// partition split at ':' or, without one, before the trailing digits.
-    fn expect(rows: &[(&str, &[&str])]) -> BTreeMap<String, Vec<TopicPartition>> {
+    fn expect(rows: &[(&str, &[&str])]) -> SortedMap<String, Vec<TopicPartition>> {
         rows.iter()
             .map(|(id, tps)| {
                 let tps = tps
@@ -473,8 +480,8 @@ mod tests {
 
     /// How many partitions a member held in `from` but no longer holds in `to`.
     fn moves(
-        from: &BTreeMap<String, Vec<TopicPartition>>,
-        to: &BTreeMap<String, Vec<TopicPartition>>,
+        from: &SortedMap<String, Vec<TopicPartition>>,
+        to: &SortedMap<String, Vec<TopicPartition>>,
     ) -> usize {
         from.iter()
             .map(|(id, tps)| {
@@ -920,7 +927,7 @@ mod tests {
     /// and owned partitions of it exercise the "ignore unknown topics" paths.
     const TOPICS: [&str; 5] = ["t0", "t1", "t2", "t3", "t4"];
 
-    fn counts_strategy() -> impl Strategy<Value = BTreeMap<String, u32>> {
+    fn counts_strategy() -> impl Strategy<Value = SortedMap<String, u32>> {
         prop::collection::vec(0u32..=12, 1..=4).prop_map(|ns| {
             ns.into_iter()
                 .enumerate()
@@ -986,14 +993,14 @@ mod tests {
     /// The invariants every assignor keeps (see the module comment).
     fn check_invariants(
         ms: &[M],
-        cs: &BTreeMap<String, u32>,
-        r: &BTreeMap<String, Vec<TopicPartition>>,
+        cs: &SortedMap<String, u32>,
+        r: &SortedMap<String, Vec<TopicPartition>>,
     ) -> Result<(), TestCaseError> {
-        let ids: BTreeSet<&str> = ms.iter().map(|x| x.id.as_str()).collect();
-        let keys: BTreeSet<&str> = r.keys().map(String::as_str).collect();
+        let ids: SortedSet<&str> = ms.iter().map(|x| x.id.as_str()).collect();
+        let keys: SortedSet<&str> = r.keys().map(String::as_str).collect();
         prop_assert_eq!(ids, keys);
 
-        let mut seen: BTreeSet<TopicPartition> = BTreeSet::new();
+        let mut seen: SortedSet<TopicPartition> = SortedSet::new();
         for x in ms {
             let list = &r[&x.id];
             prop_assert!(list.windows(2).all(|w| w[0] < w[1]), "sorted, no dups");
@@ -1003,7 +1010,7 @@ mod tests {
                 prop_assert!(seen.insert(tp.clone()), "{:?} assigned twice", tp);
             }
         }
-        let expected: BTreeSet<TopicPartition> = cs
+        let expected: SortedSet<TopicPartition> = cs
             .iter()
             .filter(|(t, _)| ms.iter().any(|x| subscribes(x, t)))
             .flat_map(|(t, &n)| (0..n).map(move |p| (t.clone(), p)))
@@ -1016,14 +1023,14 @@ mod tests {
     /// range, subscribed, and not already claimed by a member with a smaller id.
     fn valid_claims(
         ms: &[M],
-        cs: &BTreeMap<String, u32>,
-    ) -> BTreeMap<String, BTreeSet<TopicPartition>> {
+        cs: &SortedMap<String, u32>,
+    ) -> SortedMap<String, SortedSet<TopicPartition>> {
         let mut sorted: Vec<&M> = ms.iter().collect();
         sorted.sort_by(|a, b| a.id.cmp(&b.id));
-        let mut taken = BTreeSet::new();
-        let mut out = BTreeMap::new();
+        let mut taken = SortedSet::new();
+        let mut out = SortedMap::new();
         for x in sorted {
-            let mut mine = BTreeSet::new();
+            let mut mine = SortedSet::new();
             for tp in &x.owned {
                 let ok = subscribes(x, &tp.0) && tp.1 < cs.get(&tp.0).copied().unwrap_or(0);
                 if ok && taken.insert(tp.clone()) {
@@ -1035,7 +1042,7 @@ mod tests {
         out
     }
 
-    fn with_owned(ms: &[M], r: &BTreeMap<String, Vec<TopicPartition>>) -> Vec<M> {
+    fn with_owned(ms: &[M], r: &SortedMap<String, Vec<TopicPartition>>) -> Vec<M> {
         ms.iter()
             .map(|x| M {
                 owned: r[&x.id].clone(),
@@ -1100,7 +1107,7 @@ mod tests {
                     .collect::<Vec<_>>()),
             ns in prop::collection::vec(0u32..=3, 1..=3),
         ) {
-            let cs: BTreeMap<String, u32> =
+            let cs: SortedMap<String, u32> =
                 ns.iter().enumerate().map(|(i, n)| (TOPICS[i].to_owned(), *n)).collect();
             let r = run(Assignor::CooperativeSticky, &ms, &cs);
             check_invariants(&ms, &cs, &r)?;

@@ -3,7 +3,7 @@
 // read and check its batches once. Keyed by a partition's number in its log and the batch's
 // base offset; sized in bytes, configurable at open.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
 /// The default size of a log's cache.
@@ -16,8 +16,10 @@ pub struct BatchCache {
     bytes: u64,
     tick: u64,
     entries: HashMap<Key, (Rc<Vec<u8>>, u64)>,
-    /// Tick of last use -> key: the least recently used first.
-    order: BTreeMap<u64, Key>,
+    /// (tick, key) of every use, oldest first. A use leaves the older pairs of its key in place:
+    /// a pair whose tick is not its entry's is stale and skipped at eviction, and the queue is
+    /// compacted when stale pairs outnumber live ones. O(1) per use, and no ordered map's code.
+    order: VecDeque<(u64, Key)>,
 }
 
 impl BatchCache {
@@ -27,18 +29,27 @@ impl BatchCache {
             bytes: 0,
             tick: 0,
             entries: HashMap::new(),
-            order: BTreeMap::new(),
+            order: VecDeque::new(),
         }
     }
 
     pub fn get(&mut self, partition: u32, base_offset: i64) -> Option<Rc<Vec<u8>>> {
         let key = (partition, base_offset);
         let (bytes, used) = self.entries.get_mut(&key)?;
-        self.order.remove(used);
         self.tick += 1;
         *used = self.tick;
-        self.order.insert(self.tick, key);
-        Some(bytes.clone())
+        let bytes = bytes.clone();
+        self.used(key);
+        Some(bytes)
+    }
+
+    fn used(&mut self, key: Key) {
+        self.order.push_back((self.tick, key));
+        if self.order.len() > 2 * self.entries.len() + 16 {
+            let entries = &self.entries;
+            self.order
+                .retain(|(tick, key)| entries.get(key).is_some_and(|(_, used)| used == tick));
+        }
     }
 
     /// Keeps a verified batch; one larger than the whole cache is not kept.
@@ -49,23 +60,26 @@ impl BatchCache {
         }
         self.remove(partition, base_offset);
         while self.bytes + size > self.bytes_max {
-            let Some((_, oldest)) = self.order.pop_first() else {
+            let Some((tick, oldest)) = self.order.pop_front() else {
                 break;
             };
-            if let Some((evicted, _)) = self.entries.remove(&oldest) {
-                self.bytes -= evicted.len() as u64;
+            if self
+                .entries
+                .get(&oldest)
+                .is_some_and(|(_, used)| *used == tick)
+            {
+                self.remove(oldest.0, oldest.1);
             }
         }
         self.tick += 1;
         self.bytes += size;
-        self.order.insert(self.tick, (partition, base_offset));
         self.entries
             .insert((partition, base_offset), (batch, self.tick));
+        self.used((partition, base_offset));
     }
 
     pub fn remove(&mut self, partition: u32, base_offset: i64) {
-        if let Some((batch, used)) = self.entries.remove(&(partition, base_offset)) {
-            self.order.remove(&used);
+        if let Some((batch, _)) = self.entries.remove(&(partition, base_offset)) {
             self.bytes -= batch.len() as u64;
         }
     }
@@ -98,6 +112,46 @@ impl BatchCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        // Against a model that keeps keys in order of use: the same keys are kept, the same
+        // ones evicted, and the byte count is the sum of what is kept.
+        #[test]
+        fn keeps_what_a_plain_lru_keeps(ops in prop::collection::vec((0u8..4, 0u8..12, 1usize..120), 0..400)) {
+            let mut cache = BatchCache::new(300);
+            let mut model: Vec<(Key, usize)> = Vec::new(); // least recently used first
+            for (op, base, size) in ops {
+                let key = (u32::from(base % 2), i64::from(base));
+                match op {
+                    0 | 1 => {
+                        cache.insert(key.0, key.1, Rc::new(vec![0; size]));
+                        model.retain(|(k, _)| *k != key);
+                        while model.iter().map(|(_, n)| n).sum::<usize>() + size > 300 {
+                            model.remove(0);
+                        }
+                        model.push((key, size));
+                        // Stale pairs stay bounded by the live entries (compacted at a use).
+                        prop_assert!(cache.order.len() <= 2 * cache.entries.len() + 16);
+                    }
+                    2 => {
+                        let hit = cache.get(key.0, key.1).map(|b| b.len());
+                        let at = model.iter().position(|(k, _)| *k == key);
+                        prop_assert_eq!(hit, at.map(|i| model[i].1));
+                        if let Some(i) = at {
+                            let entry = model.remove(i);
+                            model.push(entry);
+                        }
+                    }
+                    _ => {
+                        cache.remove(key.0, key.1);
+                        model.retain(|(k, _)| *k != key);
+                    }
+                }
+                prop_assert_eq!(cache.bytes(), model.iter().map(|(_, n)| *n as u64).sum::<u64>());
+            }
+        }
+    }
 
     #[test]
     fn evicts_the_least_recently_used_and_stays_within_its_size() {

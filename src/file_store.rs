@@ -13,7 +13,7 @@
 // named like a segment) is ignored and reported, and a gap between segments or before the
 // first one (a deleted or truncated file) is reported as a damaged range.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use crate::error::{Error, Result};
 use crate::files::Files;
@@ -22,6 +22,7 @@ use crate::manifest;
 use crate::record_batch::{
     BatchHeader, RecordBatch, BATCH_BYTES_MAX, BATCH_HEADER_SIZE, MAGIC, MAGIC_OFFSET,
 };
+use crate::sorted_map::SortedMap;
 use crate::store::{
     BatchBytes, BatchSlot, DamagedRange, OpenedPartition, PartitionKey, PartitionRecovery,
     SegmentSummary, Step, Store,
@@ -135,7 +136,7 @@ impl SegmentFile {
 }
 
 /// The checkpoint: each partition's log start (the first offset retention kept).
-fn encode_checkpoint(starts: &BTreeMap<String, i64>) -> Vec<u8> {
+fn encode_checkpoint(starts: &SortedMap<String, i64>) -> Vec<u8> {
     let mut payload = Vec::new();
     payload.extend_from_slice(&(starts.len() as u32).to_be_bytes());
     for (directory, start) in starts {
@@ -146,14 +147,14 @@ fn encode_checkpoint(starts: &BTreeMap<String, i64>) -> Vec<u8> {
     framed::encode(CHECKPOINT_MAGIC, FORMAT_VERSION, &payload)
 }
 
-fn decode_checkpoint(bytes: &[u8]) -> Result<BTreeMap<String, i64>> {
+fn decode_checkpoint(bytes: &[u8]) -> Result<SortedMap<String, i64>> {
     let corrupt = |reason: &str| Error::corrupt(format!("checkpoint: {reason}"));
     let payload =
         framed::decode(bytes, CHECKPOINT_MAGIC, FORMAT_VERSION).map_err(|r| corrupt(&r))?;
     let mut reader = Reader::new(payload);
     let truncated = |_| corrupt("cut short");
     let count = reader.u32().map_err(truncated)?;
-    let mut starts = BTreeMap::new();
+    let mut starts = SortedMap::new();
     for _ in 0..count {
         let length = reader.i16().map_err(truncated)? as u16 as usize;
         let name = std::str::from_utf8(reader.take(length).map_err(truncated)?)
@@ -239,9 +240,9 @@ fn decode_index(bytes: &[u8], base: i64) -> Option<(SegmentSummary, SparseIndex,
 pub struct FileStore {
     files: Box<dyn Files>,
     /// Open segments by partition directory, by base offset.
-    partitions: HashMap<String, BTreeMap<i64, SegmentFile>>,
+    partitions: HashMap<String, SortedMap<i64, SegmentFile>>,
     /// Log starts of the checkpoint (what retention deleted is not missing).
-    log_starts: BTreeMap<String, i64>,
+    log_starts: SortedMap<String, i64>,
     /// Segment files written since their last sync.
     dirty: HashSet<String>,
     /// Whether the root held a checkpoint at open; without one (a new log, or one written by
@@ -261,7 +262,7 @@ impl FileStore {
         FileStore {
             files,
             partitions: HashMap::new(),
-            log_starts: BTreeMap::new(),
+            log_starts: SortedMap::new(),
             dirty: HashSet::new(),
             checkpoint_found: false,
             checkpoint_dirty: false,
@@ -317,7 +318,7 @@ impl FileStore {
         if length != 0 {
             self.files.truncate(&segment.path, 0)?;
         }
-        let mut segments = BTreeMap::new();
+        let mut segments = SortedMap::new();
         segments.insert(base, segment);
         self.partitions.insert(directory.clone(), segments);
         if self.log_starts.get(&directory) != Some(&base) {
@@ -618,7 +619,7 @@ impl Store for FileStore {
         // end without a trusted index and found whole (then a gap after it is compaction's,
         // as brook 0.1 left them: 0.1 wrote no index to tell).
         // (And whether it was read as the active segment.)
-        let mut segments: BTreeMap<i64, (SegmentFile, usize, bool, bool)> = BTreeMap::new();
+        let mut segments: SortedMap<i64, (SegmentFile, usize, bool, bool)> = SortedMap::new();
         let last = *bases.last().unwrap_or(&0);
         for &base in &bases {
             let previous_end = segments
@@ -723,7 +724,7 @@ impl Store for FileStore {
             });
         }
         let active = *segments.keys().next_back().unwrap_or(&0);
-        let segments: BTreeMap<i64, SegmentFile> =
+        let segments: SortedMap<i64, SegmentFile> =
             segments.into_iter().map(|(base, s)| (base, s.0)).collect();
         // Sealed segments that had to be read get an index, so the next open need not.
         let sealed: Vec<i64> = segments.keys().copied().filter(|&b| b != active).collect();
@@ -1044,7 +1045,7 @@ impl Store for FileStore {
         }
         if strict {
             let mut dirty: Vec<String> = self.dirty.iter().cloned().collect();
-            dirty.sort();
+            dirty.sort_unstable();
             for path in dirty {
                 self.files.sync(&path)?;
                 self.dirty.remove(&path);
@@ -1107,7 +1108,7 @@ mod tests {
 
     #[test]
     fn checkpoints_round_trip_and_refuse_damage() {
-        let mut starts = BTreeMap::new();
+        let mut starts = SortedMap::new();
         starts.insert("orders-0".to_owned(), 42);
         starts.insert("__consumer_offsets-0".to_owned(), 0);
         let bytes = encode_checkpoint(&starts);

@@ -9,10 +9,10 @@
 // operation after a countdown, to test that I/O errors never lose acknowledged data.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::sorted_map::SortedMap;
 
 /// The operations the log needs from a file system. Paths are relative, "/"-separated, and
 /// already validated by the caller (no "..", no absolute paths).
@@ -52,7 +52,7 @@ struct MemoryFile {
 
 #[derive(Debug, Default)]
 struct MemoryFilesState {
-    files: BTreeMap<String, MemoryFile>,
+    files: SortedMap<String, MemoryFile>,
     /// Track `durable` images only when a test asks for crash simulation.
     track_durability: bool,
     locked: bool,
@@ -99,7 +99,7 @@ impl MemoryFiles {
     /// `torn(path, unsynced_len)` bytes of its unsynced tail. No lock is held in it.
     pub fn crash_image(&self, mut torn: impl FnMut(&str, usize) -> usize) -> MemoryFiles {
         let state = self.state.borrow();
-        let mut files = BTreeMap::new();
+        let mut files = SortedMap::new();
         for (path, file) in &state.files {
             let mut bytes = if file.live.starts_with(&file.durable) {
                 let unsynced = &file.live[file.durable.len()..];
@@ -199,7 +199,11 @@ fn missing(operation: &str, path: &str) -> Error {
 impl Files for MemoryFiles {
     fn open(&mut self, path: &str) -> Result<u64> {
         let mut state = self.begin("open", path)?;
-        Ok(state.files.entry(path.to_owned()).or_default().live.len() as u64)
+        Ok(state
+            .files
+            .get_or_insert_with(path.to_owned(), Default::default)
+            .live
+            .len() as u64)
     }
 
     fn append(&mut self, path: &str, data: &[u8]) -> Result<()> {
@@ -515,7 +519,7 @@ mod native {
                     names.push(name);
                 }
             }
-            names.sort();
+            names.sort_unstable();
             Ok(names)
         }
 

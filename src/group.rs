@@ -22,13 +22,14 @@
 // committed offset = next offset to read; under auto commit no record is handed over twice to
 // a group, and a revoked chunk's undelivered records go to the next owner.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use crate::assignor::{assign, Assignor, MemberSubscription, TopicPartition};
 use crate::consumer_offsets::{self, validate_group_id};
 use crate::error::{Error, ErrorKind, Result};
 use crate::partition::ReadOutcome;
 use crate::record_batch::RecordRef;
+use crate::sorted_map::{SortedMap, SortedSet};
 use crate::store::Step;
 
 /// A member's handle, unique for the life of the log.
@@ -201,9 +202,9 @@ struct Member {
     commit_processed: bool,
     offset_reset: OffsetReset,
     assignment: Vec<TopicPartition>,
-    positions: BTreeMap<TopicPartition, i64>,
-    pending_seeks: BTreeMap<TopicPartition, i64>,
-    paused: BTreeSet<TopicPartition>,
+    positions: SortedMap<TopicPartition, i64>,
+    pending_seeks: SortedMap<TopicPartition, i64>,
+    paused: SortedSet<TopicPartition>,
     /// Where the next poll starts in `assignment`, so that no partition starves the others.
     cursor: usize,
     /// Bumped whenever `assignment` changes, even if it changes back.
@@ -222,12 +223,12 @@ struct Group {
 /// The group state of a log.
 #[derive(Default)]
 pub(crate) struct Groups {
-    groups: BTreeMap<String, Group>,
+    groups: SortedMap<String, Group>,
     members: HashMap<MemberId, Member>,
     next_member: u64,
     next_lease: u64,
     /// (group, topic, partition) -> committed offset, mirrored from `__consumer_offsets`.
-    committed: BTreeMap<(String, String, u32), i64>,
+    committed: SortedMap<(String, String, u32), i64>,
     /// Commits written and not yet durable, in write order.
     pending: Vec<PendingCommit>,
     /// Per member slot: an epoch bumped by every seek, pause, resume and rebalance that
@@ -367,9 +368,9 @@ impl Groups {
                 commit_processed: options.commit_processed,
                 offset_reset: options.offset_reset,
                 assignment: Vec::new(),
-                positions: BTreeMap::new(),
-                pending_seeks: BTreeMap::new(),
-                paused: BTreeSet::new(),
+                positions: SortedMap::new(),
+                pending_seeks: SortedMap::new(),
+                paused: SortedSet::new(),
                 cursor: 0,
                 assignment_version: 0,
                 slot,
@@ -377,8 +378,7 @@ impl Groups {
             },
         );
         self.groups
-            .entry(options.group_id.clone())
-            .or_insert_with(|| Group {
+            .get_or_insert_with(options.group_id.clone(), || Group {
                 assignor: options.assignor,
                 generation: 0,
                 members: Vec::new(),
@@ -444,7 +444,7 @@ impl Groups {
         group.generation += 1;
         let assignor = group.assignor;
         let member_ids = group.members.clone();
-        let mut counts = BTreeMap::new();
+        let mut counts = SortedMap::new();
         for id in &member_ids {
             if let Some(member) = self.members.get(id) {
                 for topic in &member.topics {
@@ -557,7 +557,7 @@ impl Groups {
         topic: &str,
         src: &mut dyn Partitions,
     ) -> Result<()> {
-        let groups: BTreeSet<String> = self
+        let groups: SortedSet<String> = self
             .members
             .values()
             .filter(|m| m.topics.iter().any(|t| t == topic))
@@ -1190,7 +1190,7 @@ fn checked_subscription(topics: &[&str], src: &dyn Partitions) -> Result<Vec<Str
         }
         names.push(topic.to_owned());
     }
-    names.sort();
+    names.sort_unstable();
     names.dedup();
     Ok(names)
 }

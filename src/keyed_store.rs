@@ -21,6 +21,7 @@ use std::rc::Rc;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::record_batch::{BatchHeader, RecordBatch};
+use crate::sorted_map::SortedMap;
 use crate::store::{
     BatchBytes, BatchSlot, DamagedRange, OpenedPartition, PartitionKey, PartitionRecovery,
     SegmentSummary, Step, Store,
@@ -98,7 +99,7 @@ enum NextKey {
 #[derive(Default)]
 struct Loaded {
     /// Base offset -> bytes, until read.
-    bytes: BTreeMap<i64, Rc<Vec<u8>>>,
+    bytes: SortedMap<i64, Rc<Vec<u8>>>,
     /// Base offset -> (its next offset, what follows it). Bounded: cleared past LINKS_MAX.
     links: BTreeMap<i64, (i64, NextKey)>,
 }
@@ -107,9 +108,9 @@ const LINKS_MAX: usize = 100_000;
 
 #[derive(Default)]
 struct KeyedPartition {
-    segments: BTreeMap<i64, SegmentSummary>,
+    segments: SortedMap<i64, SegmentSummary>,
     /// Memory mode: every batch. Persisted: the batches not yet flushed (journal, in flight).
-    batches: BTreeMap<i64, Rc<Vec<u8>>>,
+    batches: SortedMap<i64, Rc<Vec<u8>>>,
     loaded: Loaded,
 }
 
@@ -141,8 +142,8 @@ pub struct KeyedStore {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KeyedImage {
     pub manifest: Option<Vec<u8>>,
-    pub segments: BTreeMap<BatchKey, SegmentSummary>,
-    pub batches: BTreeMap<BatchKey, Rc<Vec<u8>>>,
+    pub segments: SortedMap<BatchKey, SegmentSummary>,
+    pub batches: SortedMap<BatchKey, Rc<Vec<u8>>>,
 }
 
 /// A segment summary as stored (big-endian): next offset, size, max timestamp (i64::MIN: none),
@@ -740,8 +741,7 @@ impl Store for KeyedStore {
         }
         let summary = target
             .segments
-            .entry(segment.base_offset)
-            .or_insert(*segment);
+            .get_or_insert_with(segment.base_offset, || *segment);
         summary.add(
             next_offset,
             size as u64,

@@ -57,6 +57,7 @@ mod manifest;
 mod partition;
 mod partitioner;
 mod record_batch;
+mod sorted_map;
 mod store;
 mod topic;
 mod varint;

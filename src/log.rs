@@ -3,8 +3,6 @@
 // at a time). Everything a caller does goes through here, and every input is checked here
 // before any byte is written.
 
-use std::collections::BTreeMap;
-
 use crate::assignor::TopicPartition;
 use crate::cache::{BatchCache, CACHE_BYTES_DEFAULT};
 use crate::error::{Error, ErrorKind, Result};
@@ -16,6 +14,7 @@ use crate::manifest;
 use crate::partition::{Partition, ReadOutcome};
 use crate::partitioner::{Partitioner, PartitionerKind, SplitMix64};
 use crate::record_batch::{Record, RecordInput, RecordRef};
+use crate::sorted_map::SortedMap;
 use crate::store::{OpenedPartition, PartitionKey, PartitionRecovery, SegmentSummary, Step, Store};
 use crate::topic::{
     validate_partition_count, validate_topic_name, CleanupPolicy, TopicConfig, TopicInfo,
@@ -199,7 +198,7 @@ enum CommitsLoad {
 pub struct Log {
     pub(crate) store: Box<dyn Store>,
     pub(crate) clock: Box<dyn Clock>,
-    pub(crate) topics: BTreeMap<String, Topic>,
+    pub(crate) topics: SortedMap<String, Topic>,
     pub(crate) random: SplitMix64,
     /// Batches read for consumers, verified; None when the store holds them in memory.
     pub(crate) cache: Option<BatchCache>,
@@ -352,7 +351,7 @@ impl Log {
     }
 
     #[allow(clippy::type_complexity)]
-    fn load(store: &mut dyn Store) -> Result<(BTreeMap<String, Topic>, RecoveryReport, u32)> {
+    fn load(store: &mut dyn Store) -> Result<(SortedMap<String, Topic>, RecoveryReport, u32)> {
         let mut infos = match store.load_manifest()? {
             Some(bytes) => manifest::decode(&bytes)?,
             None => Vec::new(),
@@ -362,7 +361,7 @@ impl Log {
             store.create_partition(&PartitionKey::new(CONSUMER_OFFSETS_TOPIC, 0))?;
             store.store_manifest(&manifest::encode(&infos))?;
         }
-        let mut topics = BTreeMap::new();
+        let mut topics = SortedMap::new();
         let mut recovery = RecoveryReport::default();
         let mut next_id = 0u32;
         for info in infos {
@@ -732,8 +731,9 @@ impl Log {
         } = self;
         // The records first, the commits (__consumer_offsets) last: a commit is never written
         // ahead of what it commits.
-        let mut order: Vec<&mut Topic> = topics.values_mut().collect();
-        order.sort_by_key(|t| t.internal);
+        let (mut order, internal): (Vec<&mut Topic>, Vec<&mut Topic>) =
+            topics.values_mut().partition(|t| !t.internal);
+        order.extend(internal);
         let mut failure = None;
         'write: for topic in &mut order {
             let segment_bytes = topic.config.segment_bytes;
@@ -869,7 +869,7 @@ impl Log {
 /// The log's partitions as its groups see them (`group::Partitions`): the topics, the store
 /// and the cache, borrowed apart from the groups.
 struct LogPartitions<'a> {
-    topics: &'a mut BTreeMap<String, Topic>,
+    topics: &'a mut SortedMap<String, Topic>,
     store: &'a mut dyn Store,
     cache: Option<&'a mut BatchCache>,
     clock: &'a dyn Clock,
@@ -942,7 +942,7 @@ impl Partitions for LogPartitions<'_> {
 }
 
 fn watermarks_of(
-    topics: &BTreeMap<String, Topic>,
+    topics: &SortedMap<String, Topic>,
     topic: &str,
     partition: u32,
 ) -> Result<(i64, i64)> {

@@ -8,8 +8,6 @@
 // offsets are contiguous from 0; readers never see what is not durable; a failed flush fails
 // every send queued behind it, and the offsets after the durable end are handed out again.
 
-use std::collections::BTreeMap;
-
 use brook::{
     FileStore, FlushStatus, KeyedImage, KeyedStore, Log, LogOptions, ManualClock, MemoryFiles,
     Message, PartitionerKind, RecordInput, Step, TopicConfig, FETCH_BYTES_MAX,
@@ -36,7 +34,7 @@ fn supply(store: &KeyedStore, image: &KeyedImage) {
 /// Opens a log over the durable image, as the bindings do (loads answered until it is open).
 fn open_keyed(image: &KeyedImage) -> (Log, KeyedStore) {
     let store = KeyedStore::persisted(KeyedImage {
-        batches: BTreeMap::new(),
+        batches: Default::default(),
         ..image.clone()
     });
     let mut log = Log::open_started(Box::new(store.clone()), options()).unwrap();
@@ -236,7 +234,7 @@ proptest! {
                             // Refused (quota): everything not durable fails; the log reloads.
                             log.flush_completed(false);
                             model.fail();
-                            let reloaded = KeyedStore::persisted(KeyedImage { batches: BTreeMap::new(), ..image.clone() });
+                            let reloaded = KeyedStore::persisted(KeyedImage { batches: Default::default(), ..image.clone() });
                             log.replace_store(Box::new(reloaded.clone())).unwrap();
                             store = reloaded;
                             while log.finish_open().unwrap() == Step::Pending {
@@ -411,7 +409,7 @@ fn a_refused_big_flush_then_a_small_one_loses_nothing_acknowledged() {
     assert_eq!(log.flush(true).unwrap(), FlushStatus::Busy);
     log.flush_completed(false);
     let reloaded = KeyedStore::persisted(KeyedImage {
-        batches: BTreeMap::new(),
+        batches: Default::default(),
         ..image.clone()
     });
     log.replace_store(Box::new(reloaded.clone())).unwrap();
@@ -511,7 +509,7 @@ fn compaction_of_a_partition_larger_than_the_cache_resumes_across_loads() {
     // Reopened with no cache at all: every batch must be loaded to be read.
     (log, store) = {
         let keyed = KeyedStore::persisted(KeyedImage {
-            batches: BTreeMap::new(),
+            batches: Default::default(),
             ..image.clone()
         });
         let options = LogOptions {

@@ -49,7 +49,7 @@ fn from_host(operation: &str, path: &str, error: JsValue) -> Error {
     let message = js_sys::Reflect::get(&error, &JsValue::from_str("message"))
         .ok()
         .and_then(|m| m.as_string())
-        .unwrap_or_else(|| format!("{error:?}"));
+        .unwrap_or_else(|| crate::bindings::interop::describe(&error));
     match code.as_str() {
         "LOG_LOCKED" => Error::new(ErrorKind::LogLocked, message),
         "ENOSPC" | "EDQUOT" | "QUOTA_EXCEEDED" => Error::new(
@@ -113,7 +113,7 @@ impl Files for JsHostStorage {
             .host
             .list(directory)
             .map_err(|e| from_host("list", directory, e))?;
-        names.sort();
+        names.sort_unstable();
         Ok(names)
     }
 

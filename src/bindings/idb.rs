@@ -7,7 +7,6 @@
 // the log; its `complete` event is the durability point, so a flush is all or nothing.
 // `indexedDB` is looked up lazily, so this module loads in Node too.
 
-use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use js_sys::{Array, JsString, Promise, Reflect, Uint8Array};
@@ -25,6 +24,7 @@ use crate::keyed_store::{
     check_stored_batch, decode_summary, encode_summary, summarize_segment, BatchKey, BatchRun,
     Change, KeyedImage, Load, LOAD_BATCHES_MAX,
 };
+use crate::sorted_map::SortedMap;
 use crate::store::{PartitionKey, PartitionRecovery, SegmentSummary};
 
 /// 2: segment values are summaries (this engine). brook 0.1 opens version 1 and so fails
@@ -221,7 +221,7 @@ pub struct Opened {
     pub image: KeyedImage,
     /// Summaries computed from a 0.1 store's batches, to be written with the next flush.
     pub migrated: Vec<(PartitionKey, SegmentSummary)>,
-    pub recovery: BTreeMap<PartitionKey, PartitionRecovery>,
+    pub recovery: SortedMap<PartitionKey, PartitionRecovery>,
 }
 
 /// Reads the manifest and the segment summaries. A segment stored the 0.1 way (its value is
@@ -248,14 +248,13 @@ pub async fn load(db: &IdbDatabase) -> Result<Opened, JsValue> {
             ..KeyedImage::default()
         },
         migrated: Vec::new(),
-        recovery: BTreeMap::new(),
+        recovery: SortedMap::new(),
     };
-    let mut older: BTreeMap<PartitionKey, Vec<i64>> = BTreeMap::new();
-    let mut all: BTreeMap<PartitionKey, Vec<i64>> = BTreeMap::new();
+    let mut older: SortedMap<PartitionKey, Vec<i64>> = SortedMap::new();
+    let mut all: SortedMap<PartitionKey, Vec<i64>> = SortedMap::new();
     for (key, value) in keys.iter().zip(values.iter()) {
         let Some(key) = parse_key(&key) else { continue };
-        all.entry(key.partition.clone())
-            .or_default()
+        all.get_or_insert_with(key.partition.clone(), Default::default)
             .push(key.base_offset);
         match value.dyn_ref::<Uint8Array>().map(Uint8Array::to_vec) {
             Some(bytes) => match decode_summary(key.base_offset, &bytes) {
@@ -263,13 +262,11 @@ pub async fn load(db: &IdbDatabase) -> Result<Opened, JsValue> {
                     opened.image.segments.insert(key, summary);
                 }
                 None => older
-                    .entry(key.partition)
-                    .or_default()
+                    .get_or_insert_with(key.partition, Default::default)
                     .push(key.base_offset),
             },
             None => older
-                .entry(key.partition)
-                .or_default()
+                .get_or_insert_with(key.partition, Default::default)
                 .push(key.base_offset),
         }
     }
@@ -307,7 +304,9 @@ pub async fn load(db: &IdbDatabase) -> Result<Opened, JsValue> {
                 lower = keys.get(keys.length() - 1);
                 lower_open = true;
             }
-            let recovery = opened.recovery.entry(partition.clone()).or_default();
+            let recovery = opened
+                .recovery
+                .get_or_insert_with(partition.clone(), Default::default);
             let summary = summarize_segment(&partition, base, &checked, end, recovery);
             opened.image.segments.insert(
                 BatchKey {

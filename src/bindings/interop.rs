@@ -61,8 +61,12 @@ pub fn describe(value: &JsValue) -> String {
         let shown: String = text.chars().take(40).collect();
         return format!("{shown:?} (a string)");
     }
-    if let Some(number) = value.as_f64() {
-        return format!("{number}");
+    if value.as_f64().is_some() {
+        // JS's own rendering: Rust's float formatting would add 14 KiB of wasm for messages.
+        return js_sys::Number::from(value.clone())
+            .to_string_with_radix(10)
+            .map(String::from)
+            .unwrap_or_else(|_| "a number".into());
     }
     if let Some(flag) = value.as_bool() {
         return format!("{flag} (a boolean)");
