@@ -54,6 +54,10 @@ export async function deliver(source, { eachMessage, eachBatch, onError }, commi
           await handle(lease);
         } catch (error) {
           failure = { error };
+          // What handlers finished before the failure is committed (as KafkaJS does), so that
+          // the failed record is the first one delivered again. A failing commit only means
+          // more is delivered again; the handler's error is the one reported.
+          if (commits.processed) await source.commitHanded().catch(() => {});
         }
         // Given back after a failing handler too; the handler's error is the one reported.
         try {

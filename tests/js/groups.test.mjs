@@ -268,6 +268,28 @@ test("a failing handler stops the loop; without auto commit a later run delivers
   await log.close();
 });
 
+test("a failing handler under auto commit of processed records: what it finished is committed, durably, when onError hears", async (t) => {
+  const log = await openWithTopic(t, 1);
+  await fillPartitions(log, "orders", 1, 5);
+  // A threshold larger than the chunk: nothing is due before the failure.
+  const consumer = log.consumer({ groupId: "fragile", autoCommitThreshold: 1000 });
+  await consumer.subscribe({ topic: "orders", fromBeginning: true });
+  const committed = [];
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      if (message.offset === 2) throw new Error("cannot process 2");
+    },
+    onError: () => committed.push(log.lag({ groupId: "fragile", topic: "orders" })[0].committed),
+  });
+  await eventually(() => committed.length === 1);
+  assert.deepEqual(committed, [2], "0 and 1 were handled: the group resumes at 2");
+  const seen = [];
+  await consumer.run({ eachMessage: async ({ message }) => void seen.push(message.offset) });
+  await eventually(() => seen.length === 3);
+  assert.deepEqual(seen, [2, 3, 4]);
+  await log.close();
+});
+
 test("eachBatch gets one partition's run of records with its high watermark", async (t) => {
   const log = await openWithTopic(t, 2);
   await fillPartitions(log, "orders", 2, 3);
