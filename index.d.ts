@@ -19,6 +19,8 @@ export type BrookErrorCode =
   | "IO_ERROR"
   | "UNKNOWN_MEMBER_ID"
   | "REBALANCE_IN_PROGRESS"
+  | "NON_EMPTY_GROUP"
+  | "GROUP_ID_NOT_FOUND"
   | "UNSUPPORTED";
 
 export class BrookError extends Error {
@@ -258,6 +260,8 @@ export interface TopicPartitions {
 export interface Consumer {
   /** Joins the group on the first call; later calls add topics. */
   subscribe(subscription: ConsumerSubscription): Promise<void>;
+  /** Its member id in the group (as in describeGroup); null while it is not a member. */
+  readonly memberId: number | null;
   /** Resolves once the loop runs; it runs until disconnect(), close() or an error. */
   run(config: ConsumerRunConfig): Promise<void>;
   /** Pull style: the messages available now (possibly none). Not while run() is active. */
@@ -296,8 +300,15 @@ export class Log {
   lag(request: { groupId: string; topic: string }): Array<Omit<PartitionLag, "topic">>;
   /** A group's live members and their partitions; undefined when it has none. */
   describeGroup(groupId: string): GroupDescription | undefined;
-  /** Ids of the groups with live members. */
-  groups(): string[];
+  /** Ids of the groups with live members; with includeEmpty also of groups that have only
+   * committed offsets (Kafka's ListGroups). */
+  groups(options?: { includeEmpty?: boolean }): string[];
+  /** Sets the committed offsets (each the next offset to read) of a group without live
+   * members; NON_EMPTY_GROUP while it has some. Resolves once durable. */
+  setOffsets(request: { groupId: string; offsets: TopicPartitionOffset[] }): Promise<void>;
+  /** Deletes the committed offsets of a group without live members (NON_EMPTY_GROUP while it
+   * has some, GROUP_ID_NOT_FOUND when it has none). Resolves once durable. */
+  deleteGroup(groupId: string): Promise<void>;
   producer(options?: ProducerOptions): Producer;
   consumer(options: ConsumerOptions): Consumer;
   /** Stops every consumer loop, flushes and releases the log (its lock). Idempotent; every
@@ -319,7 +330,9 @@ export class RemoteLog {
   maintain(): Promise<number>;
   lag(request: { groupId: string; topic: string }): Promise<Array<Omit<PartitionLag, "topic">>>;
   describeGroup(groupId: string): Promise<GroupDescription | undefined>;
-  groups(): Promise<string[]>;
+  groups(options?: { includeEmpty?: boolean }): Promise<string[]>;
+  setOffsets(request: { groupId: string; offsets: TopicPartitionOffset[] }): Promise<void>;
+  deleteGroup(groupId: string): Promise<void>;
   producer(options?: ProducerOptions): Producer;
   consumer(options: ConsumerOptions): RemoteConsumer;
   close(): Promise<void>;

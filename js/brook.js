@@ -5,7 +5,7 @@
 // which storages exist (see createApi).
 
 import { BrookError, invalidArgument, translate } from "./errors.js";
-import { checkedText, describe, readOptions, readPlain } from "./args.js";
+import { checkedBoolean, checkedText, describe, readArray, readOptions, readPlain } from "./args.js";
 import { Consumer } from "./consumer.js";
 import { Producer } from "./producer.js";
 import { OpenLog, translated } from "./open-log.js";
@@ -181,9 +181,33 @@ export function createApi({
       return this.#log.invoke((wasm) => wasm.describeGroup(groupId));
     }
 
-    /** Ids of the groups with live members. */
-    groups() {
-      return this.#log.invoke((wasm) => wasm.groups());
+    /** Ids of the groups with live members; with `{ includeEmpty: true }` also of groups
+     * that have only committed offsets (Kafka's ListGroups). */
+    groups(options) {
+      const { includeEmpty = false } = readOptions(options, "groups options", ["includeEmpty"]);
+      checkedBoolean(includeEmpty, "includeEmpty");
+      return this.#log.invoke((wasm) => (includeEmpty ? wasm.knownGroups() : wasm.groups()));
+    }
+
+    /** Sets the committed offsets `[{ topic, partition, offset }]` (each the next offset to
+     * read) of a group that has no live members — NON_EMPTY_GROUP while it has some. Resolves
+     * once durable (KafkaJS's admin.setOffsets). */
+    async setOffsets(request) {
+      this.#log.assertOpen();
+      const { groupId, offsets } = readOptions(request, "setOffsets", ["groupId", "offsets"]);
+      checkedText(groupId, "groupId");
+      const list = readArray(offsets, "offsets", 100_000).map((item, index) => readPlain(item, `offsets[${index}]`));
+      this.#log.invoke((wasm) => wasm.setGroupOffsets(groupId, list));
+      await this.#log.durable();
+    }
+
+    /** Deletes the committed offsets of a group that has no live members (NON_EMPTY_GROUP
+     * while it has some; GROUP_ID_NOT_FOUND when it has none). Resolves once durable. */
+    async deleteGroup(groupId) {
+      this.#log.assertOpen();
+      checkedText(groupId, "groupId");
+      this.#log.invoke((wasm) => wasm.deleteGroup(groupId));
+      await this.#log.durable();
     }
 
     /** Applies retention and compaction where due; resolves with the segments changed. */

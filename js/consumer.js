@@ -125,6 +125,12 @@ export class Consumer {
     }
   }
 
+  /** This consumer's member id in its group (describeGroup's memberId); null when it is not a
+   * member (before subscribe, after disconnect, after a failed handler made it leave). */
+  get memberId() {
+    return this.#member;
+  }
+
   /** Joins the group on the first call; later calls add topics (the group rebalances). */
   async subscribe(subscription) {
     this.#log.assertOpen();

@@ -75,7 +75,9 @@ export function serveLog(name, log, releaseServing = () => {}) {
     maintain: () => log.maintain(),
     lag: (request) => log.lag(request),
     describeGroup: (groupId) => log.describeGroup(groupId),
-    groups: () => log.groups(),
+    groups: (options) => log.groups(options),
+    setOffsets: (request) => log.setOffsets(request),
+    deleteGroup: (groupId) => log.deleteGroup(groupId),
     send: ({ partitioner, request }) => {
       const key = partitioner ?? "default";
       if (!producers.has(key)) producers.set(key, log.producer(partitioner ? { partitioner } : undefined));
@@ -473,8 +475,16 @@ export class RemoteLog {
     return this.#either((log) => log.describeGroup(groupId), () => this.call("describeGroup", groupId));
   }
 
-  groups() {
-    return this.#either((log) => log.groups(), () => this.call("groups"));
+  groups(options) {
+    return this.#either((log) => log.groups(options), () => this.call("groups", options));
+  }
+
+  setOffsets(request) {
+    return this.#either((log) => log.setOffsets(request), () => this.call("setOffsets", request));
+  }
+
+  deleteGroup(groupId) {
+    return this.#either((log) => log.deleteGroup(groupId), () => this.call("deleteGroup", groupId));
   }
 
   producer({ partitioner } = {}) {

@@ -24,6 +24,10 @@ pub enum ErrorKind {
     Io,
     UnknownMember,
     RebalanceInProgress,
+    /// A group with live members cannot be changed from outside (its offsets set, deleted).
+    NonEmptyGroup,
+    /// A group that has nothing to act on (no committed offsets to delete).
+    GroupIdNotFound,
     /// The runtime lacks what a feature needs (a browser without Web Locks, ...).
     Unsupported,
 }
@@ -48,6 +52,8 @@ impl ErrorKind {
             ErrorKind::Io => "IO_ERROR",
             ErrorKind::UnknownMember => "UNKNOWN_MEMBER_ID",
             ErrorKind::RebalanceInProgress => "REBALANCE_IN_PROGRESS",
+            ErrorKind::NonEmptyGroup => "NON_EMPTY_GROUP",
+            ErrorKind::GroupIdNotFound => "GROUP_ID_NOT_FOUND",
             ErrorKind::Unsupported => "UNSUPPORTED",
         }
     }

@@ -125,8 +125,9 @@ pub(crate) trait Partitions {
         bytes_max: u64,
         visit: &mut dyn FnMut(&RecordRef<'_>),
     ) -> Result<Step<ReadOutcome>>;
-    /// Appends commit records (key, value) to `__consumer_offsets`; their offsets there.
-    fn append_commits(&mut self, records: &[(Vec<u8>, Vec<u8>)]) -> Result<Vec<i64>>;
+    /// Appends commit records (key, value; no value: the commit is deleted) to
+    /// `__consumer_offsets`; their offsets there.
+    fn append_commits(&mut self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<Vec<i64>>;
     fn now_ms(&self) -> i64;
 }
 
@@ -138,7 +139,8 @@ pub(crate) struct PendingCommit {
     pub(crate) group: String,
     pub(crate) topic: String,
     pub(crate) partition: u32,
-    pub(crate) offset: i64,
+    /// None: the commit is deleted (a tombstone, written when its group is deleted).
+    pub(crate) offset: Option<i64>,
 }
 
 /// One partition's progress for a group.
@@ -1071,22 +1073,40 @@ impl Groups {
         entries: &[(TopicPartition, i64)],
         src: &mut dyn Partitions,
     ) -> Result<()> {
+        let entries: Vec<(TopicPartition, Option<i64>)> = entries
+            .iter()
+            .map(|(tp, offset)| (tp.clone(), Some(*offset)))
+            .collect();
+        self.write_commit_records(group, &entries, src)
+    }
+
+    /// Appends commits or deletions (None) to `__consumer_offsets` as one batch.
+    fn write_commit_records(
+        &mut self,
+        group: &str,
+        entries: &[(TopicPartition, Option<i64>)],
+        src: &mut dyn Partitions,
+    ) -> Result<()> {
         let now = src.now_ms();
-        let changed: Vec<&(TopicPartition, i64)> = entries
+        let changed: Vec<&(TopicPartition, Option<i64>)> = entries
             .iter()
             .filter(|((topic, partition), offset)| {
-                self.latest_commit(group, topic, *partition) != Some(*offset)
+                self.latest_commit(group, topic, *partition) != *offset
             })
             .collect();
         if changed.is_empty() {
             return Ok(());
         }
-        let records: Vec<(Vec<u8>, Vec<u8>)> = changed
+        let records: Vec<(Vec<u8>, Option<Vec<u8>>)> = changed
             .iter()
             .map(|((topic, partition), offset)| {
-                let (mut key, mut value) = (Vec::new(), Vec::new());
+                let mut key = Vec::new();
                 consumer_offsets::encode_key(&mut key, group, topic, *partition);
-                consumer_offsets::encode_value(&mut value, *offset, now);
+                let value = offset.map(|offset| {
+                    let mut value = Vec::new();
+                    consumer_offsets::encode_value(&mut value, offset, now);
+                    value
+                });
                 (key, value)
             })
             .collect();
@@ -1103,6 +1123,97 @@ impl Groups {
         Ok(())
     }
 
+    /// Refuses to change a group from outside while it has live members: they would not
+    /// hear of it (Kafka refuses the same).
+    fn check_no_members(&self, group_id: &str, what: &str) -> Result<()> {
+        validate_group_id(group_id)?;
+        match self.groups.get(group_id) {
+            Some(group) if !group.members.is_empty() => Err(Error::new(
+                ErrorKind::NonEmptyGroup,
+                format!("cannot {what} of group {group_id:?}: it has {} live member(s); disconnect them first", group.members.len()),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Sets a group's committed offsets from outside it (KafkaJS's admin.setOffsets), for a
+    /// group without live members; `offset` is the next to read, from 0 to the high watermark.
+    pub(crate) fn set_offsets(
+        &mut self,
+        group_id: &str,
+        offsets: &[(&str, u32, i64)],
+        src: &mut dyn Partitions,
+    ) -> Result<()> {
+        self.check_no_members(group_id, "set the offsets")?;
+        let mut entries = Vec::with_capacity(offsets.len());
+        for &(topic, partition, offset) in offsets {
+            let (_, internal) = src.topic_shape(topic)?;
+            if internal {
+                return Err(Error::invalid_argument(format!(
+                    "{topic:?} is internal: its offsets are not a group's to set"
+                )));
+            }
+            let (_, high) = src.watermarks(topic, partition)?;
+            if offset < 0 || offset > high {
+                return Err(Error::new(
+                    ErrorKind::OffsetOutOfRange,
+                    format!("cannot set offset {offset} of partition {partition} of {topic:?}: its high watermark is {high}"),
+                ));
+            }
+            entries.push(((topic.to_owned(), partition), offset));
+        }
+        self.write_commits(group_id, &entries, src)
+    }
+
+    /// Deletes every committed offset of a group without live members (KafkaJS's
+    /// admin.deleteGroups): tombstones in `__consumer_offsets`, so that a reopen agrees.
+    pub(crate) fn delete_group(&mut self, group_id: &str, src: &mut dyn Partitions) -> Result<()> {
+        self.check_no_members(group_id, "delete the commits")?;
+        let mut held: SortedSet<TopicPartition> = self
+            .committed
+            .keys()
+            .filter(|(group, _, _)| group == group_id)
+            .map(|(_, topic, partition)| (topic.clone(), *partition))
+            .collect();
+        held.extend(
+            self.pending
+                .iter()
+                .filter(|c| c.group == group_id)
+                .map(|c| (c.topic.clone(), c.partition)),
+        );
+        let deletions: Vec<(TopicPartition, Option<i64>)> = held
+            .into_iter()
+            .filter(|(topic, partition)| self.latest_commit(group_id, topic, *partition).is_some())
+            .map(|tp| (tp, None))
+            .collect();
+        if deletions.is_empty() {
+            return Err(Error::new(
+                ErrorKind::GroupIdNotFound,
+                format!("group {group_id:?} has no committed offsets to delete"),
+            ));
+        }
+        self.write_commit_records(group_id, &deletions, src)
+    }
+
+    /// Ids of groups with live members or committed offsets (durable or on their way), sorted.
+    pub(crate) fn known_names(&self) -> Vec<String> {
+        let mut names: SortedSet<String> = self.groups.keys().cloned().collect();
+        for (group, topic, partition) in self.committed.keys() {
+            if self.latest_commit(group, topic, *partition).is_some() {
+                names.insert(group.clone());
+            }
+        }
+        for c in &self.pending {
+            if self
+                .latest_commit(&c.group, &c.topic, c.partition)
+                .is_some()
+            {
+                names.insert(c.group.clone());
+            }
+        }
+        names.into_iter().collect()
+    }
+
     /// The group's committed offset of a partition (the next offset to read), if any.
     pub(crate) fn committed(&self, group_id: &str, topic: &str, partition: u32) -> Option<i64> {
         self.committed
@@ -1116,8 +1227,7 @@ impl Groups {
             .iter()
             .rev()
             .find(|c| c.group == group_id && c.topic == topic && c.partition == partition)
-            .map(|c| c.offset)
-            .or_else(|| self.committed(group_id, topic, partition))
+            .map_or_else(|| self.committed(group_id, topic, partition), |c| c.offset)
     }
 
     /// `__consumer_offsets` became durable up to `end`: the commits written below it apply.
@@ -1127,10 +1237,11 @@ impl Groups {
                 .into_iter()
                 .partition(|c| c.record_offset < end);
         for commit in durable {
-            self.committed.insert(
-                (commit.group, commit.topic, commit.partition),
-                commit.offset,
-            );
+            let key = (commit.group, commit.topic, commit.partition);
+            match commit.offset {
+                Some(offset) => self.committed.insert(key, offset),
+                None => self.committed.remove(&key),
+            };
         }
         self.pending = pending;
     }

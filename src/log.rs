@@ -917,7 +917,7 @@ impl Partitions for LogPartitions<'_> {
         )
     }
 
-    fn append_commits(&mut self, records: &[(Vec<u8>, Vec<u8>)]) -> Result<Vec<i64>> {
+    fn append_commits(&mut self, records: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<Vec<i64>> {
         let now = self.clock.now_ms();
         let topic = self
             .topics
@@ -927,7 +927,7 @@ impl Partitions for LogPartitions<'_> {
         for (key, value) in records {
             let record = RecordInput {
                 key: Some(key),
-                value: Some(value),
+                value: value.as_deref(),
                 ..RecordInput::default()
             };
             offsets.push(topic.partitions[0].append(std::iter::once(&record), now)?);
@@ -1056,6 +1056,31 @@ impl Log {
     /// Group ids with live members, sorted.
     pub fn groups(&self) -> Vec<String> {
         self.groups.names()
+    }
+
+    /// Group ids with live members or committed offsets, sorted (Kafka's ListGroups).
+    pub fn known_groups(&self) -> Vec<String> {
+        self.groups.known_names()
+    }
+
+    /// Sets the committed offsets of a group that has no live members (each the next offset
+    /// to read); `NON_EMPTY_GROUP` while it has some. Durable with the next flush.
+    pub fn set_group_offsets(
+        &mut self,
+        group_id: &str,
+        offsets: &[(&str, u32, i64)],
+    ) -> Result<()> {
+        self.check_open()?;
+        let (groups, mut partitions) = self.split();
+        groups.set_offsets(group_id, offsets, &mut partitions)
+    }
+
+    /// Deletes the committed offsets of a group that has no live members; `GROUP_ID_NOT_FOUND`
+    /// when it has none. Durable with the next flush.
+    pub fn delete_group(&mut self, group_id: &str) -> Result<()> {
+        self.check_open()?;
+        let (groups, mut partitions) = self.split();
+        groups.delete_group(group_id, &mut partitions)
     }
 
     /// Sets where the member next reads a partition of a subscribed topic.

@@ -249,6 +249,87 @@ fn commits_survive_close_and_reopen() {
 }
 
 #[test]
+fn an_empty_group_has_its_offsets_set_and_deleted_from_outside_and_a_reopen_agrees() {
+    let (storage, mut log) = setup(2, 4);
+    let member = log
+        .join_group(options("g", false, Assignor::Range), &["t"])
+        .unwrap();
+    log.commit(member, &[("t", 0, 1)]).unwrap();
+    log.flush(true).unwrap();
+    // While the group has a live member, outsiders change nothing.
+    let refused = log.set_group_offsets("g", &[("t", 0, 3)]).unwrap_err();
+    assert_eq!(refused.code(), "NON_EMPTY_GROUP");
+    assert_eq!(log.delete_group("g").unwrap_err().code(), "NON_EMPTY_GROUP");
+    log.leave_group(member).unwrap();
+    assert_eq!(log.groups(), Vec::<String>::new());
+    assert_eq!(log.known_groups(), vec!["g".to_owned()]);
+
+    // Offsets are checked as a commit's are: the topic's partitions, 0..=high watermark.
+    for (topic, partition, offset, code) in [
+        ("t", 0, 5, "OFFSET_OUT_OF_RANGE"),
+        ("t", 0, -1, "OFFSET_OUT_OF_RANGE"),
+        ("t", 2, 0, "INVALID_PARTITION"),
+        ("nope", 0, 0, "UNKNOWN_TOPIC"),
+        ("__consumer_offsets", 0, 0, "INVALID_ARGUMENT"),
+    ] {
+        let error = log
+            .set_group_offsets("g", &[(topic, partition, offset)])
+            .unwrap_err();
+        assert_eq!(error.code(), code, "{topic} {partition} {offset}");
+    }
+    assert_eq!(
+        log.set_group_offsets("", &[]).unwrap_err().code(),
+        "INVALID_ARGUMENT"
+    );
+    log.set_group_offsets("g", &[("t", 0, 3), ("t", 1, 4)])
+        .unwrap();
+    log.set_group_offsets("fresh", &[("t", 1, 2)]).unwrap();
+    log.flush(true).unwrap();
+    log.close().unwrap();
+
+    let mut log = open(&storage);
+    assert_eq!(log.committed("g", "t", 0), Some(3));
+    assert_eq!(log.committed("g", "t", 1), Some(4));
+    assert_eq!(log.known_groups(), vec!["fresh".to_owned(), "g".to_owned()]);
+    // A member of the group starts where the offsets were set.
+    let member = log
+        .join_group(options("g", false, Assignor::Range), &["t"])
+        .unwrap();
+    let got = drain(&mut log, member);
+    assert_eq!(
+        got.iter().map(|g| (g.0, g.1)).collect::<Vec<_>>(),
+        vec![(0, 3)]
+    );
+    log.leave_group(member).unwrap();
+
+    log.delete_group("g").unwrap();
+    // Deleted at once for this log's readers of commits, and for good after a reopen.
+    assert_eq!(
+        log.delete_group("g").unwrap_err().code(),
+        "GROUP_ID_NOT_FOUND"
+    );
+    log.flush(true).unwrap();
+    assert_eq!(log.committed("g", "t", 0), None);
+    assert_eq!(log.known_groups(), vec!["fresh".to_owned()]);
+    log.close().unwrap();
+    let mut log = open(&storage);
+    assert_eq!(
+        (log.committed("g", "t", 0), log.committed("g", "t", 1)),
+        (None, None)
+    );
+    assert_eq!(log.committed("fresh", "t", 1), Some(2));
+    assert_eq!(
+        log.delete_group("g").unwrap_err().code(),
+        "GROUP_ID_NOT_FOUND"
+    );
+    // The deleted group starts over from its reset policy (earliest here).
+    let member = log
+        .join_group(options("g", false, Assignor::Range), &["t"])
+        .unwrap();
+    assert_eq!(drain(&mut log, member).len(), 8);
+}
+
+#[test]
 fn cooperative_rebalance_keeps_positions_eager_restarts_from_commits() {
     for (assignor, expected_restart) in [
         (Assignor::CooperativeSticky, false),

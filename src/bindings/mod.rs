@@ -613,6 +613,32 @@ impl WasmLog {
     pub fn groups(&self) -> Vec<String> {
         self.log.groups()
     }
+
+    /// Groups with live members or committed offsets.
+    #[wasm_bindgen(js_name = knownGroups)]
+    pub fn known_groups(&self) -> Vec<String> {
+        self.log.known_groups()
+    }
+
+    /// Sets `[{ topic, partition, offset }]` as the commits of a group without live members.
+    #[wasm_bindgen(js_name = setGroupOffsets)]
+    pub fn set_group_offsets(&mut self, group_id: JsValue, offsets: JsValue) -> JsResult<()> {
+        let group_id = string(&group_id, "groupId")?;
+        let entries = commit_offsets(&offsets)?;
+        let borrowed: Vec<(&str, u32, i64)> = entries
+            .iter()
+            .map(|(t, p, o)| (t.as_str(), *p, *o))
+            .collect();
+        self.log
+            .set_group_offsets(&group_id, &borrowed)
+            .map_err(to_js)
+    }
+
+    #[wasm_bindgen(js_name = deleteGroup)]
+    pub fn delete_group(&mut self, group_id: JsValue) -> JsResult<()> {
+        let group_id = string(&group_id, "groupId")?;
+        self.log.delete_group(&group_id).map_err(to_js)
+    }
 }
 
 /// The wasm memory, for views of the delivery tables.

@@ -133,6 +133,12 @@ function callSites(log) {
   sites.offsets = (value) => log.offsets(value);
   objectSite("lag", ["groupId", "topic"], { groupId: "g", topic: "t" }, (request) => log.lag(request));
   sites.describeGroup = (value) => log.describeGroup(value);
+  objectSite("groups", ["includeEmpty"], {}, (options) => log.groups(options));
+  objectSite("setOffsets", ["groupId", "offsets"], { groupId: "idle", offsets: [] }, (request) => log.setOffsets(request));
+  objectSite("setOffsets entry", ["topic", "partition", "offset"], { topic: "t", partition: 0, offset: 0 }, (entry) =>
+    log.setOffsets({ groupId: "idle", offsets: [entry] }),
+  );
+  sites.deleteGroup = (value) => log.deleteGroup(value);
   objectSite("producer", ["partitioner"], {}, (options) => log.producer(options));
   objectSite("consumer", ["groupId", "autoCommit", "assignor", "fromBeginning", "maxRecords", "maxBytes"], { groupId: "g" }, async (options) =>
     log.consumer(options),
