@@ -90,6 +90,32 @@ test("Node ESM app: file storage through the installed package", () => {
   assert.ok(readdirSync(data).includes("inventory-1"), "segments are on disk");
 });
 
+// KafkaJS's getting-started calls through brook/kafkajs, as an app that moved from KafkaJS has them.
+const kafkaStory = `
+  const kafka = new Kafka({ clientId: "my-app", brokers: ["localhost:9092"], logLevel: logLevel.NOTHING });
+  const producer = kafka.producer();
+  await producer.connect();
+  const sent = await producer.send({ topic: "test-topic", messages: [{ key: "k1", value: "Hello KafkaJS user!" }] });
+  const consumer = kafka.consumer({ groupId: "test-group" });
+  await consumer.connect();
+  await consumer.subscribe({ topic: "test-topic", fromBeginning: true });
+  const message = await new Promise((resolve) => consumer.run({ eachMessage: async ({ message }) => resolve(message) }));
+  const result = { sent: sent[0].baseOffset, offset: message.offset, key: message.key.toString(), value: message.value.toString(), isUint8Array: message.value instanceof Uint8Array };
+  await consumer.disconnect();
+  await producer.disconnect();
+`;
+const kafkaExpected = { sent: "0", offset: "0", key: "k1", value: "Hello KafkaJS user!", isUint8Array: true };
+
+test("Node ESM app: brook/kafkajs runs KafkaJS's getting-started calls, with Buffers", () => {
+  writeFileSync(join(app, "kafka-app.mjs"), `
+    import { Kafka, logLevel } from "brook/kafkajs";
+    ${kafkaStory}
+    result.isBuffer = Buffer.isBuffer(message.value);
+    console.log(JSON.stringify(result));
+  `);
+  assert.deepEqual(JSON.parse(run("node", ["kafka-app.mjs"], app)), { ...kafkaExpected, isBuffer: true });
+});
+
 const browserPage = (importMap) => `<!doctype html><meta charset="utf-8"><title>brook</title><link rel="icon" href="data:,">
   ${importMap}
   <script type="module">
@@ -160,6 +186,22 @@ for (const engine of enginesUnderTest()) {
     const importMap = `<script type="importmap">{ "imports": { "brook": "./node_modules/brook/js/browser.js" } }</script>`;
     writeFileSync(join(app, "index.html"), browserPage(importMap));
     assert.deepEqual(await resultOfPage(engine, app, "index.html"), expected);
+  });
+
+  test(`plain browser page in ${engine}: brook/kafkajs, bytes whose toString() decodes UTF-8`, async () => {
+    const importMap = `<script type="importmap">{ "imports": { "brook/kafkajs": "./node_modules/brook/js/kafkajs-browser.js" } }</script>`;
+    writeFileSync(join(app, "kafka.html"), `<!doctype html><meta charset="utf-8"><title>brook</title><link rel="icon" href="data:,">
+      ${importMap}
+      <script type="module">
+        import { Kafka, logLevel } from "brook/kafkajs";
+        try {
+          ${kafkaStory}
+          window.__result = result;
+        } catch (error) {
+          window.__result = { error: String(error && error.stack || error) };
+        }
+      </script>`);
+    assert.deepEqual(await resultOfPage(engine, app, "kafka.html"), kafkaExpected);
   });
 
   test(`Vite build of an app that imports brook, in ${engine}`, async () => {
