@@ -57,11 +57,11 @@ export async function startRedis() {
   return { port, stop: stopper(child) };
 }
 
-/** The Tansu broker from .tools (memory storage), listening on a free port. */
-export async function startTansu() {
+/** The Tansu broker from .tools (memory storage), listening on `port` (default: a free one). */
+export async function startTansu(port) {
   const binary = fileURLToPath(new URL("../../.tools/tansu", import.meta.url));
   if (!existsSync(binary)) throw new Error(`${binary} is missing; run scripts/setup.sh, which installs it`);
-  const port = await freePort();
+  port ??= await freePort();
   const url = `tcp://127.0.0.1:${port}`;
   const env = { ...process.env };
   for (const name of ["STORAGE_ENGINE", "LISTENER_URL", "ADVERTISED_LISTENER_URL"]) delete env[name];

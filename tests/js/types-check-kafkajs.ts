@@ -37,3 +37,16 @@ async function main(): Promise<void> {
 }
 
 void main;
+
+import { bridge } from "../../bridge.js";
+
+async function mirror(log: Log): Promise<void> {
+  const up = bridge({ log, kafka: { brokers: ["127.0.0.1:9092"] }, topics: ["orders", { topic: "a", kafkaTopic: "b" }], direction: "both" });
+  up.on("state", (state) => void (state === "retrying"));
+  const { up: lag } = await up.lag();
+  const behind: number = lag.reduce((n, p) => n + p.lag, 0);
+  void behind;
+  await up.stop();
+}
+
+void mirror;
