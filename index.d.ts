@@ -49,6 +49,34 @@ export interface LogOptions {
   cacheBytes?: number;
 }
 
+export interface SyncOptions {
+  /** The relay's shared secret. */
+  token: string;
+  topics: string[];
+  /** The consumer group whose commits say what went up (default "brook-sync"). */
+  groupId?: string;
+  /** This device's id at the relay (default: a random one, kept in localStorage). */
+  clientId?: string;
+  /** Records per upload up to about this many bytes (default 1 MiB). */
+  maxRequestBytes?: number;
+  /** Backoff while offline: from initialMs (500), doubling, at most maxMs (30,000). */
+  retry?: { initialMs?: number; maxMs?: number };
+}
+
+export interface Sync {
+  /** "syncing", "offline" (retrying), "refused" (the relay said no: a token, a size; retrying
+   * slowly), "stopped". */
+  readonly state: "syncing" | "offline" | "refused" | "stopped";
+  readonly lastError: unknown;
+  on(event: "state", listener: (state: Sync["state"]) => void): () => void;
+  on(event: "error", listener: (error: unknown) => void): () => void;
+  stop(): Promise<void>;
+}
+
+/** Uploads `topics` of `log` to the relay at `relayUrl` (brook/relay), each partition in
+ * order, committing what the relay acknowledged: offline, records wait in the log. */
+export function syncTo(log: Log, relayUrl: string, options: SyncOptions): Sync;
+
 /** Browsers: deletes the IndexedDB database of a named log (close the log first). */
 export function deleteLog(name: string): Promise<void>;
 

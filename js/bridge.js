@@ -14,7 +14,8 @@
 
 import { Buffer } from "node:buffer";
 import { BrookError, invalidArgument } from "./errors.js";
-import { checkedFunction, describe, readArray, readOptions } from "./args.js";
+import { describe, readArray, readOptions } from "./args.js";
+import { Listeners } from "./listeners.js";
 
 /** The header that marks a mirrored record, and where it went. */
 export const BRIDGE_HEADER = "x-brook-bridge";
@@ -53,7 +54,7 @@ export class Bridge {
   #retry;
   #state = "connecting";
   #lastError = null;
-  #listeners = new Map();
+  #listeners = new Listeners("bridge", ["state", "error", "topicRecreated"]);
   #stopping = false;
   #stopped;
   #wake = null;
@@ -117,23 +118,11 @@ export class Bridge {
    * ({ topic, kafkaTopic }: the topic was gone from Kafka while brook had sent it records —
    * a broker that lost its data —, so it was created again and is sent again from the start). */
   on(event, listener) {
-    if (!["state", "error", "topicRecreated"].includes(event)) {
-      throw invalidArgument(`bridge events are "state", "error" and "topicRecreated", got ${describe(event)}`);
-    }
-    checkedFunction(listener, "listener");
-    if (!this.#listeners.has(event)) this.#listeners.set(event, new Set());
-    this.#listeners.get(event).add(listener);
-    return () => this.#listeners.get(event).delete(listener);
+    return this.#listeners.on(event, listener);
   }
 
   #emit(event, payload) {
-    for (const listener of this.#listeners.get(event) ?? []) {
-      try {
-        listener(payload);
-      } catch {
-        // A listener's failure is not the bridge's.
-      }
-    }
+    this.#listeners.emit(event, payload);
   }
 
   #setState(state) {

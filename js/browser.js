@@ -182,3 +182,4 @@ async function isServed(name) {
 }
 
 export { BrookError, RemoteLog };
+export { syncTo } from "./sync.js";

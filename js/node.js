@@ -225,3 +225,4 @@ export async function deleteLog(name) {
     `deleteLog(${JSON.stringify(name)}) is for IndexedDB logs in browsers; in Node remove the log's directory`,
   );
 }
+export { syncTo } from "./sync.js";

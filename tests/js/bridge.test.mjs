@@ -10,6 +10,7 @@ import { Log } from "../../js/node.js";
 import { BRIDGE_HEADER, bridge } from "../../js/bridge.js";
 import { startTansu } from "../../bench/lib/servers.mjs";
 import { eventually, spawnFixture, tempDir } from "./helpers.mjs";
+import { assertPartitionsInOrder, readKafka } from "../lib/kafka.mjs";
 
 const TIMEOUT = { timeout: 120_000 };
 /** A Tansu group join takes about half the session timeout. */
@@ -20,31 +21,6 @@ function kafkaOf(broker) {
   return new Kafka({ clientId: "test", brokers: [broker], logLevel: logLevel.NOTHING, retry: { retries: 2 } });
 }
 
-/** Reads `topic` from Kafka with a fresh group until `count` records came; returns them. */
-async function readKafka(broker, topic, count, timeoutMs = 60_000) {
-  const consumer = kafkaOf(broker).consumer({ groupId: `reader-${Math.random()}`, sessionTimeout: 6000, heartbeatInterval: 1000 });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  const seen = [];
-  await consumer.run({
-    eachMessage: async ({ partition, message }) => {
-      seen.push({
-        partition,
-        offset: Number(message.offset),
-        key: message.key?.toString() ?? null,
-        value: message.value?.toString() ?? null,
-        timestamp: Number(message.timestamp),
-        headers: Object.fromEntries(Object.entries(message.headers).map(([k, v]) => [k, v.toString()])),
-      });
-    },
-  });
-  try {
-    await eventually(() => seen.length >= count, timeoutMs);
-  } finally {
-    await consumer.disconnect();
-  }
-  return seen;
-}
 
 function keyed(count, from = 0) {
   return Array.from({ length: count }, (_, i) => ({
@@ -191,16 +167,7 @@ test("a bridge killed mid-stream and started again loses nothing; partitions kee
   const seen = await readKafka(tansu.broker, "orders", 3000);
   const values = new Set(seen.map((r) => r.value));
   assert.equal(values.size, 3000, "every record reached Kafka");
-  for (const partition of [0, 1, 2]) {
-    // First occurrences in Kafka's order are brook's order (a resend repeats a tail).
-    const firsts = [];
-    const had = new Set();
-    for (const r of seen.filter((s) => s.partition === partition).sort((a, b) => a.offset - b.offset)) {
-      if (!had.has(r.value)) firsts.push(Number(r.value.slice(1)));
-      had.add(r.value);
-    }
-    assert.deepEqual(firsts, [...firsts].sort((a, b) => a - b), `partition ${partition} in order`);
-  }
+  assertPartitionsInOrder(seen, 3);
 });
 
 test("a broker restarted without its data: the bridge retries, re-creates the topic and sends it again", TIMEOUT, async (t) => {

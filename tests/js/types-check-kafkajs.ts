@@ -50,3 +50,16 @@ async function mirror(log: Log): Promise<void> {
 }
 
 void mirror;
+
+import { startRelay } from "../../relay.js";
+import { syncTo } from "../../index.js";
+
+async function upload(log: Log): Promise<void> {
+  const relay = await startRelay({ kafka: { brokers: ["127.0.0.1:9092"] }, token: "0123456789abcdef", port: 0 });
+  const sync = syncTo(log, relay.url, { token: "0123456789abcdef", topics: ["orders"] });
+  sync.on("state", (state) => void (state === "offline"));
+  await sync.stop();
+  await relay.close();
+}
+
+void upload;
