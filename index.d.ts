@@ -331,6 +331,9 @@ export class Log {
   /** Ids of the groups with live members; with includeEmpty also of groups that have only
    * committed offsets (Kafka's ListGroups). */
   groups(options?: { includeEmpty?: boolean }): string[];
+  /** Deletes a topic, its records and every group's commits of it; resolves once durable.
+   * A live group member subscribed to it: NON_EMPTY_GROUP. */
+  deleteTopic(topic: string): Promise<void>;
   /** Sets the committed offsets (each the next offset to read) of a group without live
    * members; NON_EMPTY_GROUP while it has some. Resolves once durable. */
   setOffsets(request: { groupId: string; offsets: TopicPartitionOffset[] }): Promise<void>;
@@ -361,6 +364,7 @@ export class RemoteLog {
   groups(options?: { includeEmpty?: boolean }): Promise<string[]>;
   setOffsets(request: { groupId: string; offsets: TopicPartitionOffset[] }): Promise<void>;
   deleteGroup(groupId: string): Promise<void>;
+  deleteTopic(topic: string): Promise<void>;
   producer(options?: ProducerOptions): Producer;
   consumer(options: ConsumerOptions): RemoteConsumer;
   close(): Promise<void>;

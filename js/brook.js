@@ -157,6 +157,32 @@ export function createApi({
       }
     }
 
+    /** Deletes a topic, its records and every group's commits of it (KafkaJS's
+     * admin.deleteTopics); resolves once durable. Sends to it that have not resolved are
+     * waited for; a group member subscribed to it makes it NON_EMPTY_GROUP. */
+    async deleteTopic(topic) {
+      this.#log.assertOpen();
+      checkedText(topic, "topic");
+      // Its records must be durable first (the core refuses otherwise), and its groups'
+      // commits are deleted, durably, before the topic is (the core answers false until then).
+      for (let round = 0; ; round++) {
+        await this.#log.durable();
+        let deleted = false;
+        try {
+          deleted = this.#log.invoke((wasm) => wasm.deleteTopic(topic));
+        } catch (error) {
+          if (round >= 100 || !(error instanceof BrookError && error.code === "INVALID_ARGUMENT" && /not durable yet/.test(error.message))) throw error;
+        }
+        if (deleted) break;
+        if (round >= 100) throw new BrookError("IO_ERROR", `deleteTopic ${JSON.stringify(topic)}: its commits did not become durable`);
+      }
+      try {
+        await this.#log.durable();
+      } finally {
+        this.#log.notify();
+      }
+    }
+
     /** The user's topics with their configuration. */
     topics() {
       return this.#log.invoke((wasm) => wasm.topics(false));

@@ -209,6 +209,7 @@ class Instrumentation {
 // ---- what every client (producer, consumer, admin) shares ----
 
 const KAFKA = Symbol("the client's Kafka");
+const FORGET_TOPIC = Symbol("forgets that a topic exists");
 const LOG = Symbol("the client's log, null while not connected");
 const EMIT = Symbol("emits an instrumentation event");
 const CONNECTED = Symbol("called with the log as the client connects");
@@ -447,6 +448,11 @@ export function createKafka({ Log, bytes }) {
       await log.close();
     }
 
+    /** A topic deleted: the next use creates it again. */
+    [FORGET_TOPIC](topic) {
+      this.#knownTopics.delete(topic);
+    }
+
     /** `topic`, created (with numPartitions) if it does not exist and auto creation is on. */
     async ensureTopic(log, topic, autoCreate) {
       if (!autoCreate || typeof topic !== "string" || this.#knownTopics.has(topic)) return;
@@ -545,7 +551,16 @@ export function createKafka({ Log, bytes }) {
           const converted = readArray(messages, "messages", 100_000).map((message, index) =>
             toBrookMessage(message, index, this.#partitioner, topic, partitionMetadata),
           );
-          const placed = await this.#producer.send({ topic, messages: converted });
+          let placed;
+          try {
+            placed = await this.#producer.send({ topic, messages: converted });
+          } catch (error) {
+            // Deleted since this Kafka saw it (Log.deleteTopic): created again, as on first use.
+            if (!(this.#autoCreate && error instanceof BrookError && error.code === "UNKNOWN_TOPIC")) throw error;
+            this[KAFKA][FORGET_TOPIC](topic);
+            await this[KAFKA].ensureTopic(log, topic, true);
+            placed = await this.#producer.send({ topic, messages: converted });
+          }
           results.push(...perPartition(log, topic, placed));
         }
         return results;
@@ -1063,8 +1078,13 @@ export function createKafka({ Log, bytes }) {
       return true;
     }
 
-    async deleteTopics() {
-      throw notImplemented("admin.deleteTopics", "brook does not delete topics yet; retention (retentionMs, retentionBytes) bounds what a topic keeps");
+    async deleteTopics(request) {
+      const log = this.#connected();
+      const { topics } = readOptions(request, "deleteTopics", ["topics", "timeout"]);
+      for (const topic of readArray(topics, "topics", 10_000)) {
+        await log.deleteTopic(topic);
+        this[KAFKA][FORGET_TOPIC](topic);
+      }
     }
 
     async deleteTopicRecords() {

@@ -77,6 +77,7 @@ export function serveLog(name, log, releaseServing = () => {}) {
     describeGroup: (groupId) => log.describeGroup(groupId),
     groups: (options) => log.groups(options),
     setOffsets: (request) => log.setOffsets(request),
+    deleteTopic: (topic) => log.deleteTopic(topic),
     deleteGroup: (groupId) => log.deleteGroup(groupId),
     send: ({ partitioner, request }) => {
       const key = partitioner ?? "default";
@@ -477,6 +478,11 @@ export class RemoteLog {
 
   groups(options) {
     return this.#either((log) => log.groups(options), () => this.call("groups", options));
+  }
+
+  async deleteTopic(topic) {
+    await this.#either((log) => log.deleteTopic(topic), () => this.call("deleteTopic", topic));
+    await this.#refresh();
   }
 
   setOffsets(request) {

@@ -1195,6 +1195,49 @@ impl Groups {
         self.write_commit_records(group_id, &deletions, src)
     }
 
+    /// A group with a live member subscribed to `topic`, if any.
+    pub(crate) fn subscriber_group(&self, topic: &str) -> Option<String> {
+        self.members
+            .values()
+            .find(|m| m.topics.iter().any(|t| t == topic))
+            .map(|m| m.group.clone())
+    }
+
+    /// Deletes every group's commits of `topic` (it is being deleted): tombstones, so that a
+    /// new topic of that name starts without them, now and after a reopen. True while any
+    /// commit of it, or its deletion, is not durable yet.
+    pub(crate) fn delete_topic_commits(
+        &mut self,
+        topic: &str,
+        src: &mut dyn Partitions,
+    ) -> Result<bool> {
+        let mut by_group: SortedMap<String, Vec<(TopicPartition, Option<i64>)>> = SortedMap::new();
+        let held: SortedSet<(String, u32)> = self
+            .committed
+            .keys()
+            .filter(|(_, t, _)| t == topic)
+            .map(|(g, _, p)| (g.clone(), *p))
+            .chain(
+                self.pending
+                    .iter()
+                    .filter(|c| c.topic == topic)
+                    .map(|c| (c.group.clone(), c.partition)),
+            )
+            .collect();
+        for (group, partition) in held {
+            if self.latest_commit(&group, topic, partition).is_some() {
+                by_group
+                    .get_or_insert_with(group, Vec::new)
+                    .push(((topic.to_owned(), partition), None));
+            }
+        }
+        for (group, deletions) in by_group {
+            self.write_commit_records(&group, &deletions, src)?;
+        }
+        let durable_left = self.committed.keys().any(|(_, t, _)| t == topic);
+        Ok(durable_left || self.pending.iter().any(|c| c.topic == topic))
+    }
+
     /// Ids of groups with live members or committed offsets (durable or on their way), sorted.
     pub(crate) fn known_names(&self) -> Vec<String> {
         let mut names: SortedSet<String> = self.groups.keys().cloned().collect();

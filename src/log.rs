@@ -578,6 +578,66 @@ impl Log {
         groups.rebalance_subscribers(name, &mut partitions)
     }
 
+    /// Deletes a topic, its records and every group's commits of it (Kafka's DeleteTopics).
+    /// Refused for the internal topic, while a live group member subscribes to it
+    /// (NON_EMPTY_GROUP: disconnect it first), and while records of it wait for a flush
+    /// (INVALID_ARGUMENT: once its sends resolved). The manifest without the topic is the
+    /// commit point; storage a crash leaves after it is replaced by the next topic of its name.
+    ///
+    /// Two steps, so that a crash never leaves commits of a deleted topic for a new topic of
+    /// its name: while groups have commits of it, this deletes them (tombstones) and answers
+    /// false — flush, then call again; once none are left it deletes the topic and answers
+    /// true. A crash between the steps leaves the topic whole, without its groups' commits.
+    pub fn delete_topic(&mut self, name: &str) -> Result<bool> {
+        self.check_open()?;
+        let topic = self.topic(name)?;
+        if topic.internal {
+            return Err(Error::invalid_argument(format!(
+                "{name:?} is internal and cannot be deleted"
+            )));
+        }
+        if topic
+            .partitions
+            .iter()
+            .any(|p| p.has_pending() || p.durable_end() < p.high_watermark())
+        {
+            return Err(Error::invalid_argument(format!(
+                "records of {name:?} are not durable yet; delete it once its sends have resolved"
+            )));
+        }
+        if let Some(group) = self.groups.subscriber_group(name) {
+            return Err(Error::new(
+                ErrorKind::NonEmptyGroup,
+                format!("group {group:?} has live members subscribed to {name:?}; disconnect them before deleting it"),
+            ));
+        }
+        let (groups, mut partitions) = self.split();
+        if groups.delete_topic_commits(name, &mut partitions)? {
+            return Ok(false);
+        }
+        let infos: Vec<_> = self
+            .topic_infos(true)
+            .into_iter()
+            .filter(|info| info.name != name)
+            .collect();
+        self.store.store_manifest(&manifest::encode(&infos))?;
+        let Some(removed) = self.topics.remove(name) else {
+            return Ok(true);
+        };
+        let mut failure = None;
+        for partition in &removed.partitions {
+            if let Some(cache) = self.cache.as_mut() {
+                cache.remove_range(partition.id(), i64::MIN, i64::MAX);
+            }
+            // The manifest no longer lists them: a failure here leaves storage that the next
+            // topic of this name replaces, never records that come back.
+            if let Err(error) = self.store.remove_partition(partition.key()) {
+                failure.get_or_insert(error);
+            }
+        }
+        failure.map_or(Ok(true), Err)
+    }
+
     pub(crate) fn topic(&self, name: &str) -> Result<&Topic> {
         self.topics
             .get(name)

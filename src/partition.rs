@@ -138,6 +138,11 @@ impl Partition {
         }
     }
 
+    /// Its number in the log (the cache's key), never reused.
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
     pub fn key(&self) -> &PartitionKey {
         &self.key
     }

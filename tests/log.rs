@@ -2,8 +2,9 @@
 // locking, errors, and recovery from crashes and corrupt tails, checked against a model.
 
 use brook::{
-    partition_for_key, CleanupPolicy, Error, FileStore, Files, FsFiles, Header, Log, LogOptions,
-    ManualClock, MemoryFiles, Message, PartitionerKind, Record, RecordInput, Step, TopicConfig,
+    partition_for_key, Assignor, CleanupPolicy, ConsumerOptions, Error, FileStore, Files, FsFiles,
+    Header, Log, LogOptions, ManualClock, MemoryFiles, Message, OffsetReset, PartitionerKind,
+    Record, RecordInput, Step, TopicConfig,
 };
 use proptest::prelude::*;
 
@@ -944,6 +945,147 @@ fn a_failed_topic_creation_or_growth_leaves_no_trace_even_after_reopen() {
             assert!(fail_at < 2000, "creation never succeeded");
         }
     }
+}
+
+#[test]
+fn a_deleted_topic_is_gone_with_its_commits_whole_or_not_at_all_even_when_its_deletion_fails() {
+    // Fail at every I/O step of deleting "t" (records in 3 partitions, a group's commits);
+    // then crash and reopen. "t" is either all there (records and commits) or gone with its
+    // commits — never half — and "u" is untouched; once gone, a new "t" starts empty.
+    let mut fail_at = 0;
+    loop {
+        let storage = MemoryFiles::with_crash_simulation();
+        let mut log = open(&storage).unwrap();
+        log.create_topic("t", 3, TopicConfig::default()).unwrap();
+        log.create_topic("u", 1, TopicConfig::default()).unwrap();
+        let mut producer = log.producer(PartitionerKind::Default);
+        for partition in 0..3 {
+            log.send(
+                &mut producer,
+                "t",
+                &[to_partition(partition, b"a"), to_partition(partition, b"b")],
+            )
+            .unwrap();
+        }
+        log.send(&mut producer, "u", &[to_partition(0, b"kept")])
+            .unwrap();
+        let member = log
+            .join_group(
+                ConsumerOptions {
+                    group_id: "g".into(),
+                    auto_commit: false,
+                    commit_processed: false,
+                    assignor: Assignor::Range,
+                    offset_reset: OffsetReset::Earliest,
+                },
+                &["t"],
+            )
+            .unwrap();
+        log.flush(true).unwrap();
+        log.commit(member, &[("t", 0, 2), ("t", 1, 1)]).unwrap();
+        log.flush(true).unwrap();
+        let refused = log.delete_topic("t").unwrap_err();
+        assert_eq!(
+            log.committed("g", "t", 0),
+            Some(2),
+            "a refusal deletes nothing"
+        );
+        assert_eq!(
+            refused.code(),
+            "NON_EMPTY_GROUP",
+            "a live member subscribes to it"
+        );
+        log.leave_group(member).unwrap();
+        assert_eq!(
+            log.delete_topic("__consumer_offsets").unwrap_err().code(),
+            "INVALID_ARGUMENT"
+        );
+        assert_eq!(
+            log.delete_topic("nope").unwrap_err().code(),
+            "UNKNOWN_TOPIC"
+        );
+
+        storage.fail_after(fail_at);
+        let result = delete_fully(&mut log, "t");
+        storage.heal();
+        let deleted_here = log.partition_count("t").is_err();
+        std::mem::forget(log); // a crash: no close
+        let crashed = storage.crash_image(|_, unsynced| unsynced / 2);
+        let mut log = open(&crashed).unwrap();
+        let label = format!("step {fail_at} ({result:?})");
+        match log.partition_count("t") {
+            Ok(count) => {
+                assert!(
+                    result.is_err(),
+                    "{label}: a deletion that succeeded came back"
+                );
+                assert_eq!(count, 3, "{label}");
+                let highs: Vec<i64> = log.offsets("t").unwrap().iter().map(|o| o.high).collect();
+                assert_eq!(highs, vec![2, 2, 2], "{label}: all its records");
+                // Its groups' commits: all there, or all deleted (the first step).
+                let commits = (log.committed("g", "t", 0), log.committed("g", "t", 1));
+                assert!(
+                    commits == (Some(2), Some(1)) || commits == (None, None),
+                    "{label}: {commits:?}"
+                );
+            }
+            Err(error) => {
+                assert_eq!(error.code(), "UNKNOWN_TOPIC", "{label}");
+                assert!(deleted_here, "{label}: gone after the crash, not before");
+                assert_eq!(
+                    (log.committed("g", "t", 0), log.committed("g", "t", 1)),
+                    (None, None),
+                    "{label}: commits gone too"
+                );
+                log.create_topic("t", 3, TopicConfig::default()).unwrap();
+                let highs: Vec<i64> = log.offsets("t").unwrap().iter().map(|o| o.high).collect();
+                assert_eq!(highs, vec![0, 0, 0], "{label}: a new t starts empty");
+            }
+        }
+        let kept = read_durable(&mut log, "u", 0, 0, 10).unwrap();
+        assert_eq!(kept.len(), 1, "{label}: u untouched");
+        if result.is_ok() {
+            assert!(fail_at > 0, "some step must be able to fail");
+            break;
+        }
+        fail_at += 1;
+        assert!(fail_at < 500, "deletion never succeeded");
+    }
+}
+
+#[test]
+fn a_topic_with_records_not_yet_durable_is_deleted_only_after_they_are() {
+    let storage = MemoryFiles::new();
+    let mut log = open(&storage).unwrap();
+    log.create_topic("t", 1, TopicConfig::default()).unwrap();
+    let mut producer = log.producer(PartitionerKind::Default);
+    log.send(&mut producer, "t", &[to_partition(0, b"pending")])
+        .unwrap();
+    let error = log.delete_topic("t").unwrap_err();
+    assert_eq!(error.code(), "INVALID_ARGUMENT");
+    assert!(
+        error.message().contains("not durable yet"),
+        "{}",
+        error.message()
+    );
+    log.flush(true).unwrap();
+    assert!(
+        log.delete_topic("t").unwrap(),
+        "no commits: deleted at once"
+    );
+    assert_eq!(log.topics(false).len(), 0);
+}
+
+/// Deletes a topic as the bindings do: commits first, flushed, then the topic.
+fn delete_fully(log: &mut Log, topic: &str) -> Result<(), Error> {
+    for _ in 0..10 {
+        log.flush(true)?;
+        if log.delete_topic(topic)? {
+            log.flush(true)?;
+            return Ok(());
+        }
+    }
+    panic!("{topic} was never deleted");
 }
 
 proptest! {

@@ -553,3 +553,55 @@ fn compaction_of_a_partition_larger_than_the_cache_resumes_across_loads() {
     }
     assert_eq!(log.offsets("t").unwrap()[0].high, 600);
 }
+
+#[test]
+fn a_topic_deleted_in_the_keyed_store_is_gone_after_a_reload_and_a_new_one_of_its_name_starts_empty(
+) {
+    // IndexedDB's store: the deletion is journalled (manifest, segments, batches) and lands
+    // with one flush; a reload from the durable image agrees, with no batch of it left.
+    let mut image = KeyedImage::default();
+    let (mut log, store) = open_keyed(&image);
+    let flush = |log: &mut Log, image: &mut KeyedImage| {
+        while log.flush(true).unwrap() == FlushStatus::Started {
+            image.apply(&store.take_flush().unwrap());
+            store.flush_done();
+            log.flush_completed(true);
+        }
+    };
+    log.create_topic("t", 2, TopicConfig::default()).unwrap();
+    log.create_topic("kept", 1, TopicConfig::default()).unwrap();
+    let mut producer = log.producer(PartitionerKind::Default);
+    for topic in ["t", "kept"] {
+        let message = Message {
+            record: RecordInput {
+                value: Some(b"v"),
+                ..Default::default()
+            },
+            partition: Some(0),
+        };
+        log.send(&mut producer, topic, &[message]).unwrap();
+    }
+    flush(&mut log, &mut image);
+    let batches_before = image.batches.len();
+    for _ in 0..10 {
+        if log.delete_topic("t").unwrap() {
+            break;
+        }
+        flush(&mut log, &mut image);
+    }
+    flush(&mut log, &mut image);
+    assert!(
+        image.batches.len() < batches_before,
+        "t's batch is gone from the image"
+    );
+    let (mut reloaded, _store) = open_keyed(&image);
+    assert_eq!(
+        reloaded.partition_count("t").unwrap_err().code(),
+        "UNKNOWN_TOPIC"
+    );
+    assert_eq!(reloaded.offsets("kept").unwrap()[0].high, 1);
+    reloaded
+        .create_topic("t", 2, TopicConfig::default())
+        .unwrap();
+    assert_eq!(reloaded.offsets("t").unwrap()[0].high, 0);
+}

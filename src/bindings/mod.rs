@@ -274,6 +274,13 @@ impl WasmLog {
         self.log.create_partitions(&topic, count).map_err(to_js)
     }
 
+    /// False: its groups' commits were deleted first; flush, then call again.
+    #[wasm_bindgen(js_name = deleteTopic)]
+    pub fn delete_topic(&mut self, topic: JsValue) -> JsResult<bool> {
+        let topic = string(&topic, "topic")?;
+        self.log.delete_topic(&topic).map_err(to_js)
+    }
+
     pub fn topics(&self, include_internal: bool) -> JsResult<JsValue> {
         self.log.check_open().map_err(to_js)?;
         let topics = self.log.topics(include_internal);

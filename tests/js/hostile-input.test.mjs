@@ -139,6 +139,7 @@ function callSites(log) {
     log.setOffsets({ groupId: "idle", offsets: [entry] }),
   );
   sites.deleteGroup = (value) => log.deleteGroup(value);
+  sites.deleteTopic = (value) => log.deleteTopic(value);
   objectSite("producer", ["partitioner"], {}, (options) => log.producer(options));
   objectSite("consumer", ["groupId", "autoCommit", "assignor", "fromBeginning", "maxRecords", "maxBytes"], { groupId: "g" }, async (options) =>
     log.consumer(options),

@@ -436,8 +436,25 @@ test("admin: topics, metadata, offsets, groups, and the calls brook refuses with
   assert.deepEqual((await admin.listGroups()).groups, []);
   assert.deepEqual(await admin.fetchOffsets({ groupId: "g" }), []);
 
+  // deleteTopics: gone with its commits; a send creates it again, empty.
+  await admin.setOffsets({ groupId: "g", topic: "b", partitions: [{ partition: 2, offset: "2" }] });
+  await admin.deleteTopics({ topics: ["b"] });
+  assert.deepEqual((await admin.listTopics()).sort(), ["a"]);
+  assert.deepEqual(await admin.fetchOffsets({ groupId: "g" }), []);
+  const autoProducer = kafka.producer();
+  await autoProducer.connect();
+  await autoProducer.send({ topic: "b", messages: [{ value: "again" }] });
+  assert.deepEqual(await admin.fetchTopicOffsets("b"), [{ partition: 0, offset: "1", high: "1", low: "0" }]);
+  const running = kafka.consumer({ groupId: "busy" });
+  await running.connect();
+  await running.subscribe({ topic: "b" });
+  await running.run({ eachMessage: async () => {} });
+  await rejectsWith(admin.deleteTopics({ topics: ["b"] }), (e) => assert.equal(e.brookCode, "NON_EMPTY_GROUP"));
+  await running.disconnect();
+  await autoProducer.disconnect();
+
   assert.deepEqual(await admin.describeCluster(), { brokers: [{ nodeId: 0, host: "brook", port: 0 }], controller: 0, clusterId: "brook" });
-  for (const call of ["deleteTopics", "deleteTopicRecords", "fetchTopicOffsetsByTimestamp", "describeConfigs", "alterConfigs", "createAcls", "describeAcls", "deleteAcls", "alterPartitionReassignments", "listPartitionReassignments"]) {
+  for (const call of ["deleteTopicRecords", "fetchTopicOffsetsByTimestamp", "describeConfigs", "alterConfigs", "createAcls", "describeAcls", "deleteAcls", "alterPartitionReassignments", "listPartitionReassignments"]) {
     await rejectsWith(admin[call]({}), (e) => {
       assert.ok(e instanceof KafkaJSNotImplemented, call);
       assert.equal(e.brookCode, "UNSUPPORTED", call);
