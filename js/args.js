@@ -125,6 +125,16 @@ export function checkedBoolean(value, name) {
   return value;
 }
 
+/** Sets `object[name] = value` as an own field: a header named "__proto__" would otherwise
+ * replace the object's prototype and vanish. */
+export function setOwn(object, name, value) {
+  if (name === "__proto__") {
+    Object.defineProperty(object, name, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    object[name] = value;
+  }
+}
+
 /** Every enumerable own field of `value` (at most `fieldsMax`), read once into a fresh object
  * without a prototype; which names are allowed is the core's to say. */
 export function readPlain(value, what, fieldsMax = 64) {

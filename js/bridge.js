@@ -14,7 +14,7 @@
 
 import { Buffer } from "node:buffer";
 import { BrookError, invalidArgument } from "./errors.js";
-import { describe, readArray, readOptions } from "./args.js";
+import { describe, readArray, readOptions, setOwn } from "./args.js";
 import { Listeners } from "./listeners.js";
 
 /** The header that marks a mirrored record, and where it went. */
@@ -290,7 +290,7 @@ export class Bridge {
         for (const message of messages) {
           if (message.headers[BRIDGE_HEADER] !== undefined) continue; // mirrored from Kafka
           const headers = { [BRIDGE_HEADER]: "up" };
-          for (const [name, value] of Object.entries(message.headers)) headers[name] = bytes(value) ?? Buffer.alloc(0);
+          for (const [name, value] of Object.entries(message.headers)) setOwn(headers, name, bytes(value) ?? Buffer.alloc(0));
           out.push({ key: bytes(message.key), value: bytes(message.value), headers, timestamp: String(message.timestamp), partition });
         }
         if (out.length > 0) await send({ topic: kafkaTopic.get(topic), acks: -1, messages: out });
@@ -319,7 +319,7 @@ export class Bridge {
           const headers = { [BRIDGE_HEADER]: "down" };
           for (const [name, value] of Object.entries(message.headers ?? {})) {
             // brook keeps one value per header name: of a repeated header, the last one.
-            headers[name] = Array.isArray(value) ? value[value.length - 1] : value;
+            setOwn(headers, name, Array.isArray(value) ? value[value.length - 1] : value);
           }
           out.push({ key: message.key, value: message.value, headers, timestamp: Number(message.timestamp), partition });
         }

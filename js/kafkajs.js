@@ -6,7 +6,7 @@
 // call and how brook answers it.
 
 import { BrookError, invalidArgument } from "./errors.js";
-import { checkedFunction, describe, guarded, readArray, readOptions } from "./args.js";
+import { checkedFunction, describe, guarded, readArray, readOptions, setOwn } from "./args.js";
 
 // ---- errors, as KafkaJS names them ----
 
@@ -808,7 +808,7 @@ export function createKafka({ Log, bytes }) {
       const headers = {};
       for (const name of Object.keys(message.headers)) {
         const value = message.headers[name];
-        headers[name] = value === null ? null : bytes(value);
+        setOwn(headers, name, value === null ? null : bytes(value));
       }
       return {
         key: message.key === null ? null : bytes(message.key),

@@ -19,7 +19,7 @@ import { createServer } from "node:http";
 import { Buffer } from "node:buffer";
 import { timingSafeEqual } from "node:crypto";
 import { BrookError, invalidArgument } from "./errors.js";
-import { describe, readOptions } from "./args.js";
+import { describe, readOptions, setOwn } from "./args.js";
 
 const RELAY_OPTIONS = ["kafka", "token", "host", "port", "maxBodyBytes", "maxInFlight", "allowOrigin"];
 
@@ -77,7 +77,7 @@ function readUpload(body) {
     if (!Number.isSafeInteger(timestamp) || timestamp < 0) throw new HttpError(400, `records[${index}].timestamp must be milliseconds`);
     if (typeof headers !== "object" || headers === null) throw new HttpError(400, `records[${index}].headers must be an object`);
     const out = {};
-    for (const [name, bytes] of Object.entries(headers)) out[name] = decodeBytes(bytes, `records[${index}].headers.${name}`) ?? Buffer.alloc(0);
+    for (const [name, bytes] of Object.entries(headers)) setOwn(out, name, decodeBytes(bytes, `records[${index}].headers.${name}`) ?? Buffer.alloc(0));
     return { offset, key: decodeBytes(key, `records[${index}].key`), value: decodeBytes(value, `records[${index}].value`), headers: out, timestamp: String(timestamp), partition };
   });
   return { client, topic, partition, partitions, messages };

@@ -3,7 +3,7 @@
 // and a poll's chunks decoded into messages whose keys and values are views, not copies.
 
 import { BrookError, brief } from "./errors.js";
-import { describe, isWellFormed } from "./args.js";
+import { describe, isWellFormed, setOwn } from "./args.js";
 
 // ---- Send buffers (wire.rs, "Send"): every message of a send in one little-endian buffer ----
 
@@ -295,7 +295,7 @@ function readMessage(reader, topic, partition) {
   const headers = {};
   for (let count = reader.u32(); count > 0; count--) {
     const name = reader.text();
-    headers[name] = reader.nullable();
+    setOwn(headers, name, reader.nullable());
   }
   return { topic, partition, offset, timestamp, key, value, headers };
 }

@@ -66,3 +66,12 @@ test("null keys, tombstones, null headers and explicit timestamps", async (t) =>
     [0, 1, 2],
   );
 });
+
+test("a header named __proto__ is a header like any other, not the headers object's prototype", async (t) => {
+  const headers = JSON.parse('{"__proto__": "p", "constructor": "c", "toString": "s"}');
+  const [message] = await roundTrip(t, [{ value: "v", headers }]);
+  assert.deepEqual(Object.keys(message.headers).sort(), ["__proto__", "constructor", "toString"]);
+  assert.equal(text(Object.getOwnPropertyDescriptor(message.headers, "__proto__").value), "p");
+  assert.equal(Object.getPrototypeOf(message.headers), Object.prototype);
+  assert.equal(text(message.headers.toString), "s");
+});
