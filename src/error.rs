@@ -138,3 +138,54 @@ mod tests {
         assert!(error.message().contains("\"orders\""));
     }
 }
+
+/// A number as an error message shows it, without Rust's float formatting (14 KiB of wasm
+/// for messages alone): whole numbers exactly, others to six decimals.
+pub fn number_text(x: f64) -> String {
+    if x.is_nan() {
+        return "NaN".into();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "Infinity" } else { "-Infinity" }.into();
+    }
+    let sign = if x < 0.0 { "-" } else { "" };
+    let magnitude = x.abs();
+    if magnitude >= 1e12 {
+        if x.fract() == 0.0 && magnitude < 1.8e19 {
+            return format!("{sign}{}", magnitude as u64);
+        }
+        return format!("{sign}about 10^{}", magnitude.log10().floor() as i32);
+    }
+    let micros = (magnitude * 1e6).round() as u64;
+    let (whole, fraction) = (micros / 1_000_000, micros % 1_000_000);
+    if fraction == 0 {
+        return format!("{sign}{whole}");
+    }
+    let digits = format!("{fraction:06}");
+    format!("{sign}{whole}.{}", digits.trim_end_matches('0'))
+}
+
+#[cfg(test)]
+mod number_text_tests {
+    use super::number_text;
+
+    #[test]
+    fn numbers_read_as_js_would_print_them_for_the_usual_values() {
+        for (x, shown) in [
+            (0.0, "0"),
+            (3.0, "3"),
+            (-1.0, "-1"),
+            (1.5, "1.5"),
+            (-0.25, "-0.25"),
+            (4294967296.0, "4294967296"),
+            (9007199254740991.0, "9007199254740991"),
+            (2f64.powi(60), "1152921504606846976"),
+            (1e300, "about 10^300"),
+            (f64::NAN, "NaN"),
+            (f64::INFINITY, "Infinity"),
+            (f64::NEG_INFINITY, "-Infinity"),
+        ] {
+            assert_eq!(number_text(x), shown);
+        }
+    }
+}

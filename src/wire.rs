@@ -89,7 +89,10 @@ fn check_partition(index: usize, partition: f64) -> Result<u32> {
     if partition.fract() != 0.0 || !(0.0..=PARTITION_NUMBER_MAX).contains(&partition) {
         return Err(Error::new(
             ErrorKind::InvalidPartition,
-            format!("message {index}: partition must be a whole number from 0, got {partition}"),
+            format!(
+                "message {index}: partition must be a whole number from 0, got {}",
+                crate::error::number_text(partition)
+            ),
         ));
     }
     Ok(partition as u32)
@@ -99,7 +102,10 @@ fn check_timestamp(index: usize, timestamp: f64) -> Result<i64> {
     if timestamp.fract() != 0.0 || !(0.0..=crate::log::TIMESTAMP_MAX as f64).contains(&timestamp) {
         return Err(Error::new(
             ErrorKind::InvalidRecord,
-            format!("message {index}: timestamp must be whole milliseconds since 1970 (0 to 2^53-1), got {timestamp}"),
+            format!(
+                "message {index}: timestamp must be whole milliseconds since 1970 (0 to 2^53-1), got {}",
+                crate::error::number_text(timestamp)
+            ),
         ));
     }
     Ok(timestamp as i64)

@@ -6,7 +6,7 @@ use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{number_text, Error, ErrorKind};
 
 pub type JsResult<T> = Result<T, JsValue>;
 
@@ -87,7 +87,9 @@ pub fn integer(value: &JsValue, name: &str, min: f64, max: f64, kind: ErrorKind)
         _ => Err(js_error(
             kind,
             format!(
-                "{name} must be a whole number from {min} to {max}, got {}",
+                "{name} must be a whole number from {} to {}, got {}",
+                number_text(min),
+                number_text(max),
                 describe(value)
             ),
         )),
@@ -188,7 +190,10 @@ pub fn array(value: &JsValue, name: &str, length_max: u32) -> JsResult<Array> {
     if length > length_max as f64 {
         return Err(js_error(
             ErrorKind::InvalidArgument,
-            format!("{name} has {length} entries; at most {length_max} are allowed"),
+            format!(
+                "{name} has {} entries; at most {length_max} are allowed",
+                number_text(length)
+            ),
         ));
     }
     Ok(array)

@@ -23,7 +23,7 @@ pub(super) fn member_id(value: f64) -> JsResult<MemberId> {
     if value.fract() != 0.0 || !(0.0..=SAFE_INTEGER_MAX).contains(&value) {
         return Err(js_error(
             ErrorKind::UnknownMember,
-            format!("{value} is not a member id"),
+            format!("{} is not a member id", crate::error::number_text(value)),
         ));
     }
     Ok(value as MemberId)
