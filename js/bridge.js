@@ -15,7 +15,7 @@
 import { Buffer } from "node:buffer";
 import { BrookError, invalidArgument } from "./errors.js";
 import { describe, readArray, readOptions, setOwn } from "./args.js";
-import { Listeners } from "./listeners.js";
+import { Status } from "./status.js";
 
 /** The header that marks a mirrored record, and where it went. */
 export const BRIDGE_HEADER = "x-brook-bridge";
@@ -52,9 +52,7 @@ export class Bridge {
   #groupId;
   #idempotent;
   #retry;
-  #state = "connecting";
-  #lastError = null;
-  #listeners = new Listeners("bridge", ["state", "error", "topicRecreated"]);
+  #status = new Status("bridge", ["topicRecreated"], "connecting");
   #stopping = false;
   #stopped;
   #wake = null;
@@ -100,7 +98,7 @@ export class Bridge {
 
   /** "connecting", "connected", "retrying" (after a failure, until connected again) or "stopped". */
   get state() {
-    return this.#state;
+    return this.#status.state;
   }
 
   /** Whether up sends with KafkaJS's idempotent producer: with "auto", until the broker
@@ -111,25 +109,16 @@ export class Bridge {
 
   /** The failure behind the last "retrying", or null. */
   get lastError() {
-    return this.#lastError;
+    return this.#status.lastError;
   }
 
   /** Events: "state" (the new state), "error" (a failure, before the retry), "topicRecreated"
    * ({ topic, kafkaTopic }: the topic was gone from Kafka while brook had sent it records —
    * a broker that lost its data —, so it was created again and is sent again from the start). */
   on(event, listener) {
-    return this.#listeners.on(event, listener);
+    return this.#status.on(event, listener);
   }
 
-  #emit(event, payload) {
-    this.#listeners.emit(event, payload);
-  }
-
-  #setState(state) {
-    if (this.#state === state) return;
-    this.#state = state;
-    this.#emit("state", state);
-  }
 
   /** Records not mirrored yet, per direction and partition (down: Kafka's view, as KafkaJS's
    * admin gives it). */
@@ -181,13 +170,12 @@ export class Bridge {
       try {
         await this.#connect((error) => failed(error));
         attempt = 0;
-        this.#setState("connected");
+        this.#status.set("connected");
         const error = await failure;
         if (error) throw error;
       } catch (error) {
         if (!this.#stopping) {
-          this.#lastError = error;
-          this.#emit("error", error);
+          this.#status.failed(error);
         }
         // The log was closed under the bridge: nothing to retry for.
         if (error instanceof BrookError && error.code === "CLOSED") this.#stopping = true;
@@ -196,11 +184,11 @@ export class Bridge {
       }
       await this.#disconnect();
       if (this.#stopping) break;
-      this.#setState("retrying");
+      this.#status.set("retrying");
       const delay = Math.min(this.#retry.maxMs, this.#retry.initialMs * 2 ** attempt++);
       await Promise.race([sleep(delay * (0.8 + 0.4 * Math.random())), new Promise((resolve) => (this.#wake = resolve))]);
     }
-    this.#setState("stopped");
+    this.#status.set("stopped");
   }
 
   async #connect(fail) {
@@ -234,7 +222,7 @@ export class Bridge {
         const sent = this.#log.lag({ groupId: this.#groupId, topic }).some((p) => (p.committed ?? 0) > 0);
         if (this.#direction !== "down" && sent) {
           recreated.push(pair);
-          this.#emit("topicRecreated", { topic, kafkaTopic });
+          this.#status.emit("topicRecreated", { topic, kafkaTopic });
         }
       }
       if (local === undefined) await this.#log.createTopic({ topic, partitions: remote });

@@ -5,21 +5,7 @@
 import { Log } from "./browser.js";
 import { createKafka } from "./kafkajs.js";
 
-export {
-  CompressionCodecs,
-  CompressionTypes,
-  ConfigResourceTypes,
-  KafkaJSDeleteGroupsError,
-  KafkaJSError,
-  KafkaJSNonRetriableError,
-  KafkaJSNotImplemented,
-  KafkaJSOffsetOutOfRange,
-  KafkaJSProtocolError,
-  PartitionAssigners,
-  Partitioners,
-  ResourceTypes,
-  logLevel,
-} from "./kafkajs.js";
+export * from "./kafkajs-exports.js";
 
 const utf8 = new TextDecoder();
 

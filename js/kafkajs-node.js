@@ -5,21 +5,7 @@ import { Buffer } from "node:buffer";
 import { Log } from "./node.js";
 import { createKafka } from "./kafkajs.js";
 
-export {
-  CompressionCodecs,
-  CompressionTypes,
-  ConfigResourceTypes,
-  KafkaJSDeleteGroupsError,
-  KafkaJSError,
-  KafkaJSNonRetriableError,
-  KafkaJSNotImplemented,
-  KafkaJSOffsetOutOfRange,
-  KafkaJSProtocolError,
-  PartitionAssigners,
-  Partitioners,
-  ResourceTypes,
-  logLevel,
-} from "./kafkajs.js";
+export * from "./kafkajs-exports.js";
 
 export const { Kafka } = createKafka({
   Log,

@@ -1087,10 +1087,6 @@ export function createKafka({ Log, bytes }) {
       }
     }
 
-    async deleteTopicRecords() {
-      throw notImplemented("admin.deleteTopicRecords", "use a topic's retention instead");
-    }
-
     async fetchTopicMetadata(request) {
       const log = this.#connected();
       const { topics } = readOptions(request, "fetchTopicMetadata", ["topics"]);
@@ -1116,10 +1112,6 @@ export function createKafka({ Log, bytes }) {
         high: String(durable),
         low: String(low),
       }));
-    }
-
-    async fetchTopicOffsetsByTimestamp() {
-      throw notImplemented("admin.fetchTopicOffsetsByTimestamp", "brook has no index by time yet");
     }
 
     /** The group's committed offsets ("-1": none), per topic asked (default: every topic). */
@@ -1193,34 +1185,24 @@ export function createKafka({ Log, bytes }) {
       this.#connected();
       return { brokers: [{ nodeId: 0, host: "brook", port: 0 }], controller: 0, clusterId: "brook" };
     }
+  }
 
-    async describeConfigs() {
-      throw notImplemented("admin.describeConfigs", "read a topic's settings with Log.topics()");
-    }
-
-    async alterConfigs() {
-      throw notImplemented("admin.alterConfigs", "a topic's settings are fixed at creation");
-    }
-
-    async createAcls() {
-      throw notImplemented("admin.createAcls", "an embedded log has no principals");
-    }
-
-    async describeAcls() {
-      throw notImplemented("admin.describeAcls", "an embedded log has no principals");
-    }
-
-    async deleteAcls() {
-      throw notImplemented("admin.deleteAcls", "an embedded log has no principals");
-    }
-
-    async alterPartitionReassignments() {
-      throw notImplemented("admin.alterPartitionReassignments", "brook keeps one copy of a topic");
-    }
-
-    async listPartitionReassignments() {
-      throw notImplemented("admin.listPartitionReassignments", "brook keeps one copy of a topic");
-    }
+  /** Admin calls brook refuses, and why (KafkaJSNotImplemented, brookCode UNSUPPORTED). */
+  const REFUSED_ADMIN_CALLS = {
+    deleteTopicRecords: "use a topic's retention instead",
+    fetchTopicOffsetsByTimestamp: "brook has no index by time yet",
+    describeConfigs: "read a topic's settings with Log.topics()",
+    alterConfigs: "a topic's settings are fixed at creation",
+    createAcls: "an embedded log has no principals",
+    describeAcls: "an embedded log has no principals",
+    deleteAcls: "an embedded log has no principals",
+    alterPartitionReassignments: "brook keeps one copy of a topic",
+    listPartitionReassignments: "brook keeps one copy of a topic",
+  };
+  for (const [name, why] of Object.entries(REFUSED_ADMIN_CALLS)) {
+    KafkaAdmin.prototype[name] = async function () {
+      throw notImplemented(`admin.${name}`, why);
+    };
   }
 
   /** A group as KafkaJS's describeGroup(s) gives it; a group with no members is "Empty". */

@@ -7,7 +7,7 @@
 
 import { BrookError, invalidArgument } from "./errors.js";
 import { describe, readArray, readOptions } from "./args.js";
-import { Listeners } from "./listeners.js";
+import { Status } from "./status.js";
 
 const SYNC_OPTIONS = ["token", "topics", "groupId", "clientId", "maxRequestBytes", "retry"];
 
@@ -54,9 +54,7 @@ class Sync {
   #clientId;
   #maxRequestBytes;
   #retry;
-  #state = "syncing";
-  #lastError = null;
-  #listeners = new Listeners("syncTo", ["state", "error"]);
+  #status = new Status("syncTo", [], "syncing");
   #consumer = null;
   #stopping = false;
   #wake = null;
@@ -87,32 +85,22 @@ class Sync {
   }
 
   get state() {
-    return this.#state;
+    return this.#status.state;
   }
 
   get lastError() {
-    return this.#lastError;
+    return this.#status.lastError;
   }
 
   /** "state" (the new state) and "error" (a failed upload, before its retry). */
   on(event, listener) {
-    return this.#listeners.on(event, listener);
+    return this.#status.on(event, listener);
   }
 
-  #emit(event, payload) {
-    this.#listeners.emit(event, payload);
-  }
-
-  #setState(state) {
-    if (this.#state === state) return;
-    this.#state = state;
-    this.#emit("state", state);
-  }
 
   #fail(error) {
-    this.#lastError = error;
-    this.#emit("error", error);
-    this.#setState("stopped");
+    this.#status.failed(error);
+    this.#status.set("stopped");
   }
 
   async #start() {
@@ -171,6 +159,7 @@ class Sync {
       if (this.#stopping || isStale()) throw new Stopped("stopped");
       let status = 0;
       let retryAfter = null;
+      let failure;
       try {
         const response = await fetch(this.#url, {
           method: "POST",
@@ -181,17 +170,17 @@ class Sync {
         retryAfter = Number(response.headers.get("retry-after")) || null;
         const answer = await response.json().catch(() => ({}));
         if (status === 200) {
-          this.#setState("syncing");
+          this.#status.set("syncing");
           return;
         }
-        this.#lastError = new BrookError(status === 413 ? "MESSAGE_TOO_LARGE" : "IO_ERROR", `the relay answered ${status}: ${answer.error ?? ""}`);
+        failure = new BrookError(status === 413 ? "MESSAGE_TOO_LARGE" : "IO_ERROR", `the relay answered ${status}: ${answer.error ?? ""}`);
       } catch (error) {
-        this.#lastError = new BrookError("IO_ERROR", `the relay cannot be reached: ${error?.message ?? error}`, { cause: error });
+        failure = new BrookError("IO_ERROR", `the relay cannot be reached: ${error?.message ?? error}`, { cause: error });
       }
-      this.#emit("error", this.#lastError);
+      this.#status.failed(failure);
       // 401, 400 and 413 will not pass by themselves; 429, 503 and no answer will.
       const refused = status === 401 || status === 400 || status === 413;
-      this.#setState(refused ? "refused" : "offline");
+      this.#status.set(refused ? "refused" : "offline");
       const backoff = Math.min(this.#retry.maxMs, this.#retry.initialMs * 2 ** Math.min(attempt, 16));
       const delay = retryAfter !== null ? retryAfter * 1000 : refused ? this.#retry.maxMs : backoff * (0.8 + 0.4 * Math.random());
       await new Promise((resolve) => {
@@ -212,6 +201,6 @@ class Sync {
     this.#wake?.();
     globalThis.removeEventListener?.("online", this.#onOnline);
     await this.#consumer?.disconnect();
-    this.#setState("stopped");
+    this.#status.set("stopped");
   }
 }

@@ -1,17 +1,29 @@
-// Listeners of a few named events, for the bridge and syncTo: `on` returns the remover, and a
-// listener that throws breaks neither the emitter nor the other listeners.
+// The state of a long-running helper (the bridge, syncTo) and its listeners: `on` returns the
+// remover, a listener that throws breaks neither the helper nor the other listeners, a change
+// of state is told once ("state"), and a failure is kept (lastError) and told ("error").
 
 import { invalidArgument } from "./errors.js";
 import { checkedFunction, describe } from "./args.js";
 
-export class Listeners {
+export class Status {
   #what;
   #events;
   #listeners = new Map();
+  #state;
+  #lastError = null;
 
-  constructor(what, events) {
+  constructor(what, events, state) {
     this.#what = what;
-    this.#events = events;
+    this.#events = ["state", "error", ...events];
+    this.#state = state;
+  }
+
+  get state() {
+    return this.#state;
+  }
+
+  get lastError() {
+    return this.#lastError;
   }
 
   on(event, listener) {
@@ -31,8 +43,19 @@ export class Listeners {
       try {
         listener(payload);
       } catch {
-        // Not the emitter's failure.
+        // Not the helper's failure.
       }
     }
+  }
+
+  set(state) {
+    if (this.#state === state) return;
+    this.#state = state;
+    this.emit("state", state);
+  }
+
+  failed(error) {
+    this.#lastError = error;
+    this.emit("error", error);
   }
 }
