@@ -201,6 +201,18 @@ export interface KafkaMessage {
   key: Uint8Array | null;
   value: Uint8Array | null;
   headers: Record<string, Uint8Array | null>;
+  /** Which delivery attempt this is for the consumer's group: 1, plus the times a handler of
+   * the group failed on this record (counted durably, so a crash does not reset it; a crash
+   * in the middle of a handler is not a failure). */
+  attempts: number;
+}
+
+export interface DeadLetterOptions {
+  /** Where records go that handlers keep failing on; made with one partition if missing. It
+   * may not be one of the consumer's own topics. */
+  topic: string;
+  /** Attempts before a record is dead-lettered: 1 to 1000, default 3. */
+  maxAttempts?: number;
 }
 
 export interface ConsumerOptions {
@@ -222,6 +234,11 @@ export interface ConsumerOptions {
   /** Records per poll (default 500) and about how many bytes (default 1 MiB). */
   maxRecords?: number;
   maxBytes?: number;
+  /** With it, run({ eachMessage }) retries a record whose handler failed, in place (the loop
+   * goes on), and after maxAttempts writes it to the dead-letter topic — key, value, timestamp
+   * and headers, plus headers brook.dlq.group / topic / partition / offset / attempts / error —
+   * durably, and the group goes past it. Without it, a failing handler stops the loop. */
+  deadLetter?: DeadLetterOptions;
 }
 
 export type ConsumerSubscription =

@@ -7,10 +7,11 @@
 // flush under auto commit.
 
 import { BrookError, invalidArgument } from "./errors.js";
+import { Producer } from "./producer.js";
 import { checkedBoolean, checkedFunction, checkedText, describe, guarded, readArray, readFields, readOptions, readPlain } from "./args.js";
 import { breathe } from "./turns.js";
 import { deliver } from "./delivery.js";
-import { decodeLease, decodePoll } from "./wire.js";
+import { decodeLease, decodePoll, undeadMessages } from "./wire.js";
 
 const CONSUMER_OPTIONS = [
   "groupId",
@@ -21,7 +22,12 @@ const CONSUMER_OPTIONS = [
   "fromBeginning",
   "maxRecords",
   "maxBytes",
+  "deadLetter",
 ];
+/** maxAttempts of a dead-letter topic: 1 (no retry) up to the maximum; 3 unless given. */
+const DEAD_LETTER_ATTEMPTS_DEFAULT = 3;
+const DEAD_LETTER_ATTEMPTS_MAX = 1000;
+
 const MAX_RECORDS_DEFAULT = 500;
 const MAX_BYTES_DEFAULT = 1024 * 1024;
 /** Reads that wait for IndexedDB make progress with every load; this many rounds without an
@@ -58,6 +64,10 @@ export class Consumer {
   #fromBeginning;
   #maxRecords;
   #maxBytes;
+  /** `{ topic, maxAttempts }`, or null: a failing handler stops the loop (as it always did). */
+  #deadLetter;
+  /** The producer of dead-lettered records, made at the first one. */
+  #deadLetterProducer = null;
   /** The member id in the core's group; null until the first subscribe joins. */
   #member = null;
   #slot = 0;
@@ -81,6 +91,7 @@ export class Consumer {
     this.#maxRecords = settings.maxRecords ?? MAX_RECORDS_DEFAULT;
     this.#maxBytes = settings.maxBytes ?? MAX_BYTES_DEFAULT;
     log.invoke((wasm) => wasm.checkFetchLimits(this.#maxRecords, this.#maxBytes));
+    this.#deadLetter = checkedDeadLetter(log, settings.deadLetter);
   }
 
   get #commitsProcessed() {
@@ -145,6 +156,9 @@ export class Consumer {
     this.#settleFromBeginning(checkedBoolean(fromBeginning, "fromBeginning"));
     const added = topics !== undefined ? readArray(names, "topics", 10_000) : [names];
     const all = [...new Set([...this.#topics, ...added])];
+    if (this.#deadLetter && all.includes(this.#deadLetter.topic)) {
+      throw invalidArgument(`${JSON.stringify(this.#deadLetter.topic)} is this consumer's dead-letter topic; a group that reads its own dead letters would fail on them again (consume it with another group)`);
+    }
     if (this.#member === null) this.#joinGroup(all);
     else this.#log.invoke((wasm) => wasm.subscribe(this.#member, all));
     this.#topics = all;
@@ -170,6 +184,9 @@ export class Consumer {
       throw invalidArgument("run needs one handler: eachMessage or eachBatch, a function");
     }
     if (maxRecords !== undefined) this.#log.invoke((wasm) => wasm.checkFetchLimits(maxRecords, this.#maxBytes));
+    if (eachBatch && this.#deadLetter) {
+      throw invalidArgument("deadLetter needs eachMessage: a failing eachBatch does not say which record failed");
+    }
     this.#joined("run");
     if (this.#loop !== null || this.#log.closing) {
       throw invalidArgument(this.#log.closing ? "the log is closing" : "this consumer is already running; disconnect() stops it");
@@ -252,6 +269,31 @@ export class Consumer {
         }
         return lease;
       },
+      /** A handler failed on `offset` of chunk `index`: counted, durably. With a dead-letter
+       * topic, true: the loop goes on (the record comes again, or, after maxAttempts, goes to
+       * the dead-letter topic and the group past it); else false: the loop stops. */
+      failed: async (lease, index, offset, errorText) => {
+        const { topic, partition, messages } = lease.chunks[index];
+        const retry = this.#deadLetter !== null;
+        const failures = log.invoke((wasm) => wasm.recordFailure(member(), topic, partition, offset, retry));
+        try {
+          await log.durable();
+        } finally {
+          log.notify();
+        }
+        if (!retry) return false;
+        if (failures >= this.#deadLetter.maxAttempts) {
+          const message = messages.find((m) => m.offset === offset);
+          await this.#sendDeadLetter(message, failures, errorText);
+          log.invoke((wasm) => wasm.deadLettered(member(), topic, partition, offset));
+          try {
+            await log.durable();
+          } finally {
+            log.notify();
+          }
+        }
+        return true;
+      },
       owns: (topic, partition) => log.invoke((wasm) => wasm.owns(member(), topic, partition)),
       stoppedBy: () => {
         this.#leave();
@@ -261,6 +303,34 @@ export class Consumer {
       commits: this.#commits(),
     };
     return source;
+  }
+
+  /** Writes a record a handler failed on `failures` times to the dead-letter topic (made, with
+   * one partition, if it does not exist), durably: its key, value, timestamp and headers, and
+   * headers that say where it came from and why. */
+  async #sendDeadLetter(message, failures, errorText) {
+    const { topic } = this.#deadLetter;
+    try {
+      this.#log.invoke((wasm) => wasm.createTopic({ topic, partitions: 1 }));
+      await this.#log.durable();
+    } catch (error) {
+      if (error?.code !== "TOPIC_ALREADY_EXISTS") throw error;
+    }
+    this.#deadLetterProducer ??= new Producer(this.#log, this.#log.invoke((wasm) => wasm.producer(undefined)));
+    const text = (value) => String(value);
+    const headers = { ...message.headers };
+    setDeadLetterHeaders(headers, {
+      "brook.dlq.group": this.#groupId,
+      "brook.dlq.topic": message.topic,
+      "brook.dlq.partition": text(message.partition),
+      "brook.dlq.offset": text(message.offset),
+      "brook.dlq.attempts": text(failures),
+      "brook.dlq.error": errorText,
+    });
+    await this.#deadLetterProducer.send({
+      topic,
+      messages: [{ key: message.key, value: message.value, timestamp: message.timestamp, headers }],
+    });
   }
 
   /** Pull style: up to `maxRecords` messages available now (possibly none); with auto commit
@@ -280,7 +350,7 @@ export class Consumer {
       chunks = read();
     }
     if (chunks.length > 0 && this.#autoCommit) await this.#log.durable();
-    return chunks.flatMap((chunk) => chunk.messages);
+    return chunks.flatMap(undeadMessages);
   }
 
   /** Commits a delivered message: the group resumes after it. */
@@ -381,4 +451,23 @@ export class Consumer {
     this.#topics = [];
     this.#leave();
   }
+}
+
+function setDeadLetterHeaders(headers, added) {
+  for (const [name, value] of Object.entries(added)) {
+    Object.defineProperty(headers, name, { value, enumerable: true, writable: true, configurable: true });
+  }
+}
+
+function checkedDeadLetter(log, deadLetter) {
+  if (deadLetter === undefined) return null;
+  const { topic, maxAttempts = DEAD_LETTER_ATTEMPTS_DEFAULT } = readOptions(deadLetter, "deadLetter", ["topic", "maxAttempts"]);
+  if (typeof topic !== "string") {
+    throw invalidArgument(`deadLetter needs topic: the name of the topic that takes records handlers keep failing on, got ${describe(topic)}`);
+  }
+  log.invoke((wasm) => wasm.checkTopicName(checkedText(topic, "deadLetter.topic")));
+  if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > DEAD_LETTER_ATTEMPTS_MAX) {
+    throw invalidArgument(`deadLetter.maxAttempts must be a whole number from 1 to ${DEAD_LETTER_ATTEMPTS_MAX}, got ${describe(maxAttempts)}`);
+  }
+  return { topic, maxAttempts };
 }

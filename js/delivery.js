@@ -13,6 +13,10 @@
 //   hand(index, offset)          notes a hand-over (no call)
 //   epoch()                      the member's epoch now (no call)
 //   commitHanded()               commits what was handed over (autoCommitInterval/Threshold)
+//   failed(lease, index, offset, errorText)
+//                                a handler failed on that record: counted; true when the loop
+//                                goes on (a dead-letter topic: the record comes again, or went
+//                                there), false when it stops (the error is reported)
 //   release(lease)               gives back what was not handed over
 //   owns(topic, partition)       for eachBatch's isStale
 //   stoppedBy(error)             the loop failed: leave the group, so that the partitions move
@@ -20,6 +24,8 @@
 //                                (a hand-over between tabs, which restarts the loop)
 
 import { breathe } from "./turns.js";
+import { errorText } from "./errors.js";
+import { undeadMessages } from "./wire.js";
 
 /** Period of the timer that keeps a process with a running consumer alive (it does nothing). */
 const KEEP_ALIVE_INTERVAL_MS = 60_000;
@@ -108,7 +114,7 @@ async function deliverMessages(source, lease, eachMessage, commits, stopping) {
   const { processed } = commits;
   const commit = processed ? committer(source, commits) : null;
   for (let index = 0; index < lease.chunks.length; index++) {
-    const { topic, partition, messages } = lease.chunks[index];
+    const { topic, partition, messages, deadLettered } = lease.chunks[index];
     if (stopping()) return;
     let epoch = await source.start(lease, index, messages[0].offset - 1);
     for (let at = 0; epoch !== null && at < messages.length; at++) {
@@ -117,8 +123,20 @@ async function deliverMessages(source, lease, eachMessage, commits, stopping) {
       // A seek, pause or rebalance since: the core says whether this chunk goes on.
       epoch = await mayGoOn(source, lease, index, message.offset - 1, epoch);
       if (epoch === null) break;
+      // In the dead-letter topic already: the group goes past it.
+      if (message.offset === deadLettered) {
+        source.hand(index, message.offset);
+        if (processed) await commit(at === messages.length - 1);
+        continue;
+      }
       if (!processed) source.hand(index, message.offset);
-      await eachMessage({ topic, partition, message });
+      try {
+        await eachMessage({ topic, partition, message });
+      } catch (error) {
+        if (stopping() || !(await failed(source, lease, index, message, error, processed))) throw error;
+        // The lease is released: the next fetch starts at the record again, or past it.
+        return;
+      }
       if (processed) {
         source.hand(index, message.offset);
         await commit(at === messages.length - 1);
@@ -127,15 +145,32 @@ async function deliverMessages(source, lease, eachMessage, commits, stopping) {
   }
 }
 
+/** Counts a handler's failure; whether the loop goes on (see `source.failed`). A failure to
+ * count it stops the loop with the handler's error, whose cause it becomes. */
+async function failed(source, lease, index, message, error, processed) {
+  if (!source.failed) return false;
+  try {
+    // What handlers finished before is committed first, as when the loop stops.
+    if (processed) await source.commitHanded();
+    return await source.failed(lease, index, message.offset, errorText(error));
+  } catch (failure) {
+    console.error("brook: counting a handler's failure failed:", failure);
+    return false;
+  }
+}
+
 async function deliverBatches(source, lease, eachBatch, { processed }, stopping) {
   for (let index = 0; index < lease.chunks.length; index++) {
-    const { topic, partition, highWatermark, messages } = lease.chunks[index];
+    const chunk = lease.chunks[index];
+    const { topic, partition, highWatermark } = chunk;
     if (stopping()) return;
-    const before = messages[0].offset - 1;
+    const before = chunk.messages[0].offset - 1;
     const epoch = await mayGoOn(source, lease, index, before, await source.start(lease, index, before));
     if (epoch === null) continue;
-    const last = messages[messages.length - 1].offset;
-    if (!processed) source.hand(index, last);
+    const last = chunk.messages[chunk.messages.length - 1].offset;
+    const messages = undeadMessages(chunk);
+    if (!processed || messages.length === 0) source.hand(index, last);
+    if (messages.length === 0) continue;
     await eachBatch({
       batch: { topic, partition, highWatermark, messages },
       isRunning: () => !stopping(),

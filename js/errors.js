@@ -39,3 +39,18 @@ export function brief(thrown) {
     return "a value that cannot be shown";
   }
 }
+
+/** The most characters of a handler's error kept in a dead-lettered record's header. */
+const DEAD_LETTER_ERROR_CHARS_MAX = 1000;
+
+/** The text of a handler's error for a dead-lettered record's header: well-formed, bounded. */
+export function errorText(error) {
+  let text;
+  try {
+    text = error instanceof Error ? String(error.message) : brief(error);
+  } catch {
+    text = brief(error);
+  }
+  // A lone surrogate cannot be UTF-8: replaced, as TextEncoder would.
+  return text.slice(0, DEAD_LETTER_ERROR_CHARS_MAX).replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, "\ufffd");
+}

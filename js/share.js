@@ -118,6 +118,10 @@ export function serveLog(name, log, releaseServing = () => {}) {
       held.source.hand(index, offset);
       await held.source.commitHanded();
     },
+    failed: (client, { id, lease, index, offset, errorText }) => {
+      const held = leased(client, id, lease);
+      return held ? held.source.failed(held.lease, index, offset, errorText) : false;
+    },
     release: (client, { id, lease, index, offset }) => {
       const held = leased(client, id, lease);
       if (!held) return;
@@ -141,7 +145,7 @@ export function serveLog(name, log, releaseServing = () => {}) {
       await member?.disconnect();
     },
   };
-  const perClient = new Set(["consumer", "subscribe", "poll", "fetchLease", "startChunk", "commitHanded", "release", "leave", "commit", "commitOffsets", "seek", "pause", "resume", "assignment", "disconnect"]);
+  const perClient = new Set(["consumer", "subscribe", "poll", "fetchLease", "startChunk", "commitHanded", "failed", "release", "leave", "commit", "commitOffsets", "seek", "pause", "resume", "assignment", "disconnect"]);
 
   channel.onmessage = async ({ data }) => {
     if (data?.to !== "owner" || !Object.hasOwn(operations, data.op)) return;
@@ -633,6 +637,9 @@ class RemoteConsumer {
     if (this.#loop || this.#runConfig) {
       throw new BrookError("INVALID_ARGUMENT", "this consumer is already running; disconnect() stops it");
     }
+    if (eachBatch && this.#options?.deadLetter !== undefined) {
+      throw new BrookError("INVALID_ARGUMENT", "deadLetter needs eachMessage: a failing eachBatch does not say which record failed");
+    }
     const runConfig = { eachMessage, eachBatch, onError, maxRecords };
     if (maxRecords === undefined) delete runConfig.maxRecords;
     this.#runConfig = runConfig;
@@ -776,6 +783,7 @@ function remoteSource(log, call, { maxRecords, claims, epoch, assigned, retired,
     epoch,
     midClaim: () => claimedTo !== null && handed.offset < claimedTo,
     commitHanded: () => call("commitHanded", { lease, ...handed }),
+    failed: (leased, index, offset, errorText) => call("failed", { lease: leased.lease, index, offset, errorText }),
     release: async (leased) => {
       claimedTo = null;
       if (leased.lease === 0) return;

@@ -287,7 +287,7 @@ class PollReader {
   }
 }
 
-function readMessage(reader, topic, partition) {
+function readMessage(reader, topic, partition, failedOffset, failures) {
   const offset = reader.f64();
   const timestamp = reader.f64();
   const key = reader.nullable();
@@ -297,10 +297,14 @@ function readMessage(reader, topic, partition) {
     const name = reader.text();
     setOwn(headers, name, reader.nullable());
   }
-  return { topic, partition, offset, timestamp, key, value, headers };
+  // The delivery attempt this is: one more than the handler failures counted for it.
+  const attempts = offset === failedOffset ? failures + 1 : 1;
+  return { topic, partition, offset, timestamp, key, value, headers, attempts };
 }
 
-/** A poll buffer as chunks `{ topic, partition, highWatermark, messages }`. */
+/** A poll buffer as chunks `{ topic, partition, highWatermark, messages, deadLettered }`;
+ * `deadLettered` is the offset of a record in it that went to the dead-letter topic (the
+ * group goes past it: it is never handed to the app again), else -1. */
 export function decodePoll(bytes) {
   const reader = new PollReader(bytes);
   const chunks = new Array(reader.u32());
@@ -308,11 +312,14 @@ export function decodePoll(bytes) {
     const topic = reader.text();
     const partition = reader.u32();
     const highWatermark = reader.f64();
+    const failedOffset = reader.f64();
+    const failures = reader.u32();
+    const deadLettered = reader.u32() === 1 ? failedOffset : -1;
     const messages = new Array(reader.u32());
     for (let at = 0; at < messages.length; at++) {
-      messages[at] = readMessage(reader, topic, partition);
+      messages[at] = readMessage(reader, topic, partition, failedOffset, failures);
     }
-    chunks[index] = { topic, partition, highWatermark, messages };
+    chunks[index] = { topic, partition, highWatermark, messages, deadLettered };
   }
   return chunks;
 }
@@ -321,4 +328,9 @@ export function decodePoll(bytes) {
 export function decodeLease(bytes) {
   const lease = new DataView(bytes.buffer, bytes.byteOffset, 8).getFloat64(0, true);
   return { lease, chunks: decodePoll(bytes.subarray(8)) };
+}
+
+/** A chunk's messages without the one that went to the dead-letter topic, if any. */
+export function undeadMessages(chunk) {
+  return chunk.deadLettered < 0 ? chunk.messages : chunk.messages.filter((m) => m.offset !== chunk.deadLettered);
 }

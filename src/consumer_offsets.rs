@@ -8,12 +8,21 @@
 //   value: version i16 = 3 | offset i64 | leader epoch i32 = -1 | metadata (i16 length = 0) |
 //          commit timestamp i64
 // A null value (tombstone) removes the commit.
+//
+// Beside them, brook keeps the delivery failures of a group's records (Redis Streams'
+// delivery count), so that a crash does not reset them. Kafka has no such record: its key
+// version is brook's own, outside the versions Kafka uses (0 to 2).
+//
+//   key:   version i16 = 0x6266 | group | topic | partition i32   (as above)
+//   value: version i16 = 0 | offset i64 | failures i32 | dead-lettered i8 (0 or 1)
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::varint::Reader;
 
 const KEY_VERSION: i16 = 1;
 const VALUE_VERSION: i16 = 3;
+const FAILURE_KEY_VERSION: i16 = 0x6266;
+const FAILURE_VALUE_VERSION: i16 = 0;
 /// Group ids are short names in practice; the limit keeps keys small and bounded.
 pub const GROUP_ID_LENGTH_MAX: usize = 255;
 
@@ -38,8 +47,23 @@ fn put_string(out: &mut Vec<u8>, text: &str) {
     out.extend_from_slice(text.as_bytes());
 }
 
+/// What a record of `__consumer_offsets` is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyKind {
+    Commit,
+    Failure,
+}
+
 pub fn encode_key(out: &mut Vec<u8>, group: &str, topic: &str, partition: u32) {
-    out.extend_from_slice(&KEY_VERSION.to_be_bytes());
+    encode_key_of(out, KeyKind::Commit, group, topic, partition);
+}
+
+pub fn encode_key_of(out: &mut Vec<u8>, kind: KeyKind, group: &str, topic: &str, partition: u32) {
+    let version = match kind {
+        KeyKind::Commit => KEY_VERSION,
+        KeyKind::Failure => FAILURE_KEY_VERSION,
+    };
+    out.extend_from_slice(&version.to_be_bytes());
     put_string(out, group);
     put_string(out, topic);
     out.extend_from_slice(&(partition as i32).to_be_bytes());
@@ -59,16 +83,55 @@ fn read_string(reader: &mut Reader<'_>) -> Option<String> {
     String::from_utf8(bytes.to_vec()).ok()
 }
 
-/// (group, topic, partition) of a key, or None for bytes that are not one.
-pub fn decode_key(bytes: &[u8]) -> Option<(String, String, u32)> {
+/// The delivery failures of one record of a partition, for one group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub offset: i64,
+    /// How many times a handler failed on it.
+    pub failures: u32,
+    /// Whether it was written to the dead-letter topic: the group goes past it.
+    pub dead_lettered: bool,
+}
+
+pub fn encode_failure(out: &mut Vec<u8>, failure: &Failure) {
+    out.extend_from_slice(&FAILURE_VALUE_VERSION.to_be_bytes());
+    out.extend_from_slice(&failure.offset.to_be_bytes());
+    out.extend_from_slice(&(failure.failures.min(i32::MAX as u32) as i32).to_be_bytes());
+    out.push(u8::from(failure.dead_lettered));
+}
+
+/// The failure of a value, or None for bytes that are not one.
+pub fn decode_failure(bytes: &[u8]) -> Option<Failure> {
     let mut reader = Reader::new(bytes);
-    if reader.i16().ok()? != KEY_VERSION {
+    if reader.i16().ok()? != FAILURE_VALUE_VERSION {
         return None;
     }
+    let offset = reader.i64().ok()?;
+    let failures = u32::try_from(reader.i32().ok()?).ok()?;
+    let dead_lettered = match reader.take(1).ok()? {
+        [0] => false,
+        [1] => true,
+        _ => return None,
+    };
+    (offset >= 0 && failures > 0 && reader.remaining() == 0).then_some(Failure {
+        offset,
+        failures,
+        dead_lettered,
+    })
+}
+
+/// The kind and (group, topic, partition) of a key, or None for bytes that are not one.
+pub fn decode_key_of(bytes: &[u8]) -> Option<(KeyKind, String, String, u32)> {
+    let mut reader = Reader::new(bytes);
+    let kind = match reader.i16().ok()? {
+        KEY_VERSION => KeyKind::Commit,
+        FAILURE_KEY_VERSION => KeyKind::Failure,
+        _ => return None,
+    };
     let group = read_string(&mut reader)?;
     let topic = read_string(&mut reader)?;
     let partition = u32::try_from(reader.i32().ok()?).ok()?;
-    (reader.remaining() == 0).then_some((group, topic, partition))
+    (reader.remaining() == 0).then_some((kind, group, topic, partition))
 }
 
 /// The committed offset of a value, or None for bytes that are not one.
@@ -91,15 +154,40 @@ mod tests {
         let mut key = Vec::new();
         encode_key(&mut key, "mysql-sync", "inventory", 2);
         assert_eq!(
-            decode_key(&key),
-            Some(("mysql-sync".into(), "inventory".into(), 2))
+            decode_key_of(&key),
+            Some((KeyKind::Commit, "mysql-sync".into(), "inventory".into(), 2))
         );
         let mut value = Vec::new();
         encode_value(&mut value, 42, 1_700_000_000_000);
         assert_eq!(value.len(), 2 + 8 + 4 + 2 + 8);
         assert_eq!(decode_value(&value), Some(42));
-        assert_eq!(decode_key(&key[..key.len() - 1]), None);
+        assert_eq!(decode_key_of(&key[..key.len() - 1]), None);
         assert_eq!(decode_value(b"xx"), None);
+
+        let mut key = Vec::new();
+        encode_key_of(&mut key, KeyKind::Failure, "g", "t", 1);
+        assert_eq!(
+            decode_key_of(&key),
+            Some((KeyKind::Failure, "g".into(), "t".into(), 1))
+        );
+        let failure = Failure {
+            offset: 7,
+            failures: 3,
+            dead_lettered: true,
+        };
+        let mut value = Vec::new();
+        encode_failure(&mut value, &failure);
+        assert_eq!(decode_failure(&value), Some(failure));
+        assert_eq!(decode_failure(&value[..value.len() - 1]), None);
+        let length = value.len();
+        encode_failure(
+            &mut value,
+            &Failure {
+                failures: 0,
+                ..failure
+            },
+        );
+        assert_eq!(decode_failure(&value[length..]), None);
     }
 
     #[test]

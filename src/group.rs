@@ -25,7 +25,7 @@
 use std::collections::HashMap;
 
 use crate::assignor::{assign, Assignor, MemberSubscription, TopicPartition};
-use crate::consumer_offsets::{self, validate_group_id};
+use crate::consumer_offsets::{self, validate_group_id, Failure, KeyKind};
 use crate::error::{Error, ErrorKind, Result};
 use crate::partition::ReadOutcome;
 use crate::record_batch::RecordRef;
@@ -233,6 +233,15 @@ pub(crate) struct Groups {
     committed: SortedMap<(String, String, u32), i64>,
     /// Commits written and not yet durable, in write order.
     pending: Vec<PendingCommit>,
+    /// (group, topic, partition) -> the delivery failures of its record that failed last, as
+    /// written to `__consumer_offsets` (durable once the flush after the write ends). Kept
+    /// after a commit goes past the record (under auto commit, commits run ahead of handlers,
+    /// and a record seeked back to has still failed before): one per partition and group, and
+    /// compaction keeps only the latest.
+    failures: SortedMap<(String, String, u32), Failure>,
+    /// The end, in `__consumer_offsets`, of the last failure record written and not yet
+    /// durable (None: all are).
+    failures_pending_end: Option<i64>,
     /// Per member slot: an epoch bumped by every seek, pause, resume and rebalance that
     /// concerns it. Allocated once, at the first join, so that its address stays put (the
     /// bindings hand it to JS as a view of wasm memory).
@@ -597,6 +606,10 @@ impl Groups {
         })
     }
 
+    pub(crate) fn member_group(&self, member: MemberId) -> Result<String> {
+        Ok(self.member(member)?.group.clone())
+    }
+
     pub(crate) fn assignment_version(&self, member: MemberId) -> Result<u64> {
         Ok(self.member(member)?.assignment_version)
     }
@@ -920,9 +933,20 @@ impl Groups {
         let owned = state.assignment.binary_search(&chunk.tp).is_ok();
         let skip = chunk.settled || !owned || state.paused.contains(&chunk.tp);
         let commit = !skip && state.auto_commit && !state.commit_processed && !chunk.committed;
-        let (group, tp, end) = (state.group.clone(), chunk.tp.clone(), chunk.end);
+        let (group, tp, first, end) = (
+            state.group.clone(),
+            chunk.tp.clone(),
+            chunk.first,
+            chunk.end,
+        );
         if commit {
-            self.write_commits(&group, &[(tp, end)], src)?;
+            // A record that a handler failed on before is retried at-least-once: the commit
+            // stops before it, so that a crash during its retry retries it again.
+            let to = match self.failure(&group, &tp.0, tp.1) {
+                Some(f) if !f.dead_lettered && (first..end).contains(&f.offset) => f.offset,
+                _ => end,
+            };
+            self.write_commits(&group, &[(tp, to)], src)?;
         }
         let Some(chunk) = self
             .member_mut(member)?
@@ -1123,6 +1147,175 @@ impl Groups {
         Ok(())
     }
 
+    // ---- delivery failures ----
+
+    /// The delivery failures of the record that failed last in a partition, for a group.
+    pub(crate) fn failure(&self, group_id: &str, topic: &str, partition: u32) -> Option<Failure> {
+        self.failures
+            .get(&(group_id.to_owned(), topic.to_owned(), partition))
+            .copied()
+    }
+
+    /// Writes (Some) or ends (None) the failures of a partition's record, for a group.
+    fn write_failure(
+        &mut self,
+        group: &str,
+        topic: &str,
+        partition: u32,
+        failure: Option<Failure>,
+        src: &mut dyn Partitions,
+    ) -> Result<()> {
+        let key = (group.to_owned(), topic.to_owned(), partition);
+        if failure.is_none() && !self.failures.contains_key(&key) {
+            return Ok(());
+        }
+        let value = failure.map(|failure| {
+            let mut value = Vec::new();
+            consumer_offsets::encode_failure(&mut value, &failure);
+            value
+        });
+        let placed = src.append_commits(&[(failure_key(group, topic, partition), value)])?;
+        self.failures_pending_end = placed.last().map(|o| o + 1);
+        match failure {
+            Some(failure) => self.failures.insert(key, failure),
+            None => self.failures.remove(&key),
+        };
+        Ok(())
+    }
+
+    /// Checks that `offset` is a record of a partition the member owns; its group.
+    fn delivered_record(
+        &self,
+        member: MemberId,
+        topic: &str,
+        partition: u32,
+        offset: i64,
+        src: &dyn Partitions,
+    ) -> Result<String> {
+        let (low, high) = src.watermarks(topic, partition)?;
+        let state = self.member(member)?;
+        if !self.owns(member, topic, partition) {
+            return Err(not_assigned(topic, partition));
+        }
+        if offset < low || offset >= high {
+            return Err(Error::new(
+                ErrorKind::OffsetOutOfRange,
+                format!("offset {offset} is not a record of partition {partition} of {topic:?} (low {low}, high {high})"),
+            ));
+        }
+        Ok(state.group.clone())
+    }
+
+    /// A handler failed on record `offset` of a partition the member owns: the failure is
+    /// counted in `__consumer_offsets` (durable with the next flush, so that a crash does not
+    /// reset it). With `retry`, the member's next fetch delivers the record again, and under
+    /// auto commit the group's commit goes back to it, so that a crash retries it too.
+    /// Returns how many times handlers failed on it.
+    pub(crate) fn record_failure(
+        &mut self,
+        member: MemberId,
+        topic: &str,
+        partition: u32,
+        offset: i64,
+        retry: bool,
+        src: &mut dyn Partitions,
+    ) -> Result<u32> {
+        let group = self.delivered_record(member, topic, partition, offset, src)?;
+        let failures = match self.failure(&group, topic, partition) {
+            Some(f) if f.offset == offset => f.failures.saturating_add(1),
+            _ => 1,
+        };
+        let failure = Failure {
+            offset,
+            failures,
+            dead_lettered: false,
+        };
+        self.write_failure(&group, topic, partition, Some(failure), src)?;
+        if retry {
+            let auto_commit = self.member(member)?.auto_commit;
+            let tp = (topic.to_owned(), partition);
+            if auto_commit
+                && self
+                    .latest_commit(&group, topic, partition)
+                    .is_some_and(|c| c > offset)
+            {
+                self.write_commits(&group, &[(tp, offset)], src)?;
+            }
+            self.seek(member, topic, partition, offset, src)?;
+        }
+        Ok(failures)
+    }
+
+    /// Record `offset` went to the dead-letter topic (durably, before this call): the member
+    /// goes past it, and so does the group — under auto commit its commit does; under manual
+    /// commit the record is marked, so that a redelivery skips it, until the app commits past.
+    pub(crate) fn dead_lettered(
+        &mut self,
+        member: MemberId,
+        topic: &str,
+        partition: u32,
+        offset: i64,
+        src: &mut dyn Partitions,
+    ) -> Result<()> {
+        let group = self.delivered_record(member, topic, partition, offset, src)?;
+        let failures = self
+            .failure(&group, topic, partition)
+            .filter(|f| f.offset == offset)
+            .map_or(1, |f| f.failures);
+        let failure = Failure {
+            offset,
+            failures,
+            dead_lettered: true,
+        };
+        self.write_failure(&group, topic, partition, Some(failure), src)?;
+        if self.member(member)?.auto_commit
+            && self
+                .latest_commit(&group, topic, partition)
+                .is_none_or(|c| c <= offset)
+        {
+            self.write_commits(&group, &[((topic.to_owned(), partition), offset + 1)], src)?;
+        }
+        self.seek(member, topic, partition, offset + 1, src)
+    }
+
+    /// Ends failures that no record answers any more (past a partition's end after recovery,
+    /// or of a topic that is gone), so that a later record at that offset does not inherit them.
+    pub(crate) fn end_stale_failures(&mut self, src: &mut dyn Partitions) -> Result<()> {
+        let stale: Vec<(String, String, u32)> = self
+            .failures
+            .iter()
+            .filter(|((_, topic, partition), failure)| {
+                !matches!(src.watermarks(topic, *partition), Ok((_, end)) if failure.offset < end)
+            })
+            .map(|(key, _)| key.clone())
+            .collect();
+        for (group, topic, partition) in stale {
+            self.write_failure(&group, &topic, partition, None, src)?;
+        }
+        Ok(())
+    }
+
+    /// Ends every failure of a group (`topic`: of that topic only).
+    fn end_failures(
+        &mut self,
+        group_id: Option<&str>,
+        topic: Option<&str>,
+        src: &mut dyn Partitions,
+    ) -> Result<()> {
+        let ended: Vec<(String, String, u32)> = self
+            .failures
+            .keys()
+            .filter(|(g, t, _)| {
+                group_id.is_none_or(|id| id == g) && topic.is_none_or(|name| name == t)
+            })
+            .cloned()
+            .collect();
+        for (group, topic, partition) in ended {
+            self.write_failure(&group, &topic, partition, None, src)?;
+        }
+        Ok(())
+    }
+
     /// Refuses to change a group from outside while it has live members: they would not
     /// hear of it (Kafka refuses the same).
     fn check_no_members(&self, group_id: &str, what: &str) -> Result<()> {
@@ -1186,13 +1379,15 @@ impl Groups {
             .filter(|(topic, partition)| self.latest_commit(group_id, topic, *partition).is_some())
             .map(|tp| (tp, None))
             .collect();
-        if deletions.is_empty() {
+        let has_failures = self.failures.keys().any(|(g, _, _)| g == group_id);
+        if deletions.is_empty() && !has_failures {
             return Err(Error::new(
                 ErrorKind::GroupIdNotFound,
                 format!("group {group_id:?} has no committed offsets to delete"),
             ));
         }
-        self.write_commit_records(group_id, &deletions, src)
+        self.write_commit_records(group_id, &deletions, src)?;
+        self.end_failures(Some(group_id), None, src)
     }
 
     /// A group with a live member subscribed to `topic`, if any.
@@ -1234,8 +1429,11 @@ impl Groups {
         for (group, deletions) in by_group {
             self.write_commit_records(&group, &deletions, src)?;
         }
+        self.end_failures(None, Some(topic), src)?;
         let durable_left = self.committed.keys().any(|(_, t, _)| t == topic);
-        Ok(durable_left || self.pending.iter().any(|c| c.topic == topic))
+        Ok(durable_left
+            || self.pending.iter().any(|c| c.topic == topic)
+            || self.failures_pending_end.is_some())
     }
 
     /// Ids of groups with live members or committed offsets (durable or on their way), sorted.
@@ -1287,6 +1485,9 @@ impl Groups {
             };
         }
         self.pending = pending;
+        if self.failures_pending_end.is_some_and(|e| e <= end) {
+            self.failures_pending_end = None;
+        }
     }
 
     /// A failed flush took `__consumer_offsets` back to `end`: commits written after it are gone.
@@ -1298,6 +1499,8 @@ impl Groups {
     pub(crate) fn clear_commits(&mut self) {
         self.committed.clear();
         self.pending.clear();
+        self.failures.clear();
+        self.failures_pending_end = None;
     }
 
     pub(crate) fn committed_entries(&self) -> Vec<((String, String, u32), i64)> {
@@ -1314,9 +1517,17 @@ impl Groups {
 
     /// Rebuilds the committed map from the records of `__consumer_offsets`.
     pub(crate) fn apply_commit_record(&mut self, key: Option<&[u8]>, value: Option<&[u8]>) {
-        let Some((group, topic, partition)) = key.and_then(consumer_offsets::decode_key) else {
+        let Some((kind, group, topic, partition)) = key.and_then(consumer_offsets::decode_key_of)
+        else {
             return;
         };
+        if kind == KeyKind::Failure {
+            match value.and_then(consumer_offsets::decode_failure) {
+                Some(failure) => self.failures.insert((group, topic, partition), failure),
+                None => self.failures.remove(&(group, topic, partition)),
+            };
+            return;
+        }
         match value.and_then(consumer_offsets::decode_value) {
             Some(offset) => {
                 self.committed.insert((group, topic, partition), offset);
@@ -1347,6 +1558,12 @@ fn checked_subscription(topics: &[&str], src: &dyn Partitions) -> Result<Vec<Str
     names.sort_unstable();
     names.dedup();
     Ok(names)
+}
+
+fn failure_key(group: &str, topic: &str, partition: u32) -> Vec<u8> {
+    let mut key = Vec::new();
+    consumer_offsets::encode_key_of(&mut key, KeyKind::Failure, group, topic, partition);
+    key
 }
 
 fn unknown_member(member: MemberId) -> Error {

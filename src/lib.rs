@@ -65,6 +65,7 @@ pub mod wire;
 
 pub use crate::assignor::{assign, Assignor, MemberSubscription, TopicPartition};
 pub use crate::cache::CACHE_BYTES_DEFAULT;
+pub use crate::consumer_offsets::Failure;
 pub use crate::crc32c::{crc32c, crc32c_update};
 pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::file_store::{

@@ -5,6 +5,7 @@
 
 use crate::assignor::TopicPartition;
 use crate::cache::{BatchCache, CACHE_BYTES_DEFAULT};
+use crate::consumer_offsets::Failure;
 use crate::error::{Error, ErrorKind, Result};
 use crate::group::{
     ChunkStart, ConsumerOptions, FetchOutcome, GroupDescription, Groups, LeaseGrant, MemberId,
@@ -271,6 +272,8 @@ impl Log {
                 Step::Ready(()) => {
                     self.commits_load = CommitsLoad::Loaded;
                     self.clamp_commits();
+                    let (groups, mut partitions) = self.split();
+                    groups.end_stale_failures(&mut partitions)?;
                 }
                 Step::Pending => return Ok(Step::Pending),
             }
@@ -1062,6 +1065,11 @@ impl Log {
     }
 
     /// The partitions a member owns now, sorted.
+    /// The group a member belongs to.
+    pub fn member_group(&self, member: MemberId) -> Result<String> {
+        self.groups.member_group(member)
+    }
+
     pub fn assignment(&self, member: MemberId) -> Result<Vec<TopicPartition>> {
         self.groups.assignment(member)
     }
@@ -1276,6 +1284,40 @@ impl Log {
     /// A member's slot in the delivery tables.
     pub fn member_slot(&self, member: MemberId) -> Result<usize> {
         self.groups.slot(member)
+    }
+
+    /// A handler failed on a record: counted durably (with the next flush); with `retry` the
+    /// member's next fetch delivers it again (see `Groups::record_failure`). Returns how many
+    /// times handlers failed on it.
+    pub fn record_failure(
+        &mut self,
+        member: MemberId,
+        topic: &str,
+        partition: u32,
+        offset: i64,
+        retry: bool,
+    ) -> Result<u32> {
+        self.check_open()?;
+        let (groups, mut partitions) = self.split();
+        groups.record_failure(member, topic, partition, offset, retry, &mut partitions)
+    }
+
+    /// A record went to the dead-letter topic: the member and its group go past it.
+    pub fn dead_lettered(
+        &mut self,
+        member: MemberId,
+        topic: &str,
+        partition: u32,
+        offset: i64,
+    ) -> Result<()> {
+        self.check_open()?;
+        let (groups, mut partitions) = self.split();
+        groups.dead_lettered(member, topic, partition, offset, &mut partitions)
+    }
+
+    /// The delivery failures of the record of a partition that failed last for a group.
+    pub fn failure(&self, group_id: &str, topic: &str, partition: u32) -> Option<Failure> {
+        self.groups.failure(group_id, topic, partition)
     }
 
     /// Commits offsets (the next offset to read) for partitions the member owns.

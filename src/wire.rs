@@ -11,11 +11,14 @@
 //
 // Poll (Rust -> JS), after an f64 lease id for a leased fetch:
 //   u32 chunk count, then per chunk (a run of records of one partition):
-//   u32 topic length, topic (UTF-8), u32 partition, f64 high watermark, u32 record count,
+//   u32 topic length, topic (UTF-8), u32 partition, f64 high watermark, f64 offset of the
+//   partition's record that failed last for the group (-1: none), u32 its failures, u32 1 if
+//   it went to the dead-letter topic (else 0), u32 record count,
 //   then per record: f64 offset, f64 timestamp, i32 key length (-1 = null), key,
 //   i32 value length (-1 = null), value, u32 header count, then per header:
 //   u32 key length, key, i32 value length (-1 = null), value
 
+use crate::consumer_offsets::Failure;
 use crate::error::{Error, ErrorKind, Result};
 use crate::log::Message;
 use crate::record_batch::{Header, RecordInput, RecordRef};
@@ -265,11 +268,14 @@ impl PollWriter {
         }
     }
 
+    /// Appends a record, opening a chunk when it is of another partition than the last one.
+    /// `failure`: the delivery failures of the partition's record that failed last, if any.
     pub fn record(
         &mut self,
         topic: &str,
         partition: u32,
         high_watermark: i64,
+        failure: Option<&Failure>,
         record: &RecordRef<'_>,
     ) {
         let same = matches!(&self.open, Some((t, p, _)) if t == topic && *p == partition);
@@ -279,6 +285,9 @@ impl PollWriter {
             self.out.extend_from_slice(topic.as_bytes());
             self.put_u32(partition);
             self.put_f64(high_watermark as f64);
+            self.put_f64(failure.map_or(-1.0, |f| f.offset as f64));
+            self.put_u32(failure.map_or(0, |f| f.failures));
+            self.put_u32(failure.map_or(0, |f| u32::from(f.dead_lettered)));
             let count_at = self.out.len();
             self.put_u32(0);
             self.open = Some((topic.to_owned(), partition, count_at));
@@ -462,9 +471,14 @@ mod tests {
         let batch = crate::record_batch::verify_batch(&batch).unwrap();
         let mut writer = PollWriter::new();
         for record in batch.records() {
-            writer.record("t", 1, 9, &record);
+            writer.record("t", 1, 9, None, &record);
         }
-        writer.record("u", 0, 1, &batch.records().next().unwrap());
+        let failure = Failure {
+            offset: 5,
+            failures: 2,
+            dead_lettered: true,
+        };
+        writer.record("u", 0, 1, Some(&failure), &batch.records().next().unwrap());
         let out = writer.finish();
         assert_eq!(
             u32::from_le_bytes(out[0..4].try_into().unwrap()),
@@ -476,7 +490,16 @@ mod tests {
         assert_eq!(out[8], b't');
         assert_eq!(&out[9..13], &1u32.to_le_bytes());
         assert_eq!(&out[13..21], &9f64.to_le_bytes());
-        assert_eq!(&out[21..25], &2u32.to_le_bytes());
-        assert_eq!(&out[25..33], &5f64.to_le_bytes(), "first offset");
+        assert_eq!(&out[21..29], &(-1f64).to_le_bytes(), "no failure");
+        assert_eq!(&out[29..37], &[0; 8]);
+        assert_eq!(&out[37..41], &2u32.to_le_bytes());
+        assert_eq!(&out[41..49], &5f64.to_le_bytes(), "first offset");
+        let second = out
+            .windows(5)
+            .rposition(|w| w == [1, 0, 0, 0, b'u'])
+            .unwrap();
+        let header = &out[second + 5 + 4 + 8..second + 5 + 4 + 8 + 16];
+        assert_eq!(&header[..8], &5f64.to_le_bytes());
+        assert_eq!(&header[8..], &[2, 0, 0, 0, 1, 0, 0, 0]);
     }
 }

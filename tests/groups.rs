@@ -1103,3 +1103,97 @@ fn a_partition_moved_while_its_commit_is_on_its_way_to_disk_resumes_after_it() {
         "the new owner starts after the pending commit"
     );
 }
+
+#[test]
+fn delivery_failures_survive_crashes_and_a_dead_lettered_record_is_gone_past() {
+    for auto_commit in [false, true] {
+        let (storage, mut log) = setup(1, 4);
+        let member = log
+            .join_group(options("g", auto_commit, Assignor::Range), &["t"])
+            .unwrap();
+        assert_eq!(poll(&mut log, member, 2).len(), 2); // 0 and 1 delivered; 1 fails
+        if !auto_commit {
+            log.commit(member, &[("t", 0, 1)]).unwrap();
+        }
+        assert_eq!(log.record_failure(member, "t", 0, 1, true).unwrap(), 1);
+        log.flush(true).unwrap();
+        assert_eq!(poll(&mut log, member, 1)[0].1, 1, "retried in place");
+        if auto_commit {
+            // A pull-style poll commits what it returns; a run loop's retry does not get here.
+            log.seek(member, "t", 0, 1).unwrap();
+            log.commit(member, &[("t", 0, 1)]).unwrap();
+            log.flush(true).unwrap();
+        }
+        // The process dies between attempts; the count and the retry survive.
+        std::mem::forget(log);
+        let storage = storage.crash_image(|_, _| 0);
+        let mut log = open(&storage);
+        let failure = log.failure("g", "t", 0).unwrap();
+        assert_eq!((failure.offset, failure.failures), (1, 1));
+        let member = log
+            .join_group(options("g", auto_commit, Assignor::Range), &["t"])
+            .unwrap();
+        assert_eq!(
+            poll(&mut log, member, 1)[0].1,
+            1,
+            "auto_commit = {auto_commit}"
+        );
+        assert_eq!(log.record_failure(member, "t", 0, 1, true).unwrap(), 2);
+        log.dead_lettered(member, "t", 0, 1).unwrap();
+        log.flush(true).unwrap();
+        assert_eq!(poll(&mut log, member, 1)[0].1, 2, "gone past");
+        std::mem::forget(log);
+        let storage = storage.crash_image(|_, _| 0);
+        let log = open(&storage);
+        // Marked: a redelivery (a seek back, or a crash under manual commit) skips it.
+        let failure = log.failure("g", "t", 0).unwrap();
+        assert_eq!(
+            (failure.offset, failure.failures, failure.dead_lettered),
+            (1, 2, true)
+        );
+        let expected = if auto_commit { Some(3) } else { Some(1) };
+        assert_eq!(log.committed("g", "t", 0), expected);
+    }
+}
+
+#[test]
+fn failures_are_checked_and_end_with_their_group_or_topic() {
+    let (storage, mut log) = setup(2, 2);
+    let member = log
+        .join_group(options("g", false, Assignor::Range), &["t"])
+        .unwrap();
+    let code = |r: Result<u32, Error>| r.unwrap_err().code();
+    assert_eq!(
+        code(log.record_failure(member, "t", 0, 2, true)),
+        "OFFSET_OUT_OF_RANGE"
+    );
+    assert_eq!(
+        code(log.record_failure(member, "t", 0, -1, true)),
+        "OFFSET_OUT_OF_RANGE"
+    );
+    assert_eq!(
+        code(log.record_failure(member, "t", 5, 0, true)),
+        "INVALID_PARTITION"
+    );
+    assert_eq!(
+        code(log.record_failure(member, "nope", 0, 0, true)),
+        "UNKNOWN_TOPIC"
+    );
+    assert_eq!(
+        code(log.record_failure(member + 99, "t", 0, 0, true)),
+        "UNKNOWN_MEMBER_ID"
+    );
+    // Without retry the position stays: today's behaviour, only counted.
+    assert_eq!(poll(&mut log, member, 10).len(), 4);
+    assert_eq!(log.record_failure(member, "t", 1, 0, false).unwrap(), 1);
+    assert!(poll(&mut log, member, 10).is_empty());
+    log.record_failure(member, "t", 0, 1, false).unwrap();
+    log.leave_group(member).unwrap();
+    log.delete_group("g").unwrap();
+    log.flush(true).unwrap();
+    assert_eq!(log.failure("g", "t", 0), None);
+    log.close().unwrap();
+    let log = open(&storage);
+    assert_eq!(log.failure("g", "t", 0), None);
+    assert_eq!(log.failure("g", "t", 1), None);
+}

@@ -21,6 +21,7 @@ use self::requests::{
     seek_request, topic_partition,
 };
 use self::views::{partitions_view, GroupView, LagView, OffsetsView, RecoveryView, TopicView};
+use crate::consumer_offsets::Failure;
 use crate::error::ErrorKind;
 use crate::file_store::FileStore;
 use crate::group::{ChunkStart, MemberId};
@@ -489,10 +490,13 @@ impl WasmLog {
         };
         // High watermarks are read before the read borrows the log: they are what the batch
         // reports (eachBatch's highWatermark), and records cannot be added during the read.
-        let mut highs: Vec<((String, u32), i64)> = Vec::new();
+        // So are the delivery failures of each partition's record that failed last.
+        let mut highs: Vec<((String, u32), i64, Option<Failure>)> = Vec::new();
+        let group = self.log.member_group(member).map_err(to_js)?;
         for (topic, partition) in self.log.assignment(member).map_err(to_js)? {
             let high = self.log.watermarks(&topic, partition).map_err(to_js)?.1;
-            highs.push(((topic, partition), high));
+            let failure = self.log.failure(&group, &topic, partition);
+            highs.push(((topic, partition), high, failure));
         }
         let mut current: Option<usize> = None;
         let mut visit = |topic: &str,
@@ -504,8 +508,9 @@ impl WasmLog {
                     .iter()
                     .position(|h| h.0 .0 == topic && h.0 .1 == partition);
             }
-            let high = current.map_or(0, |index| highs[index].1);
-            writer.record(topic, partition, high, record)
+            let (high, failure) =
+                current.map_or((0, None), |index| (highs[index].1, highs[index].2));
+            writer.record(topic, partition, high, failure.as_ref(), record)
         };
         // A partition whose batches IndexedDB must load first is skipped; the caller sees
         // `hasPendingLoads`, awaits `loadPending` and reads again.
@@ -527,6 +532,12 @@ impl WasmLog {
     #[wasm_bindgen(js_name = checkFetchLimits)]
     pub fn check_fetch_limits(&self, max_records: JsValue, max_bytes: JsValue) -> JsResult<()> {
         fetch_limits(&max_records, &max_bytes).map(drop)
+    }
+
+    /// Checks a topic name (Kafka's rule) before it is first used, e.g. a dead-letter topic.
+    #[wasm_bindgen(js_name = checkTopicName)]
+    pub fn check_topic_name(&self, name: &str) -> JsResult<()> {
+        crate::topic::validate_topic_name(name).map_err(to_js)
     }
 
     pub fn owns(&self, member: f64, topic: &str, partition: u32) -> bool {
@@ -574,6 +585,40 @@ impl WasmLog {
         let (topic, partition, offset) = seek_request(&topic, &partition, &offset)?;
         self.log
             .seek(member, &topic, partition, offset)
+            .map_err(to_js)
+    }
+
+    /// A handler failed on a delivered record: counts it (durable with the next flush); with
+    /// `retry` the member's next fetch delivers it again. Returns the failures so far.
+    #[wasm_bindgen(js_name = recordFailure)]
+    pub fn record_failure(
+        &mut self,
+        member: f64,
+        topic: JsValue,
+        partition: JsValue,
+        offset: JsValue,
+        retry: bool,
+    ) -> JsResult<u32> {
+        let member = member_id(member)?;
+        let (topic, partition, offset) = seek_request(&topic, &partition, &offset)?;
+        self.log
+            .record_failure(member, &topic, partition, offset, retry)
+            .map_err(to_js)
+    }
+
+    /// The record went to the dead-letter topic (durably): the member and its group go past it.
+    #[wasm_bindgen(js_name = deadLettered)]
+    pub fn dead_lettered(
+        &mut self,
+        member: f64,
+        topic: JsValue,
+        partition: JsValue,
+        offset: JsValue,
+    ) -> JsResult<()> {
+        let member = member_id(member)?;
+        let (topic, partition, offset) = seek_request(&topic, &partition, &offset)?;
+        self.log
+            .dead_lettered(member, &topic, partition, offset)
             .map_err(to_js)
     }
 
