@@ -8,18 +8,29 @@ import { BrookError, invalidArgument, translate } from "./errors.js";
 import { checkedBoolean, checkedText, describe, readArray, readOptions, readPlain } from "./args.js";
 import { Consumer } from "./consumer.js";
 import { Producer } from "./producer.js";
+import { View } from "./view.js";
 import { OpenLog, translated } from "./open-log.js";
 
 export { BrookError, translate };
 
 const DURABILITIES = ["strict", "relaxed"];
 
+/** The browser's answer now (it may grant persistence after the open asked); else the open's. */
+async function storagePersisted(asked) {
+  try {
+    return (await globalThis.navigator?.storage?.persisted?.()) ?? asked;
+  } catch {
+    return asked;
+  }
+}
+
 // ---- Log and the factory ----
 
 /** The key of Log's change hook, for the runtime entry points (not part of the public API). */
 export const WATCH = Symbol("brook.watch");
 
-const OPEN_OPTIONS = ["path", "name", "durability", "waitForLock", "cacheBytes"];
+const OPEN_OPTIONS = ["path", "name", "durability", "waitForLock", "cacheBytes", "persist", "evicted"];
+const EVICTED_MODES = ["error", "open"];
 
 function openSettings(options) {
   const {
@@ -28,7 +39,18 @@ function openSettings(options) {
     durability = "strict",
     waitForLock,
     cacheBytes,
+    persist,
+    evicted,
   } = readOptions(options, "Log.open options", OPEN_OPTIONS);
+  if ((persist !== undefined || evicted !== undefined) && name === undefined) {
+    throw invalidArgument("persist and evicted apply to IndexedDB logs ({ name }): files and memory are not evicted");
+  }
+  if (persist !== undefined && typeof persist !== "boolean") {
+    throw invalidArgument(`persist must be true or false, got ${describe(persist)}`);
+  }
+  if (evicted !== undefined && !EVICTED_MODES.includes(evicted)) {
+    throw invalidArgument(`evicted must be "error" (default: STORAGE_EVICTED) or "open" (open it empty, and say so in recovery().evicted), got ${describe(evicted)}`);
+  }
   if (!DURABILITIES.includes(durability)) {
     throw invalidArgument(`durability must be "strict" or "relaxed", got ${describe(durability)}`);
   }
@@ -52,7 +74,7 @@ function openSettings(options) {
   checkedText(path, "path");
   checkedText(name, "name");
   // cacheBytes is checked by the core (a number from 0 to its limit).
-  return { path, name, durability, waitForLock: waitForLock ?? false, cacheBytes };
+  return { path, name, durability, waitForLock: waitForLock ?? false, cacheBytes, persist: persist ?? false, evicted: evicted ?? "error" };
 }
 
 /** 53 random bits, all a JS number holds exactly. */
@@ -73,6 +95,7 @@ export function createApi({
   initialize,
   fileStorage,
   namedStorage,
+  storageEstimate = async () => ({ usage: null, quota: null }),
   getRandomValues = (array) => globalThis.crypto.getRandomValues(array),
 }) {
   let initialized = null;
@@ -99,10 +122,14 @@ export function createApi({
   class Log {
     #log;
     #closing = null;
+    /** `{ named, persisted, evicted }`: whether it is an IndexedDB log, what persist() answered
+     * (files: true, memory: false), and what its open found evicted. */
+    #storage;
 
-    constructor(token, log) {
+    constructor(token, log, storage) {
       if (token !== opening) throw invalidArgument("use Log.open() to open a log");
       this.#log = log;
+      this.#storage = storage;
     }
 
     /** `{}`: in memory; `{ path }`: a directory of files (Node); `durability`: "strict"
@@ -118,9 +145,10 @@ export function createApi({
       }
       await ready();
       if (settings.name === undefined) {
-        return new Log(opening, new OpenLog(core, openWasm(settings), settings.durability));
+        const storage = { named: false, persisted: settings.path !== undefined, evicted: null };
+        return new Log(opening, new OpenLog(core, openWasm(settings), settings.durability), storage);
       }
-      const store = await namedStorage(settings.name, settings.waitForLock);
+      const store = await namedStorage(settings);
       let log = null;
       try {
         const wasm = translated(() =>
@@ -128,7 +156,10 @@ export function createApi({
         );
         log = new OpenLog(core, wasm, settings.durability, store);
         await log.finishOpen();
-        return new Log(opening, log);
+        // What opening wrote is durable before the log counts as made (its eviction marker).
+        await log.durable();
+        store.opened();
+        return new Log(opening, log, { named: true, persisted: store.persisted, evicted: store.evicted });
       } catch (error) {
         if (log !== null) await log.close().catch(() => {});
         else store.release();
@@ -246,7 +277,19 @@ export function createApi({
      * it left alone; commits clamped to their partition's end; `clean` when there was
      * nothing to report. */
     recovery() {
-      return this.#log.invoke((wasm) => wasm.recovery());
+      const report = this.#log.invoke((wasm) => wasm.recovery());
+      const { evicted } = this.#storage;
+      return evicted ? { ...report, clean: false, evicted } : report;
+    }
+
+    /** `{ persisted, usage, quota }`: whether the browser keeps this origin's storage under
+     * pressure (navigator.storage.persisted(); files: true; memory: false), and its estimate
+     * of the bytes used and available (null where unknown). */
+    async storage() {
+      this.#log.assertOpen();
+      const { usage, quota } = await storageEstimate();
+      const { named, persisted } = this.#storage;
+      return { persisted: named ? await storagePersisted(persisted) : persisted, usage, quota };
     }
 
     producer(options) {
@@ -261,6 +304,13 @@ export function createApi({
     consumer(options) {
       this.#log.assertOpen();
       return new Consumer(this.#log, options);
+    }
+
+    /** A live read model of `topic`: the latest value per key (or, with `reduce`, a value
+     * folded from each key's records), kept by a consumer group of its own (view.js). */
+    view(options) {
+      this.#log.assertOpen();
+      return new View(this, options, (listener) => this[WATCH](listener));
     }
 
     /** Runtime entry points only: calls `listener` after every change; returns an unwatch. */

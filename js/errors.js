@@ -5,7 +5,8 @@
 /** An error with a stable `code`: UNKNOWN_TOPIC, INVALID_TOPIC_NAME, TOPIC_ALREADY_EXISTS,
  * INVALID_PARTITION, INVALID_PARTITIONS, OFFSET_OUT_OF_RANGE, MESSAGE_TOO_LARGE, INVALID_RECORD,
  * INVALID_CONFIG, INVALID_ARGUMENT, LOG_LOCKED, CORRUPT_DATA, QUOTA_EXCEEDED, CLOSED, IO_ERROR,
- * UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS, NON_EMPTY_GROUP, GROUP_ID_NOT_FOUND or UNSUPPORTED. */
+ * UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS, NON_EMPTY_GROUP, GROUP_ID_NOT_FOUND, STORAGE_EVICTED
+ * (JS only: an IndexedDB log's data is gone) or UNSUPPORTED. */
 export class BrookError extends Error {
   constructor(code, message, options) {
     super(message, options);
@@ -53,4 +54,14 @@ export function errorText(error) {
   }
   // A lone surrogate cannot be UTF-8: replaced, as TextEncoder would.
   return text.slice(0, DEAD_LETTER_ERROR_CHARS_MAX).replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, "\ufffd");
+}
+
+/** Hands an error that must not stop anything to `onError`, or else to the console. */
+export function reportThrown(error, onError, context) {
+  try {
+    if (onError) return void onError(error);
+  } catch (failure) {
+    console.error("brook: onError threw:", failure);
+  }
+  console.error(`brook: ${context}:`, error);
 }

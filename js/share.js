@@ -10,6 +10,7 @@
 // on that lock to learn that a client tab went away and removes its consumers from groups.
 
 import { BrookError, WATCH } from "./brook.js";
+import { View } from "./view.js";
 import { brief } from "./errors.js";
 import { checkedFunction, readOptions } from "./args.js";
 import { SOURCE } from "./consumer.js";
@@ -517,6 +518,11 @@ export class RemoteLog {
 
   consumer(options) {
     return new RemoteConsumer(this, this.#nextConsumer++, options);
+  }
+
+  /** A view (view.js) whose consumer is a member of the owning tab's groups. */
+  view(options) {
+    return new View(this, options);
   }
 
   async close() {
