@@ -21,6 +21,8 @@ export type BrookErrorCode =
   | "REBALANCE_IN_PROGRESS"
   | "NON_EMPTY_GROUP"
   | "GROUP_ID_NOT_FOUND"
+  /** Browsers: an IndexedDB log that this origin made came back empty (evicted or cleared). */
+  | "STORAGE_EVICTED"
   | "UNSUPPORTED";
 
 export class BrookError extends Error {
@@ -47,6 +49,68 @@ export interface LogOptions {
    * none). The log itself stays in its files or database: memory holds an index of its
    * batches, this cache, and what was sent but is not durable yet. */
   cacheBytes?: number;
+  /** With `name`: ask the browser to keep this origin's storage under pressure
+   * (navigator.storage.persist(); Firefox asks the user). storage() tells the answer. */
+  persist?: boolean;
+  /** With `name`, when the log's IndexedDB data is gone though this origin made it (a note in
+   * localStorage says so): "error" (default) fails with STORAGE_EVICTED; "open" opens it
+   * empty and reports it in recovery().evicted. */
+  evicted?: "error" | "open";
+}
+
+export interface StorageReport {
+  /** Whether the browser keeps the data under storage pressure (files: true; memory: false). */
+  persisted: boolean;
+  /** navigator.storage.estimate(), for the whole origin; null where unknown (Node). */
+  usage: number | null;
+  quota: number | null;
+}
+
+export interface ViewOptions<V = unknown> {
+  topic: string;
+  /** The view's own consumer group: it commits what the view applied. Views of one groupId
+   * split the partitions between them, each holding its own partitions' keys. */
+  groupId: string;
+  /** How values become the view's: "text" (default), "json", "bytes" (a copy), or a function. */
+  decode?: "text" | "json" | "bytes" | ((bytes: Uint8Array) => unknown);
+  /** Folds each record of a key into its value (KStream.aggregate); returning undefined deletes
+   * the key. Without it a view holds each key's latest value. A null value (tombstone) always
+   * deletes the key. */
+  reduce?: (previous: V | undefined, value: any, message: KafkaMessage) => V | undefined;
+  /** A record that decode or reduce throws on is skipped (the key keeps its value) and its
+   * error given here (default: the console). */
+  onError?: (error: unknown) => void;
+  maxRecords?: number;
+}
+
+export interface ViewChange<V = unknown> {
+  key: string;
+  /** undefined: the key was deleted (a tombstone, or its partition went to another view). */
+  value: V | undefined;
+  previous: V | undefined;
+  partition: number;
+  /** The record's offset; null when a rebalance took the partition away. */
+  offset: number | null;
+}
+
+/** A live read model of a topic (log.view): a Map-like table of key → value, rebuilt from the
+ * topic's records each time it is made, then kept up to date as records arrive. */
+export interface View<V = unknown> extends Iterable<[string, V]> {
+  readonly topic: string;
+  /** Resolves once every partition the view is assigned has been applied up to its high
+   * watermark at the time the view was made. */
+  readonly ready: Promise<void>;
+  readonly size: number;
+  get(key: string): V | undefined;
+  has(key: string): boolean;
+  entries(): IterableIterator<[string, V]>;
+  keys(): IterableIterator<string>;
+  values(): IterableIterator<V>;
+  forEach(callback: (value: V, key: string, view: View<V>) => void, thisArg?: unknown): void;
+  /** Called after each change; returns a function that stops it. */
+  onChange(listener: (change: ViewChange<V>) => void): () => void;
+  /** Stops its consumer (it leaves its group); the view keeps what it holds. */
+  close(): Promise<void>;
 }
 
 export interface SyncOptions {
@@ -147,6 +211,8 @@ export interface RecoveryReport {
   clampedCommits: Array<{ groupId: string; topic: string; partition: number; committed: number; end: number }>;
   /** Why some commits of __consumer_offsets could not be read, if any could not. */
   commitsDamaged?: string;
+  /** Opened with { evicted: "open" }: the log's IndexedDB data was gone; when it was made. */
+  evicted?: { created: number | null };
 }
 
 export interface PartitionLag extends Omit<PartitionOffsets, "durable"> {
@@ -359,6 +425,10 @@ export class Log {
   deleteGroup(groupId: string): Promise<void>;
   producer(options?: ProducerOptions): Producer;
   consumer(options: ConsumerOptions): Consumer;
+  /** A live read model of a topic, kept by a consumer group of its own. */
+  view<V = unknown>(options: ViewOptions<V>): View<V>;
+  /** Whether the browser keeps this log's storage, and how much the origin uses. */
+  storage(): Promise<StorageReport>;
   /** Stops every consumer loop, flushes and releases the log (its lock). Idempotent; every
    * later call fails with CLOSED. Do not await it inside a consumer's handler. */
   close(): Promise<void>;
@@ -384,6 +454,7 @@ export class RemoteLog {
   deleteTopic(topic: string): Promise<void>;
   producer(options?: ProducerOptions): Producer;
   consumer(options: ConsumerOptions): RemoteConsumer;
+  view<V = unknown>(options: ViewOptions<V>): View<V>;
   close(): Promise<void>;
 }
 

@@ -55,8 +55,38 @@ async function load(name) {
   }
 }
 
-/** Opens the IndexedDB log `name`: lock first, then read it back. */
-async function namedStorage(name, waitForLock) {
+/** Where brook notes, outside IndexedDB, that this origin made a log: an IndexedDB that comes
+ * back empty while the note is there was evicted (or cleared), not new. */
+const MARKER_PREFIX = "brook:log:";
+
+function readMarker(name) {
+  try {
+    const text = globalThis.localStorage?.getItem(MARKER_PREFIX + name);
+    return text ? JSON.parse(text) : null;
+  } catch {
+    return null; // no localStorage (a worker, a sandboxed frame), or not brook's note
+  }
+}
+
+function writeMarker(name, marker) {
+  try {
+    globalThis.localStorage?.setItem(MARKER_PREFIX + name, JSON.stringify(marker));
+  } catch {
+    // No localStorage, or it is full: eviction then goes unnoticed, as without the note.
+  }
+}
+
+function evictedError(name, marker) {
+  const since = Number.isFinite(marker.created) ? ` (made ${new Date(marker.created).toISOString()})` : "";
+  return new BrookError(
+    "STORAGE_EVICTED",
+    `the IndexedDB data of log ${JSON.stringify(name)}${since} is gone: the browser evicted it, or this site's data was cleared. Open it with { evicted: "open" } to start it empty (recovery().evicted says so), and with { persist: true } to ask the browser to keep it`,
+  );
+}
+
+/** Opens the IndexedDB log `name`: lock first, then read it back, and tell a log whose data
+ * was evicted from a new one. */
+async function namedStorage({ name, waitForLock, persist, evicted: whenEvicted }) {
   if (!globalThis.indexedDB) {
     throw new BrookError(
       "UNSUPPORTED",
@@ -65,15 +95,42 @@ async function namedStorage(name, waitForLock) {
   }
   const release = await acquireLock(name, waitForLock);
   try {
+    // Asked first: a browser that grants it keeps what this open writes, too.
+    const persisted = persist ? await askPersistence() : false;
     const loaded = await load(name);
-    return { loaded, reload: () => load(name), release };
+    const marker = readMarker(name);
+    const evicted = loaded.isEmpty && marker !== null ? { created: Number(marker.created) || null } : null;
+    if (evicted && whenEvicted !== "open") {
+      loaded.close();
+      throw evictedError(name, marker);
+    }
+    const created = (!evicted && Number(marker?.created)) || Date.now();
+    return { loaded, reload: () => load(name), release, persisted, evicted, opened: () => writeMarker(name, { created }) };
   } catch (error) {
     release();
     throw error;
   }
 }
 
-/** Deletes the IndexedDB database of a log (close the log first). */
+/** navigator.storage.persist()'s answer; false where there is none (workers, old browsers). */
+async function askPersistence() {
+  try {
+    return (await globalThis.navigator?.storage?.persist?.()) === true;
+  } catch {
+    return false;
+  }
+}
+
+async function storageEstimate() {
+  try {
+    const { usage = null, quota = null } = (await globalThis.navigator?.storage?.estimate?.()) ?? {};
+    return { usage, quota };
+  } catch {
+    return { usage: null, quota: null };
+  }
+}
+
+/** Deletes the IndexedDB database of a log (close the log first), and brook's note of it. */
 export async function deleteLog(name) {
   await init();
   try {
@@ -81,9 +138,14 @@ export async function deleteLog(name) {
   } catch (error) {
     throw translate(error);
   }
+  try {
+    globalThis.localStorage?.removeItem(MARKER_PREFIX + name);
+  } catch {
+    // No localStorage: there was no note.
+  }
 }
 
-const api = createApi({ core, initialize: () => init(), namedStorage });
+const api = createApi({ core, initialize: () => init(), namedStorage, storageEstimate });
 
 /** `Log.open({ name, share: true })`: the first tab owns the log and serves it to the others
  * over a BroadcastChannel; a tab that finds it owned gets a RemoteLog that works through the

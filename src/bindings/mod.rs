@@ -73,6 +73,21 @@ impl std::fmt::Debug for IndexedDbStore {
     }
 }
 
+#[wasm_bindgen]
+impl IndexedDbStore {
+    /// Whether the database held nothing of a log (no manifest, no segment): a log opened for
+    /// the first time — or one whose data the browser evicted.
+    #[wasm_bindgen(getter, js_name = isEmpty)]
+    pub fn is_empty(&self) -> bool {
+        self.opened.image.manifest.is_none() && self.opened.image.segments.is_empty()
+    }
+
+    /// Closes the database without opening a log over it (the open was refused).
+    pub fn close(self) {
+        self.database.close();
+    }
+}
+
 impl IndexedDbStore {
     /// The keyed store over the database, with what opening it found.
     fn into_store(self) -> (web_sys::IdbDatabase, KeyedStore) {

@@ -189,6 +189,14 @@ async function launchPuppeteer(engine, { reducedMotion = false } = {}) {
         session.send("Page.crash").catch(() => {});
         await crashed;
       },
+      /** Clears the origin's IndexedDB through the DevTools protocol, as the browser's own
+       * "clear site data" does (Chromium only); other storage (localStorage) stays. */
+      async clearIndexedDb() {
+        if (engine !== "chromium") throw new Error(`${engine} cannot clear IndexedDB from outside`);
+        const session = await page.createCDPSession();
+        await session.send("Storage.clearDataForOrigin", { origin: new URL(page.url()).origin, storageTypes: "indexeddb" });
+        await session.detach();
+      },
       screenshot: (path, options = {}) => page.screenshot({ path, ...options }),
       setViewport: (width, height, deviceScaleFactor = 1) => page.setViewport({ width, height, deviceScaleFactor }),
       press: (key) => page.keyboard.press(key),

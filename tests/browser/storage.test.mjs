@@ -1,0 +1,116 @@
+// Storage the browser may take away: persist() asked and reported, storage() estimates, and a
+// log whose IndexedDB data is gone though this origin made it — cleared through the DevTools
+// protocol in Chromium (Storage.clearDataForOrigin, indexeddb only), deleted by the page
+// elsewhere — is reported as STORAGE_EVICTED instead of silently starting empty.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { startServer } from "../../scripts/serve.mjs";
+import { enginesUnderTest, launch } from "../lib/engines.mjs";
+
+let server;
+let url;
+
+before(async () => {
+  ({ server, url } = await startServer(0, { extra: ["/tests/browser/"] }));
+  url = url.replace(/www\/$/, "tests/browser/page.html");
+});
+
+after(() => server?.close());
+
+for (const engine of enginesUnderTest()) {
+  describe(engine, () => {
+    let browser;
+    before(async () => {
+      browser = await launch(engine);
+    });
+    after(() => browser?.close());
+
+    async function openPage(context) {
+      const page = await context.newPage();
+      await page.goto(url);
+      await page.waitFor(() => window.ready === true);
+      return page;
+    }
+
+    async function reload(page) {
+      await page.reload();
+      await page.waitFor(() => window.ready === true);
+    }
+
+    test("a log whose IndexedDB data was cleared is STORAGE_EVICTED, not silently empty; evicted: \"open\" starts it again", async () => {
+      const context = await browser.newContext();
+      try {
+        const page = await openPage(context);
+        const made = await page.evaluate(async () => {
+          const log = await brook.Log.open({ name: "queue", persist: true });
+          await log.createTopic({ topic: "outbox", partitions: 2 });
+          await log.producer().send({ topic: "outbox", messages: [{ key: "a", value: "1" }] });
+          const storage = await log.storage();
+          await log.close();
+          return storage;
+        });
+        assert.equal(typeof made.persisted, "boolean");
+        assert.ok(made.usage === null || Number.isFinite(made.usage));
+        assert.ok(made.quota === null || made.quota > 0);
+        // A reload is not an eviction.
+        await reload(page);
+        assert.deepEqual(
+          await page.evaluate(async () => {
+            const log = await brook.Log.open({ name: "queue" });
+            const out = [log.topics().map((t) => t.topic), log.recovery().clean, log.recovery().evicted ?? null];
+            await log.close();
+            return out;
+          }),
+          [["outbox"], true, null],
+        );
+        // The origin's IndexedDB goes; localStorage stays (as when site data is cleared in part).
+        if (engine === "chromium") await page.clearIndexedDb();
+        else await page.evaluate(() => new Promise((resolve, reject) => Object.assign(indexedDB.deleteDatabase("queue"), { onsuccess: resolve, onerror: reject })));
+        await reload(page);
+        const after = await page.evaluate(async () => {
+          const refused = await brook.Log.open({ name: "queue" }).then(() => null, (error) => [error.code, error.message]);
+          const again = await brook.Log.open({ name: "queue" }).then(() => null, (error) => error.code);
+          const log = await brook.Log.open({ name: "queue", evicted: "open" });
+          const report = log.recovery();
+          const topics = log.topics().length;
+          await log.close();
+          // Opened again, it is a log like any other.
+          const next = await brook.Log.open({ name: "queue" });
+          const clean = next.recovery().clean;
+          await next.close();
+          await brook.deleteLog("queue");
+          const fresh = await brook.Log.open({ name: "queue" });
+          await fresh.close();
+          return { refused, again, evicted: report.evicted, clean: report.clean, topics, cleanAfter: clean };
+        });
+        assert.equal(after.refused[0], "STORAGE_EVICTED");
+        assert.match(after.refused[1], /evicted: "open"/);
+        assert.equal(after.again, "STORAGE_EVICTED", "until the app says what to do");
+        assert.equal(after.clean, false);
+        assert.ok(after.evicted.created > 0);
+        assert.equal(after.topics, 0);
+        assert.equal(after.cleanAfter, true);
+        assert.deepEqual(await page.errors(), []);
+      } finally {
+        await context.close();
+      }
+    });
+
+    test("persist and evicted are checked; a memory log reports not persisted", async () => {
+      const context = await browser.newContext();
+      try {
+        const page = await openPage(context);
+        const codes = await page.evaluate(async () => {
+          const code = (options) => brook.Log.open(options).then(() => "opened", (error) => error.code);
+          const memory = await brook.Log.open();
+          const storage = await memory.storage();
+          await memory.close();
+          return [await code({ persist: true }), await code({ name: "x", persist: "yes" }), await code({ name: "x", evicted: "ignore" }), storage.persisted];
+        });
+        assert.deepEqual(codes, ["INVALID_ARGUMENT", "INVALID_ARGUMENT", "INVALID_ARGUMENT", false]);
+      } finally {
+        await context.close();
+      }
+    });
+  });
+}
