@@ -113,6 +113,11 @@ export const GROUPS = [
     ],
   },
   {
+    group: "Node, memory: a view's catch-up",
+    summary: "Records per second from a cold start until a new view is ready, beside the eachBatch-into-a-Map loop an app would write by hand.",
+    goals: [{ text: "≥ 0.8× the hand-written loop", subject: "brook log.view", reference: "eachBatch into a Map, by hand", workload: any, atLeast: 0.8 }],
+  },
+  {
     group: "A Kafka client and broker on this machine",
     summary: "KafkaJS 2.2.4 against the Tansu broker (memory storage) on loopback, beside brook in memory.",
     goals: [

@@ -28,6 +28,7 @@ const SUITES = [
   ["memory"],
   ["large"],
   ["kafka"],
+  ["view"],
 ];
 
 const args = process.argv.slice(2);

@@ -55,6 +55,8 @@ export class View {
   ready;
 
   #unwatch;
+  #watching;
+  #isReady = false;
 
   /** `watch(listener)`: calls it after every change of the log (a rebalance among them). */
   constructor(log, options, watch) {
@@ -79,6 +81,7 @@ export class View {
       fromBeginning: true,
       ...(settings.maxRecords === undefined ? {} : { maxRecords: settings.maxRecords }),
     });
+    this.#watching = watch !== undefined;
     this.#unwatch = watch ? watch(() => this.#followLog()) : () => {};
     this.#start().catch((error) => this.#stopped(error));
   }
@@ -101,7 +104,8 @@ export class View {
 
   async #applyBatch({ partition, messages }) {
     if (this.#closed) return;
-    this.#followAssignment();
+    // A log that tells of its changes has told of the rebalance already (see the constructor).
+    if (!this.#watching) this.#followAssignment();
     // Not the view's (any more), or fetched before the seek to its start took effect.
     if (!this.#partitions.has(partition) || this.#seeking.has(partition)) return;
     const from = this.#applied.get(partition);
@@ -189,8 +193,10 @@ export class View {
       if (!entry) return;
       this.#entries.delete(key);
       this.#partitions.get(entry.partition)?.delete(key);
+    } else if (entry?.partition === partition) {
+      entry.value = value; // the common case: no allocation
     } else {
-      if (entry && entry.partition !== partition) this.#partitions.get(entry.partition)?.delete(key);
+      if (entry) this.#partitions.get(entry.partition)?.delete(key);
       this.#entries.set(key, { partition, value });
       this.#partitions.get(partition)?.add(key);
     }
@@ -208,13 +214,17 @@ export class View {
   }
 
   #checkReady() {
+    if (this.#isReady) return;
     const owned = this.#consumer.assignment().map((tp) => tp.partition);
     const caughtUp = owned.every((partition) => {
       const target = this.#targets.get(partition) ?? 0;
       const low = this.#log.offsets(this.#topic)[partition]?.low ?? 0;
       return target <= low || (this.#applied.get(partition) ?? -1) >= target;
     });
-    if (caughtUp) this.#resolveReady();
+    if (caughtUp) {
+      this.#isReady = true;
+      this.#resolveReady();
+    }
   }
 
   get topic() {

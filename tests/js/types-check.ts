@@ -89,3 +89,22 @@ export async function inspect(log: import("../../index.js").Log, consumer: impor
   const position: number | null = consumer.position({ topic: "t", partition: 0 });
   void lag; void names; void position;
 }
+
+// Offline-first: storage, dead letters, views.
+export async function offlineFirst(): Promise<void> {
+  const log = await Log.open({ name: "outbox", persist: true, evicted: "open" });
+  const { persisted, usage, quota } = await log.storage();
+  const evictedAt: number | null | undefined = log.recovery().evicted?.created;
+  const consumer = log.consumer({ groupId: "g", autoCommit: false, deadLetter: { topic: "dead", maxAttempts: 3 } });
+  await consumer.run({ eachMessage: async ({ message }) => void (message.attempts satisfies number) });
+  const view = log.view<number>({ topic: "inventory", groupId: "v", decode: "json", reduce: (previous, event) => (previous ?? 0) + event.stock });
+  await view.ready;
+  const stock: number | undefined = view.get("abc");
+  const stop: () => void = view.onChange(({ key, value, offset }) => void [key, value, offset]);
+  for (const [key, value] of view) void [key, value];
+  stop();
+  await view.close();
+  void [persisted, usage, quota, evictedAt, stock];
+}
+// @ts-expect-error evicted is "error" or "open"
+void Log.open({ name: "x", evicted: "ignore" });
