@@ -1,7 +1,8 @@
-// Storage the browser may take away: persist() asked and reported, storage() estimates, and a
-// log whose IndexedDB data is gone though this origin made it — cleared through the DevTools
-// protocol in Chromium (Storage.clearDataForOrigin, indexeddb only), deleted by the page
-// elsewhere — is reported as STORAGE_EVICTED instead of silently starting empty.
+// Offline-first essentials in browsers. Storage the browser may take away: persist() asked and
+// reported, storage() estimates, and a log whose IndexedDB data is gone though this origin
+// made it — cleared through the DevTools protocol in Chromium (Storage.clearDataForOrigin,
+// indexeddb only), deleted by the page elsewhere — reported as STORAGE_EVICTED instead of
+// silently starting empty. Dead letters and views through a shared log's owning tab.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { startServer } from "../../scripts/serve.mjs";
@@ -91,6 +92,56 @@ for (const engine of enginesUnderTest()) {
         assert.equal(after.topics, 0);
         assert.equal(after.cleanAfter, true);
         assert.deepEqual(await page.errors(), []);
+      } finally {
+        await context.close();
+      }
+    });
+
+    test("shared tabs: a client tab's consumer dead-letters through the owner, and a client tab's view follows the owner's log", async () => {
+      const context = await browser.newContext();
+      try {
+        const owner = await openPage(context);
+        const client = await openPage(context);
+        await owner.evaluate(async () => {
+          window.log = await brook.Log.open({ name: "shared", share: true });
+          await log.createTopic({ topic: "events", partitions: 2 });
+          await log.producer().send({ topic: "events", messages: [{ key: "a", value: "1", partition: 0 }, { key: "b", value: "poison", partition: 1 }, { key: "a", value: "2", partition: 0 }, { key: "c", value: "3", partition: 1 }] });
+        });
+        const result = await client.evaluate(async () => {
+          window.log = await brook.Log.open({ name: "shared", share: true });
+          const decoder = new TextDecoder();
+          window.seen = [];
+          const consumer = log.consumer({ groupId: "g", autoCommit: false, deadLetter: { topic: "dead", maxAttempts: 2 } });
+          await consumer.subscribe({ topic: "events", fromBeginning: true });
+          await consumer.run({
+            eachMessage: async ({ message }) => {
+              seen.push(`${decoder.decode(message.value)}#${message.attempts}`);
+              if (decoder.decode(message.value) === "poison") throw new Error("bad");
+              await consumer.commit(message);
+            },
+          });
+          const view = log.view({ topic: "events", groupId: "v" });
+          await view.ready;
+          const entries = [...view.entries()].sort();
+          for (let i = 0; i < 200 && !seen.includes("3#1"); i++) await new Promise((resolve) => setTimeout(resolve, 25));
+          await consumer.disconnect();
+          await view.close();
+          return { remote: log instanceof brook.RemoteLog, seen, entries };
+        });
+        assert.equal(result.remote, true);
+        assert.deepEqual(result.seen.filter((s) => s.startsWith("poison")), ["poison#1", "poison#2"]);
+        assert.ok(result.seen.includes("3#1"), "its partition went on");
+        assert.deepEqual(result.entries, [["a", "2"], ["b", "poison"], ["c", "3"]]);
+        const dead = await owner.evaluate(async () => {
+          const reader = log.consumer({ groupId: "reader", fromBeginning: true });
+          await reader.subscribe({ topic: "dead" });
+          const messages = await reader.poll();
+          await log.close();
+          const decoder = new TextDecoder();
+          return messages.map((m) => [decoder.decode(m.value), decoder.decode(m.headers["brook.dlq.attempts"])]);
+        });
+        assert.deepEqual(dead, [["poison", "2"]]);
+        assert.deepEqual([...(await owner.errors()), ...(await client.errors())], []);
       } finally {
         await context.close();
       }
