@@ -47,6 +47,9 @@ node scripts/size-check.mjs
 say "tsc --noEmit (index.d.ts and kafkajs.d.ts against programs that use their APIs)"
 npx tsc --noEmit --strict --target es2022 --module nodenext --lib es2022,dom index.d.ts kafkajs.d.ts bridge.d.ts relay.d.ts tests/js/types-check.ts tests/js/types-check-kafkajs.ts
 
+say "html-validate (the demo page's and the test page's markup; .htmlvalidate.json)"
+npx html-validate www/index.html tests/browser/page.html
+
 say "node --test tests/js (the JS API through node:test)"
 node --test --test-reporter=spec tests/js/
 

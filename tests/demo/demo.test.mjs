@@ -200,6 +200,12 @@ for (const engine of enginesUnderTest()) {
       const broken = await page.evaluate(() => [...document.querySelectorAll(".timeline-row")].map((row) => row.dataset.broken));
       for (const count of broken) assert.equal(count, "0");
       assert.equal(await page.attribute('.timeline-row[data-group="stock-service"]', "data-count"), "20");
+      // Every table on the page has rows once the story ran (a stray copy of a group card's
+      // table once rendered empty under the groups).
+      const empty = await page.evaluate(() =>
+        [...document.querySelectorAll("table")].filter((table) => table.querySelectorAll("tbody tr").length === 0).map((table) => table.querySelector("caption")?.textContent || table.className || table.id),
+      );
+      assert.deepEqual(empty, []);
     });
 
     test("adding and removing members rebalances the partitions", async (t) => {
