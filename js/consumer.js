@@ -33,6 +33,10 @@ const MAX_BYTES_DEFAULT = 1024 * 1024;
 /** Reads that wait for IndexedDB make progress with every load; this many rounds without an
  * answer mean a fault, reported instead of looping forever. */
 export const LOAD_ROUNDS_MAX = 100_000;
+/** noteFailure's notes (src/group.rs FailureNote). */
+const NOTE_FAILED = 0;
+const NOTE_RETRY = 1;
+const NOTE_DEAD_LETTERED = 2;
 /** startChunk's answers. */
 const SKIP = 0;
 const WHEN_DURABLE = 2;
@@ -275,7 +279,7 @@ export class Consumer {
       failed: async (lease, index, offset, errorText) => {
         const { topic, partition, messages } = lease.chunks[index];
         const retry = this.#deadLetter !== null;
-        const failures = log.invoke((wasm) => wasm.recordFailure(member(), topic, partition, offset, retry));
+        const failures = log.invoke((wasm) => wasm.noteFailure(member(), topic, partition, offset, retry ? NOTE_RETRY : NOTE_FAILED));
         try {
           await log.durable();
         } finally {
@@ -285,7 +289,7 @@ export class Consumer {
         if (failures >= this.#deadLetter.maxAttempts) {
           const message = messages.find((m) => m.offset === offset);
           await this.#sendDeadLetter(message, failures, errorText);
-          log.invoke((wasm) => wasm.deadLettered(member(), topic, partition, offset));
+          log.invoke((wasm) => wasm.noteFailure(member(), topic, partition, offset, NOTE_DEAD_LETTERED));
           try {
             await log.durable();
           } finally {

@@ -171,6 +171,20 @@ pub struct GroupDescription {
     pub members: Vec<MemberDescription>,
 }
 
+/// What became of a record a handler failed on (`Groups::note_failure`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureNote {
+    /// Counted; the member's position stays (the loop stops, as without a dead-letter topic).
+    Failed,
+    /// Counted, and delivered again: the member's next fetch starts at it, and under auto
+    /// commit the group's commit goes back to it, so that a crash retries it too.
+    Retry,
+    /// Written to the dead-letter topic (durably, before this note): the member goes past it,
+    /// and so does the group — under auto commit its commit does; under manual commit the
+    /// record is marked, so that any later delivery of the group skips it.
+    DeadLettered,
+}
+
 /// A chunk of a lease: one partition's records from `first` to before `end`.
 #[derive(Clone, Debug)]
 struct Chunk {
@@ -1206,76 +1220,50 @@ impl Groups {
         Ok(state.group.clone())
     }
 
-    /// A handler failed on record `offset` of a partition the member owns: the failure is
-    /// counted in `__consumer_offsets` (durable with the next flush, so that a crash does not
-    /// reset it). With `retry`, the member's next fetch delivers the record again, and under
-    /// auto commit the group's commit goes back to it, so that a crash retries it too.
-    /// Returns how many times handlers failed on it.
-    pub(crate) fn record_failure(
+    /// Notes what became of record `offset` of a partition the member owns (see
+    /// `FailureNote`). Failures are counted in `__consumer_offsets` (durable with the next
+    /// flush, so that a crash does not reset them). Returns how many times handlers failed on it.
+    pub(crate) fn note_failure(
         &mut self,
         member: MemberId,
         topic: &str,
         partition: u32,
         offset: i64,
-        retry: bool,
+        note: FailureNote,
         src: &mut dyn Partitions,
     ) -> Result<u32> {
         let group = self.delivered_record(member, topic, partition, offset, src)?;
-        let failures = match self.failure(&group, topic, partition) {
-            Some(f) if f.offset == offset => f.failures.saturating_add(1),
-            _ => 1,
-        };
-        let failure = Failure {
-            offset,
-            failures,
-            dead_lettered: false,
-        };
-        self.write_failure(&group, topic, partition, Some(failure), src)?;
-        if retry {
-            let auto_commit = self.member(member)?.auto_commit;
-            let tp = (topic.to_owned(), partition);
-            if auto_commit
-                && self
-                    .latest_commit(&group, topic, partition)
-                    .is_some_and(|c| c > offset)
-            {
-                self.write_commits(&group, &[(tp, offset)], src)?;
-            }
-            self.seek(member, topic, partition, offset, src)?;
-        }
-        Ok(failures)
-    }
-
-    /// Record `offset` went to the dead-letter topic (durably, before this call): the member
-    /// goes past it, and so does the group — under auto commit its commit does; under manual
-    /// commit the record is marked, so that a redelivery skips it, until the app commits past.
-    pub(crate) fn dead_lettered(
-        &mut self,
-        member: MemberId,
-        topic: &str,
-        partition: u32,
-        offset: i64,
-        src: &mut dyn Partitions,
-    ) -> Result<()> {
-        let group = self.delivered_record(member, topic, partition, offset, src)?;
-        let failures = self
+        let counted = self
             .failure(&group, topic, partition)
             .filter(|f| f.offset == offset)
-            .map_or(1, |f| f.failures);
+            .map_or(0, |f| f.failures);
+        let dead_lettered = note == FailureNote::DeadLettered;
+        let failures = if dead_lettered {
+            counted.max(1)
+        } else {
+            counted.saturating_add(1)
+        };
         let failure = Failure {
             offset,
             failures,
-            dead_lettered: true,
+            dead_lettered,
         };
         self.write_failure(&group, topic, partition, Some(failure), src)?;
-        if self.member(member)?.auto_commit
-            && self
-                .latest_commit(&group, topic, partition)
-                .is_none_or(|c| c <= offset)
-        {
-            self.write_commits(&group, &[((topic.to_owned(), partition), offset + 1)], src)?;
+        let latest = self.latest_commit(&group, topic, partition);
+        let (commit, position) = match note {
+            FailureNote::Failed => return Ok(failures),
+            FailureNote::Retry => (latest.is_some_and(|c| c > offset).then_some(offset), offset),
+            FailureNote::DeadLettered => (
+                latest.is_none_or(|c| c <= offset).then_some(offset + 1),
+                offset + 1,
+            ),
+        };
+        let auto_commit = self.member(member)?.auto_commit;
+        if let Some(to) = commit.filter(|_| auto_commit) {
+            self.write_commits(&group, &[((topic.to_owned(), partition), to)], src)?;
         }
-        self.seek(member, topic, partition, offset + 1, src)
+        self.seek(member, topic, partition, position, src)?;
+        Ok(failures)
     }
 
     /// Ends failures that no record answers any more (past a partition's end after recovery,

@@ -8,8 +8,8 @@ use crate::cache::{BatchCache, CACHE_BYTES_DEFAULT};
 use crate::consumer_offsets::Failure;
 use crate::error::{Error, ErrorKind, Result};
 use crate::group::{
-    ChunkStart, ConsumerOptions, FetchOutcome, GroupDescription, Groups, LeaseGrant, MemberId,
-    PartitionLag, Partitions, FETCH_BYTES_MAX,
+    ChunkStart, ConsumerOptions, FailureNote, FetchOutcome, GroupDescription, Groups, LeaseGrant,
+    MemberId, PartitionLag, Partitions, FETCH_BYTES_MAX,
 };
 use crate::manifest;
 use crate::partition::{Partition, ReadOutcome};
@@ -1286,33 +1286,19 @@ impl Log {
         self.groups.slot(member)
     }
 
-    /// A handler failed on a record: counted durably (with the next flush); with `retry` the
-    /// member's next fetch delivers it again (see `Groups::record_failure`). Returns how many
-    /// times handlers failed on it.
-    pub fn record_failure(
+    /// Notes what became of a record a handler failed on (see `FailureNote`); returns how
+    /// many times handlers failed on it.
+    pub fn note_failure(
         &mut self,
         member: MemberId,
         topic: &str,
         partition: u32,
         offset: i64,
-        retry: bool,
+        note: FailureNote,
     ) -> Result<u32> {
         self.check_open()?;
         let (groups, mut partitions) = self.split();
-        groups.record_failure(member, topic, partition, offset, retry, &mut partitions)
-    }
-
-    /// A record went to the dead-letter topic: the member and its group go past it.
-    pub fn dead_lettered(
-        &mut self,
-        member: MemberId,
-        topic: &str,
-        partition: u32,
-        offset: i64,
-    ) -> Result<()> {
-        self.check_open()?;
-        let (groups, mut partitions) = self.split();
-        groups.dead_lettered(member, topic, partition, offset, &mut partitions)
+        groups.note_failure(member, topic, partition, offset, note, &mut partitions)
     }
 
     /// The delivery failures of the record of a partition that failed last for a group.

@@ -5,9 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use brook::{
-    Assignor, CleanupPolicy, ConsumerOptions, Error, FileStore, Log, LogOptions, ManualClock,
-    MemberId, MemoryFiles, Message, OffsetReset, PartitionerKind, RecordInput, Step, TopicConfig,
-    FETCH_BYTES_MAX,
+    Assignor, CleanupPolicy, ConsumerOptions, Error, FailureNote, FileStore, Log, LogOptions,
+    ManualClock, MemberId, MemoryFiles, Message, OffsetReset, PartitionerKind, RecordInput, Step,
+    TopicConfig, FETCH_BYTES_MAX,
 };
 use proptest::prelude::*;
 
@@ -1115,7 +1115,11 @@ fn delivery_failures_survive_crashes_and_a_dead_lettered_record_is_gone_past() {
         if !auto_commit {
             log.commit(member, &[("t", 0, 1)]).unwrap();
         }
-        assert_eq!(log.record_failure(member, "t", 0, 1, true).unwrap(), 1);
+        assert_eq!(
+            log.note_failure(member, "t", 0, 1, FailureNote::Retry)
+                .unwrap(),
+            1
+        );
         log.flush(true).unwrap();
         assert_eq!(poll(&mut log, member, 1)[0].1, 1, "retried in place");
         if auto_commit {
@@ -1138,8 +1142,13 @@ fn delivery_failures_survive_crashes_and_a_dead_lettered_record_is_gone_past() {
             1,
             "auto_commit = {auto_commit}"
         );
-        assert_eq!(log.record_failure(member, "t", 0, 1, true).unwrap(), 2);
-        log.dead_lettered(member, "t", 0, 1).unwrap();
+        assert_eq!(
+            log.note_failure(member, "t", 0, 1, FailureNote::Retry)
+                .unwrap(),
+            2
+        );
+        log.note_failure(member, "t", 0, 1, FailureNote::DeadLettered)
+            .unwrap();
         log.flush(true).unwrap();
         assert_eq!(poll(&mut log, member, 1)[0].1, 2, "gone past");
         std::mem::forget(log);
@@ -1164,30 +1173,35 @@ fn failures_are_checked_and_end_with_their_group_or_topic() {
         .unwrap();
     let code = |r: Result<u32, Error>| r.unwrap_err().code();
     assert_eq!(
-        code(log.record_failure(member, "t", 0, 2, true)),
+        code(log.note_failure(member, "t", 0, 2, FailureNote::Retry)),
         "OFFSET_OUT_OF_RANGE"
     );
     assert_eq!(
-        code(log.record_failure(member, "t", 0, -1, true)),
+        code(log.note_failure(member, "t", 0, -1, FailureNote::Retry)),
         "OFFSET_OUT_OF_RANGE"
     );
     assert_eq!(
-        code(log.record_failure(member, "t", 5, 0, true)),
+        code(log.note_failure(member, "t", 5, 0, FailureNote::Retry)),
         "INVALID_PARTITION"
     );
     assert_eq!(
-        code(log.record_failure(member, "nope", 0, 0, true)),
+        code(log.note_failure(member, "nope", 0, 0, FailureNote::Retry)),
         "UNKNOWN_TOPIC"
     );
     assert_eq!(
-        code(log.record_failure(member + 99, "t", 0, 0, true)),
+        code(log.note_failure(member + 99, "t", 0, 0, FailureNote::Retry)),
         "UNKNOWN_MEMBER_ID"
     );
     // Without retry the position stays: today's behaviour, only counted.
     assert_eq!(poll(&mut log, member, 10).len(), 4);
-    assert_eq!(log.record_failure(member, "t", 1, 0, false).unwrap(), 1);
+    assert_eq!(
+        log.note_failure(member, "t", 1, 0, FailureNote::Failed)
+            .unwrap(),
+        1
+    );
     assert!(poll(&mut log, member, 10).is_empty());
-    log.record_failure(member, "t", 0, 1, false).unwrap();
+    log.note_failure(member, "t", 0, 1, FailureNote::Failed)
+        .unwrap();
     log.leave_group(member).unwrap();
     log.delete_group("g").unwrap();
     log.flush(true).unwrap();

@@ -24,7 +24,7 @@ use self::views::{partitions_view, GroupView, LagView, OffsetsView, RecoveryView
 use crate::consumer_offsets::Failure;
 use crate::error::ErrorKind;
 use crate::file_store::FileStore;
-use crate::group::{ChunkStart, MemberId};
+use crate::group::{ChunkStart, FailureNote, MemberId};
 use crate::keyed_store::KeyedStore;
 use crate::log::{Clock, FlushStatus, Log, LogOptions, Producer};
 use crate::store::Step;
@@ -603,37 +603,32 @@ impl WasmLog {
             .map_err(to_js)
     }
 
-    /// A handler failed on a delivered record: counts it (durable with the next flush); with
-    /// `retry` the member's next fetch delivers it again. Returns the failures so far.
-    #[wasm_bindgen(js_name = recordFailure)]
-    pub fn record_failure(
+    /// Notes what became of a delivered record a handler failed on — `note` 0: failed, 1:
+    /// failed and to be delivered again, 2: written to the dead-letter topic (durably) — and
+    /// returns how many times handlers failed on it (durable with the next flush).
+    #[wasm_bindgen(js_name = noteFailure)]
+    pub fn note_failure(
         &mut self,
         member: f64,
         topic: JsValue,
         partition: JsValue,
         offset: JsValue,
-        retry: bool,
+        note: u32,
     ) -> JsResult<u32> {
         let member = member_id(member)?;
         let (topic, partition, offset) = seek_request(&topic, &partition, &offset)?;
+        let note = match note {
+            0 => FailureNote::Failed,
+            1 => FailureNote::Retry,
+            2 => FailureNote::DeadLettered,
+            _ => {
+                return Err(to_js(crate::Error::invalid_argument(
+                    "unknown failure note",
+                )))
+            }
+        };
         self.log
-            .record_failure(member, &topic, partition, offset, retry)
-            .map_err(to_js)
-    }
-
-    /// The record went to the dead-letter topic (durably): the member and its group go past it.
-    #[wasm_bindgen(js_name = deadLettered)]
-    pub fn dead_lettered(
-        &mut self,
-        member: f64,
-        topic: JsValue,
-        partition: JsValue,
-        offset: JsValue,
-    ) -> JsResult<()> {
-        let member = member_id(member)?;
-        let (topic, partition, offset) = seek_request(&topic, &partition, &offset)?;
-        self.log
-            .dead_lettered(member, &topic, partition, offset)
+            .note_failure(member, &topic, partition, offset, note)
             .map_err(to_js)
     }
 
