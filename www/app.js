@@ -2,6 +2,7 @@
 // Every part talks to brook through its public API only; what brook does is drawn by reading
 // it back (offsets, assignments, lag), never by keeping a second copy of the log's state.
 
+import { Durability } from "./durability.js";
 import { Group, GroupCard } from "./groups.js";
 import { Lanes } from "./lanes.js";
 import { Producers } from "./producer.js";
@@ -134,6 +135,14 @@ async function main() {
       await viewer.subscribe({ topics: [topic] });
       draw();
     },
+    onError: failed,
+  });
+
+  new Durability({
+    log,
+    topic: STORY_TOPIC,
+    root: $("#durability"),
+    beforeCrash: () => producers.stopStream(),
     onError: failed,
   });
 

@@ -129,6 +129,9 @@ export class Lanes {
       low: 0,
       records: new Map(),
       focusOffset: null,
+      /** Cells of records written but not durable yet: the log has them, its consumers not. */
+      pending: [],
+      durable: 0,
     };
     this.#wireKeyboard(row);
     this.#updateNext(row);
@@ -156,7 +159,7 @@ export class Lanes {
       fragment.append(this.#makeCell(row, record));
       row.high = record.offset + 1;
     }
-    row.cells.insertBefore(fragment, row.next);
+    row.cells.insertBefore(fragment, row.pending[0] ?? row.next);
     // Keep the page light: drop the oldest cells, never the newest.
     while (row.records.size > MAX_CELLS) {
       row.records.delete(row.first);
@@ -166,6 +169,7 @@ export class Lanes {
     // The partition's tab stop may have left with an old cell: the newest takes it.
     if (!row.cells.querySelector('[tabindex="0"]')) row.next.previousElementSibling?.setAttribute("tabindex", "0");
     this.#updateNext(row);
+    this.#updatePending(row);
     this.#updateWatermarks(row);
     if (atEnd) this.#scrollToEnd(row, false);
   }
@@ -219,27 +223,62 @@ export class Lanes {
   }
 
   #updateNext(row) {
-    row.next.textContent = String(row.high);
-    row.next.title = `next offset: ${row.high}`;
+    const next = Math.max(row.high, row.logHigh ?? 0);
+    row.next.textContent = String(next);
+    row.next.title = `next offset: ${next}`;
   }
 
-  /** Low/high watermarks from log.offsets(topic). */
+  /** Low, durable and high watermarks from log.offsets(topic). */
   setWatermarks(topic, offsets) {
-    for (const { partition, low, high } of offsets) {
+    for (const { partition, low, high, durable } of offsets) {
       const row = this.#row(topic, partition);
       if (!row) continue;
       row.low = low;
       row.logHigh = high;
+      row.durable = durable ?? high;
+      this.#updatePending(row);
       this.#updateWatermarks(row);
     }
+  }
+
+  /** Records from where the cells end to the log's high watermark: written, not yet durable
+   * (or durable a moment ago and on their way to the lanes' consumer). Dashed, no content:
+   * no consumer has seen them, and none will before they are durable. */
+  #updatePending(row) {
+    const from = Math.max(row.high, row.first);
+    const count = Math.max(0, Math.min((row.logHigh ?? 0) - from, MAX_CELLS));
+    while (row.pending.length > count) row.pending.pop().remove();
+    while (row.pending.length < count) {
+      const cell = el("li", "cell pending");
+      cell.setAttribute("aria-hidden", "true");
+      row.pending.push(cell);
+      row.cells.insertBefore(cell, row.next);
+    }
+    row.pending.forEach((cell, index) => {
+      const offset = from + index;
+      const durable = offset < row.durable;
+      cell.classList.toggle("durable", durable);
+      if (cell.dataset.offset !== String(offset)) {
+        cell.dataset.offset = String(offset);
+        cell.replaceChildren(el("span", "cell-offset", String(offset)), el("span", "cell-glyph", durable ? "…" : "disk"));
+      }
+      cell.title = durable ? `offset ${offset}: durable, on its way to the consumers` : `offset ${offset}: written, not durable yet — consumers stop before it`;
+    });
+    // The pending cells sit just before the "next" cell, after the records drawn.
+    const before = row.next;
+    for (const cell of row.pending) row.cells.insertBefore(cell, before);
+    this.#updateNext(row);
   }
 
   #updateWatermarks(row) {
     const high = Math.max(row.logHigh ?? 0, row.high);
     const shown = row.first > row.low && row.records.size > 0 ? ` · showing from ${row.first}` : "";
-    row.watermarks.textContent = `low ${row.low} · high ${high}${shown}`;
+    const durable = Math.min(row.durable ?? high, high);
+    row.watermarks.textContent = `low ${row.low} · durable ${durable} · high ${high}${shown}`;
+    row.watermarks.dataset.durable = String(durable);
+    row.watermarks.dataset.high = String(high);
     row.watermarks.title =
-      "low watermark: the first offset still stored; high watermark: the offset the next record will get";
+      "low watermark: the first offset still stored; durable: the end of what is on disk, where consumers stop; high watermark: the offset the next record will get";
   }
 
   /**

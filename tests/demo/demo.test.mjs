@@ -305,6 +305,42 @@ for (const engine of enginesUnderTest()) {
       assert.equal(await page.count(`${card} .members li[data-member]`), 2);
     });
 
+    test("a slow disk: a record written but not durable shows dashed, and its send and the consumers wait for it", async (t) => {
+      const { page } = await openPage(t);
+      await page.select("#flush-hold", "2000");
+      await page.check('input[name="placement"][value="keyed"]');
+      await page.select("#send-topic", "inventory");
+      await page.fill("#send-key", "abc-123");
+      await page.click('#send-form button[type="submit"]');
+      const pending = await page.waitFor(() => {
+        const cell = document.querySelector("#lanes .cell.pending:not(.durable)");
+        if (!cell) return null;
+        const marks = cell.closest(".lane").querySelector(".watermarks").dataset;
+        return { offset: Number(cell.dataset.offset), durable: Number(marks.durable), high: Number(marks.high), sent: document.querySelector("#send-result").dataset.state ?? "" };
+      }, null, { timeout: 3000 });
+      assert.ok(pending.durable <= pending.offset && pending.offset < pending.high, JSON.stringify(pending));
+      assert.notEqual(pending.sent, "ok", "the send has not resolved: its record is not durable");
+      // Once the write commits, the record is drawn like any other and the send resolves.
+      await page.waitFor(() => document.querySelector("#send-result").dataset.state === "ok" && !document.querySelector("#lanes .cell.pending"), null, { timeout: 8000 });
+      await page.select("#flush-hold", "0");
+    });
+
+    test("a crash mid-write: after the reload the page shows the recovery report and every acknowledged record", async (t) => {
+      const { page } = await openPage(t);
+      if ((await page.attribute("#storage-status", "data-persistent")) !== "true") {
+        t.skip("the log is not persistent here");
+        return;
+      }
+      await page.click("#crash-tab");
+      // The page reloads itself, without closing the log.
+      await page.waitFor(() => document.querySelector("#recovery")?.dataset.crash === "true" && document.body.dataset.ready === "true", null, { timeout: 20_000 });
+      assert.equal(await page.attribute("#recovery", "data-acked-missing"), "0");
+      const text = await page.text("#recovery");
+      assert.match(text, /recovery report/);
+      assert.match(text, /All \d+ acknowledged records are here/);
+      assert.match(text, /of the 30 sends were acknowledged/);
+    });
+
     test("reset deletes the log: the page starts empty", async (t) => {
       const { page } = await openPage(t);
       const card = '.group-card[data-group="mysql"]';
