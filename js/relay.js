@@ -7,6 +7,9 @@
 //   { client, topic, partition, partitions, records: [{ offset, key, value, headers, timestamp }] }
 //   (bytes in base64; `offset`: the record's offset in the page's log)
 //   → 200 { next }: Kafka has every record of the partition before brook offset `next`
+//   GET /v1/status?topic=<name>   Authorization: Bearer <token>
+//   → 200 { partitions: [{ partition, high }] } of that topic in Kafka ([] while it has none),
+//     so that a page can show its records arriving there; 503 while Kafka is away
 //
 // A record lands on the same partition number in Kafka as in the page's log. The relay
 // remembers, per client and partition, the next offset it expects, so that a page that
@@ -148,11 +151,16 @@ export async function startRelay(options) {
       if (fresh.length > 0) {
         try {
           await ensureTopic(topic, partitions);
-          await (await connected()).producer.send({
+          const placed = await (await connected()).producer.send({
             topic,
             acks: -1,
             messages: fresh.map(({ offset, ...message }) => message),
           });
+          for (const { partition: at, baseOffset } of placed) {
+            const end = Number(baseOffset) + fresh.length;
+            const key = `${topic}/${at}`;
+            produced.set(key, Math.max(produced.get(key) ?? 0, end));
+          }
         } catch (error) {
           await disconnect();
           throw new HttpError(503, `Kafka did not take the records: ${error?.message ?? error}`);
@@ -169,11 +177,35 @@ export async function startRelay(options) {
     }
   }
 
+  /** "topic/partition" -> the end of what this relay produced there (Kafka's acknowledgement:
+   * base offset + count). */
+  const produced = new Map();
+
+  /** The topic's partitions in Kafka with their high watermarks; [] while Kafka has none. A
+   * broker that answers ListOffsets with the last offset rather than the next (Tansu does) is
+   * corrected by what this relay saw Kafka acknowledge. */
+  async function kafkaOffsets(topic) {
+    if (typeof topic !== "string" || !/^[a-zA-Z0-9._-]{1,249}$/.test(topic)) {
+      throw new HttpError(400, "status needs ?topic=<a topic name>");
+    }
+    try {
+      const { admin } = await connected();
+      if (!(await admin.listTopics()).includes(topic)) return [];
+      const offsets = await admin.fetchTopicOffsets(topic);
+      return offsets
+        .map(({ partition, high }) => ({ partition, high: Math.max(Number(high), produced.get(`${topic}/${partition}`) ?? 0) }))
+        .sort((a, b) => a.partition - b.partition);
+    } catch (error) {
+      await disconnect();
+      throw new HttpError(503, `Kafka did not answer: ${error?.message ?? error}`);
+    }
+  }
+
   const server = createServer(async (request, response) => {
     const headers = {
       "access-control-allow-origin": allowOrigin,
       "access-control-allow-headers": "authorization, content-type",
-      "access-control-allow-methods": "POST, OPTIONS",
+      "access-control-allow-methods": "GET, POST, OPTIONS",
       "content-type": "application/json",
     };
     const answer = (status, body, extra = {}) => {
@@ -181,9 +213,18 @@ export async function startRelay(options) {
       response.end(JSON.stringify(body));
     };
     if (request.method === "OPTIONS") return answer(204, {});
-    if (request.method !== "POST" || request.url !== "/v1/produce") return answer(404, { error: "POST /v1/produce" });
+    const path = new URL(request.url ?? "/", "http://relay").pathname;
+    const status = request.method === "GET" && path === "/v1/status";
+    if (!status && (request.method !== "POST" || path !== "/v1/produce")) return answer(404, { error: "POST /v1/produce or GET /v1/status" });
     const bearer = /^Bearer (.+)$/.exec(request.headers.authorization ?? "")?.[1];
     if (!sameToken(bearer, token)) return answer(401, { error: "a wrong or missing token" });
+    if (status) {
+      try {
+        return answer(200, { partitions: await kafkaOffsets(new URL(request.url, "http://relay").searchParams.get("topic")) });
+      } catch (error) {
+        return answer(error instanceof HttpError ? error.status : 500, { error: error?.message ?? String(error) });
+      }
+    }
     if (inFlight >= maxInFlight) {
       request.resume();
       return answer(429, { error: "too many uploads at once" }, { "retry-after": "1" });

@@ -4,6 +4,7 @@
 
 import { Durability } from "./durability.js";
 import { Group, GroupCard } from "./groups.js";
+import { KafkaSide } from "./kafka.js";
 import { Lanes } from "./lanes.js";
 import { Producers } from "./producer.js";
 import { deleteLog, LockedError, openLog, DATABASE } from "./storage.js";
@@ -145,6 +146,8 @@ async function main() {
     beforeCrash: () => producers.stopStream(),
     onError: failed,
   });
+
+  new KafkaSide({ log, topic: STORY_TOPIC, root: $("#kafka"), onError: failed });
 
   story = new Story({
     log,

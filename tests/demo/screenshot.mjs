@@ -19,6 +19,9 @@ try {
   await page.setViewport(phone ? 375 : 1440, phone ? 740 : 1050, phone ? 2 : 1);
   await page.goto(url);
   await page.waitFor(() => document.body?.dataset.ready === "true");
+  const paint = await page.evaluate(() => performance.getEntriesByType("paint").find((p) => p.name === "first-contentful-paint")?.startTime);
+  const ready = await page.evaluate(() => performance.now());
+  console.log(`first contentful paint ${Math.round(paint)} ms; ready (log open, groups joined) by ${Math.round(ready)} ms`);
   await page.select("#story-speed", "fast");
   for (const mode of ["keyed", "random"]) {
     const runs = await page.count("#story-runs li");

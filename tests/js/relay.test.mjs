@@ -78,6 +78,12 @@ test("a page that uploads again what it could not commit is not written twice (t
   const seen = await readKafka(tansu.broker, "twice", 10);
   await new Promise((resolve) => setTimeout(resolve, 500));
   assert.deepEqual(seen.map((r) => r.value), Array.from({ length: 10 }, (_, i) => `v${i}`));
+  // The status a page shows: the topic's partitions in Kafka and their high watermarks.
+  const status = (topic, token = TOKEN) => fetch(`${relay.url}/v1/status?topic=${topic}`, { headers: { authorization: `Bearer ${token}` } });
+  assert.deepEqual(await (await status("twice")).json(), { partitions: [{ partition: 0, high: 10 }] });
+  assert.deepEqual(await (await status("not-there")).json(), { partitions: [] });
+  assert.equal((await status("twice", "wrong-token-wrong-token")).status, 401);
+  assert.equal((await status("..%2F")).status, 400);
 });
 
 test("the relay checks tokens, sizes, bodies and load; syncTo reports a refusal", TIMEOUT, async (t) => {
@@ -104,6 +110,7 @@ test("the relay checks tokens, sizes, bodies and load; syncTo reports a refusal"
   }
   // Kafka unreachable: 503, which syncTo treats as offline (retrying).
   assert.equal((await post(good)).status, 503);
+  assert.equal((await fetch(`${relay.url}/v1/status?topic=t`, { headers: { authorization: `Bearer ${TOKEN}` } })).status, 503);
   assert.equal((await fetch(`${relay.url}/elsewhere`)).status, 404);
   const preflight = await fetch(`${relay.url}/v1/produce`, { method: "OPTIONS" });
   assert.equal(preflight.status, 204);
