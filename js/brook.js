@@ -15,13 +15,16 @@ export { BrookError, translate };
 
 const DURABILITIES = ["strict", "relaxed"];
 
-/** The browser's answer now (it may grant persistence after the open asked); else the open's. */
+/** The browser's answer now (it may grant persistence after the open asked); else the open's
+ * request's answer. */
 async function storagePersisted(asked) {
   try {
-    return (await globalThis.navigator?.storage?.persisted?.()) ?? asked;
+    const now = await globalThis.navigator?.storage?.persisted?.();
+    if (now !== undefined) return now;
   } catch {
-    return asked;
+    // No StorageManager here: the request's answer is all there is.
   }
+  return asked;
 }
 
 // ---- Log and the factory ----
@@ -289,7 +292,7 @@ export function createApi({
       this.#log.assertOpen();
       const { usage, quota } = await storageEstimate();
       const { named, persisted } = this.#storage;
-      return { persisted: named ? await storagePersisted(persisted) : persisted, usage, quota };
+      return { persisted: named ? await storagePersisted(await persisted) : persisted, usage, quota };
     }
 
     producer(options) {

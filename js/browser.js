@@ -95,8 +95,8 @@ async function namedStorage({ name, waitForLock, persist, evicted: whenEvicted }
   }
   const release = await acquireLock(name, waitForLock);
   try {
-    // Asked first: a browser that grants it keeps what this open writes, too.
-    const persisted = persist ? await askPersistence() : false;
+    // Asked, not awaited: Firefox asks the user, who may take a while; storage() tells the answer.
+    const persisted = persist ? askPersistence() : Promise.resolve(false);
     const loaded = await load(name);
     const marker = readMarker(name);
     const evicted = loaded.isEmpty && marker !== null ? { created: Number(marker.created) || null } : null;

@@ -192,9 +192,8 @@ export class Consumer {
       throw invalidArgument("deadLetter needs eachMessage: a failing eachBatch does not say which record failed");
     }
     this.#joined("run");
-    if (this.#loop !== null || this.#log.closing) {
-      throw invalidArgument(this.#log.closing ? "the log is closing" : "this consumer is already running; disconnect() stops it");
-    }
+    if (this.#log.closing) throw new BrookError("CLOSED", "the log is closing");
+    if (this.#loop !== null) throw invalidArgument("this consumer is already running; disconnect() stops it");
     this.#stopping = false;
     const source = this[SOURCE](maxRecords);
     const first = source.fetch();
@@ -279,7 +278,15 @@ export class Consumer {
       failed: async (lease, index, offset, errorText) => {
         const { topic, partition, messages } = lease.chunks[index];
         const retry = this.#deadLetter !== null;
-        const failures = log.invoke((wasm) => wasm.noteFailure(member(), topic, partition, offset, retry ? NOTE_RETRY : NOTE_FAILED));
+        let failures;
+        try {
+          failures = log.invoke((wasm) => wasm.noteFailure(member(), topic, partition, offset, retry ? NOTE_RETRY : NOTE_FAILED));
+        } catch (error) {
+          // A rebalance moved the partition during the handler: its new owner delivers the
+          // record again (from the group's commit); with a dead-letter topic the loop goes on.
+          if (error?.code === "REBALANCE_IN_PROGRESS") return retry;
+          throw error;
+        }
         try {
           await log.durable();
         } finally {

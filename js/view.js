@@ -99,7 +99,8 @@ export class View {
   #stopped(error) {
     this.#unwatch();
     this.#rejectReady(error);
-    if (!this.#closed) reportThrown(error, this.#onError, `view of ${JSON.stringify(this.#topic)} stopped`);
+    // The log closing stops the view as it stops every consumer: nothing to report.
+    if (!this.#closed && error?.code !== "CLOSED") reportThrown(error, this.#onError, `view of ${JSON.stringify(this.#topic)} stopped`);
   }
 
   async #applyBatch({ partition, messages }) {
@@ -129,8 +130,10 @@ export class View {
     try {
       this.#followAssignment();
     } catch (error) {
-      if (error?.code === "CLOSED") this.#unwatch();
-      else reportThrown(error, this.#onError, `view of ${JSON.stringify(this.#topic)}`);
+      if (error?.code === "CLOSED") {
+        this.#unwatch();
+        this.#rejectReady(new BrookError("CLOSED", "the log closed before the view caught up"));
+      } else reportThrown(error, this.#onError, `view of ${JSON.stringify(this.#topic)}`);
     }
   }
 
