@@ -77,7 +77,12 @@ function writeMarker(name, marker) {
 }
 
 function evictedError(name, marker) {
-  const since = Number.isFinite(marker.created) ? ` (made ${new Date(marker.created).toISOString()})` : "";
+  let since = "";
+  try {
+    since = ` (made ${new Date(marker.created).toISOString()})`;
+  } catch {
+    // Not a date brook wrote: said without it.
+  }
   return new BrookError(
     "STORAGE_EVICTED",
     `the IndexedDB data of log ${JSON.stringify(name)}${since} is gone: the browser evicted it, or this site's data was cleared. Open it with { evicted: "open" } to start it empty (recovery().evicted says so), and with { persist: true } to ask the browser to keep it`,

@@ -282,8 +282,10 @@ export class Consumer {
         try {
           failures = log.invoke((wasm) => wasm.noteFailure(member(), topic, partition, offset, retry ? NOTE_RETRY : NOTE_FAILED));
         } catch (error) {
-          // A rebalance moved the partition during the handler: its new owner delivers the
-          // record again (from the group's commit); with a dead-letter topic the loop goes on.
+          // A rebalance moved the partition during the handler: the record is its new owner's
+          // now — delivered again under manual commit (from the group's commit), skipped under
+          // auto commit (at-most-once, as after a crash). With a dead-letter topic the loop
+          // goes on.
           if (error?.code === "REBALANCE_IN_PROGRESS") return retry;
           throw error;
         }
@@ -477,6 +479,9 @@ function checkedDeadLetter(log, deadLetter) {
     throw invalidArgument(`deadLetter needs topic: the name of the topic that takes records handlers keep failing on, got ${describe(topic)}`);
   }
   log.invoke((wasm) => wasm.checkTopicName(checkedText(topic, "deadLetter.topic")));
+  if (topic === "__consumer_offsets") {
+    throw invalidArgument(`deadLetter.topic ${JSON.stringify(topic)} is internal; name a topic of your own`);
+  }
   if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > DEAD_LETTER_ATTEMPTS_MAX) {
     throw invalidArgument(`deadLetter.maxAttempts must be a whole number from 1 to ${DEAD_LETTER_ATTEMPTS_MAX}, got ${describe(maxAttempts)}`);
   }

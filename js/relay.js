@@ -196,7 +196,7 @@ export async function startRelay(options) {
         .map(({ partition, high }) => ({ partition, high: Math.max(Number(high), produced.get(`${topic}/${partition}`) ?? 0) }))
         .sort((a, b) => a.partition - b.partition);
     } catch (error) {
-      await disconnect();
+      // Not disconnected: uploads may be in flight on the same client; they see for themselves.
       throw new HttpError(503, `Kafka did not answer: ${error?.message ?? error}`);
     }
   }
@@ -213,14 +213,21 @@ export async function startRelay(options) {
       response.end(JSON.stringify(body));
     };
     if (request.method === "OPTIONS") return answer(204, {});
-    const path = new URL(request.url ?? "/", "http://relay").pathname;
+    // A request target Node accepts may still not parse (an absolute URL with a bad port).
+    let target;
+    try {
+      target = new URL(request.url ?? "/", "http://relay");
+    } catch {
+      return answer(400, { error: "a request target that is not a URL" });
+    }
+    const path = target.pathname;
     const status = request.method === "GET" && path === "/v1/status";
     if (!status && (request.method !== "POST" || path !== "/v1/produce")) return answer(404, { error: "POST /v1/produce or GET /v1/status" });
     const bearer = /^Bearer (.+)$/.exec(request.headers.authorization ?? "")?.[1];
     if (!sameToken(bearer, token)) return answer(401, { error: "a wrong or missing token" });
     if (status) {
       try {
-        return answer(200, { partitions: await kafkaOffsets(new URL(request.url, "http://relay").searchParams.get("topic")) });
+        return answer(200, { partitions: await kafkaOffsets(target.searchParams.get("topic")) });
       } catch (error) {
         return answer(error instanceof HttpError ? error.status : 500, { error: error?.message ?? String(error) });
       }

@@ -314,7 +314,7 @@ export function decodePoll(bytes) {
     const highWatermark = reader.f64();
     const failedOffset = reader.f64();
     const failures = reader.u32();
-    const deadLettered = reader.u32() === 1 ? failedOffset : -1;
+    const deadLettered = reader.f64();
     const messages = new Array(reader.u32());
     for (let at = 0; at < messages.length; at++) {
       messages[at] = readMessage(reader, topic, partition, failedOffset, failures);

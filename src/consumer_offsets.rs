@@ -14,7 +14,9 @@
 // version is brook's own, outside the versions Kafka uses (0 to 2).
 //
 //   key:   version i16 = 0x6266 | group | topic | partition i32   (as above)
-//   value: version i16 = 0 | offset i64 | failures i32 | dead-lettered i8 (0 or 1)
+//   value: version i16 = 0 | offset i64 | failures i32 | dead-lettered offset i64 (-1: none)
+// (the record that failed last and how often; the last record that went to the dead-letter
+// topic, which the group goes past, kept when a later record fails)
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::varint::Reader;
@@ -83,21 +85,22 @@ fn read_string(reader: &mut Reader<'_>) -> Option<String> {
     String::from_utf8(bytes.to_vec()).ok()
 }
 
-/// The delivery failures of one record of a partition, for one group.
+/// The delivery failures of a partition's records, for one group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Failure {
+    /// The record a handler failed on last.
     pub offset: i64,
     /// How many times a handler failed on it.
     pub failures: u32,
-    /// Whether it was written to the dead-letter topic: the group goes past it.
-    pub dead_lettered: bool,
+    /// The last record written to the dead-letter topic: the group goes past it.
+    pub dead_lettered: Option<i64>,
 }
 
 pub fn encode_failure(out: &mut Vec<u8>, failure: &Failure) {
     out.extend_from_slice(&FAILURE_VALUE_VERSION.to_be_bytes());
     out.extend_from_slice(&failure.offset.to_be_bytes());
     out.extend_from_slice(&(failure.failures.min(i32::MAX as u32) as i32).to_be_bytes());
-    out.push(u8::from(failure.dead_lettered));
+    out.extend_from_slice(&failure.dead_lettered.unwrap_or(-1).to_be_bytes());
 }
 
 /// The failure of a value, or None for bytes that are not one.
@@ -108,9 +111,9 @@ pub fn decode_failure(bytes: &[u8]) -> Option<Failure> {
     }
     let offset = reader.i64().ok()?;
     let failures = u32::try_from(reader.i32().ok()?).ok()?;
-    let dead_lettered = match reader.take(1).ok()? {
-        [0] => false,
-        [1] => true,
+    let dead_lettered = match reader.i64().ok()? {
+        -1 => None,
+        at if at >= 0 => Some(at),
         _ => return None,
     };
     (offset >= 0 && failures > 0 && reader.remaining() == 0).then_some(Failure {
@@ -173,7 +176,7 @@ mod tests {
         let failure = Failure {
             offset: 7,
             failures: 3,
-            dead_lettered: true,
+            dead_lettered: Some(5),
         };
         let mut value = Vec::new();
         encode_failure(&mut value, &failure);

@@ -195,6 +195,8 @@ struct Chunk {
     handed: Option<i64>,
     /// Whether the chunk's auto commit (its end) was written.
     committed: bool,
+    /// Where its auto commit went as it started: its end, or a record that failed before.
+    committed_to: i64,
     /// Whether its delivery started (`start_chunk` said to deliver), and whether it was then
     /// stopped part-way (a later `start_chunk` said to skip the rest).
     started: bool,
@@ -247,12 +249,12 @@ pub(crate) struct Groups {
     committed: SortedMap<(String, String, u32), i64>,
     /// Commits written and not yet durable, in write order.
     pending: Vec<PendingCommit>,
-    /// (group, topic, partition) -> the delivery failures of its record that failed last, as
-    /// written to `__consumer_offsets` (durable once the flush after the write ends). Kept
+    /// (group, topic, partition) -> the delivery failures of its records, as written to
+    /// `__consumer_offsets` (at that offset there; durable once the flush after it ends). Kept
     /// after a commit goes past the record (under auto commit, commits run ahead of handlers,
     /// and a record seeked back to has still failed before): one per partition and group, and
     /// compaction keeps only the latest.
-    failures: SortedMap<(String, String, u32), Failure>,
+    failures: SortedMap<(String, String, u32), (Failure, i64)>,
     /// The end, in `__consumer_offsets`, of the last failure record written and not yet
     /// durable (None: all are).
     failures_pending_end: Option<i64>,
@@ -868,6 +870,7 @@ impl Groups {
                     end: outcome.next_offset,
                     handed: None,
                     committed: false,
+                    committed_to: 0,
                     started: false,
                     stopped: false,
                     settled: false,
@@ -953,13 +956,19 @@ impl Groups {
             chunk.first,
             chunk.end,
         );
+        let mut committed_to = end;
         if commit {
             // A record that a handler failed on before is retried at-least-once: the commit
             // stops before it, so that a crash during its retry retries it again.
             let to = match self.failure(&group, &tp.0, tp.1) {
-                Some(f) if !f.dead_lettered && (first..end).contains(&f.offset) => f.offset,
+                Some(f)
+                    if f.dead_lettered != Some(f.offset) && (first..end).contains(&f.offset) =>
+                {
+                    f.offset
+                }
                 _ => end,
             };
+            committed_to = to;
             self.write_commits(&group, &[(tp, to)], src)?;
         }
         let Some(chunk) = self
@@ -975,7 +984,10 @@ impl Groups {
             return Ok(ChunkStart::Skip);
         }
         chunk.started = true;
-        chunk.committed |= commit;
+        if commit {
+            chunk.committed = true;
+            chunk.committed_to = committed_to;
+        }
         Ok(if commit {
             ChunkStart::DeliverWhenDurable
         } else {
@@ -1065,7 +1077,8 @@ impl Groups {
             }
             let handed_any = chunk.handed.is_some();
             if state.auto_commit
-                && (chunk.committed && next < chunk.end || state.commit_processed && handed_any)
+                && (chunk.committed && next != chunk.committed_to
+                    || state.commit_processed && handed_any)
             {
                 commits.push((chunk.tp.clone(), next));
             }
@@ -1167,7 +1180,7 @@ impl Groups {
     pub(crate) fn failure(&self, group_id: &str, topic: &str, partition: u32) -> Option<Failure> {
         self.failures
             .get(&(group_id.to_owned(), topic.to_owned(), partition))
-            .copied()
+            .map(|(failure, _)| *failure)
     }
 
     /// Writes (Some) or ends (None) the failures of a partition's record, for a group.
@@ -1189,26 +1202,30 @@ impl Groups {
             value
         });
         let placed = src.append_commits(&[(failure_key(group, topic, partition), value)])?;
-        self.failures_pending_end = placed.last().map(|o| o + 1);
+        let at = placed.last().copied().unwrap_or(0);
+        self.failures_pending_end = Some(at + 1);
         match failure {
-            Some(failure) => self.failures.insert(key, failure),
+            Some(failure) => self.failures.insert(key, (failure, at)),
             None => self.failures.remove(&key),
         };
         Ok(())
     }
 
-    /// Checks that `offset` is a record of a partition the member owns; its group.
+    /// Checks that `offset` is a record of a partition of a topic the member subscribes to
+    /// (owned, unless `anyOwner`); its group and the partition's low watermark.
     fn delivered_record(
         &self,
         member: MemberId,
         topic: &str,
         partition: u32,
         offset: i64,
+        any_owner: bool,
         src: &dyn Partitions,
-    ) -> Result<String> {
+    ) -> Result<(String, i64)> {
         let (low, high) = src.watermarks(topic, partition)?;
         let state = self.member(member)?;
-        if !self.owns(member, topic, partition) {
+        let subscribed = state.topics.iter().any(|t| t == topic);
+        if !(self.owns(member, topic, partition) || any_owner && subscribed) {
             return Err(not_assigned(topic, partition));
         }
         if offset < low || offset >= high {
@@ -1217,7 +1234,7 @@ impl Groups {
                 format!("offset {offset} is not a record of partition {partition} of {topic:?} (low {low}, high {high})"),
             ));
         }
-        Ok(state.group.clone())
+        Ok((state.group.clone(), low))
     }
 
     /// Notes what became of record `offset` of a partition the member owns (see
@@ -1232,38 +1249,56 @@ impl Groups {
         note: FailureNote,
         src: &mut dyn Partitions,
     ) -> Result<u32> {
-        let group = self.delivered_record(member, topic, partition, offset, src)?;
-        let counted = self
-            .failure(&group, topic, partition)
+        // A record that went to the dead-letter topic is marked for the group even when a
+        // rebalance took the partition meanwhile: its new owner must skip it too.
+        let dead = note == FailureNote::DeadLettered;
+        let (group, low) = self.delivered_record(member, topic, partition, offset, dead, src)?;
+        let previous = self.failure(&group, topic, partition);
+        let counted = previous
             .filter(|f| f.offset == offset)
             .map_or(0, |f| f.failures);
-        let dead_lettered = note == FailureNote::DeadLettered;
-        let failures = if dead_lettered {
-            counted.max(1)
-        } else {
-            counted.saturating_add(1)
-        };
         let failure = Failure {
             offset,
-            failures,
-            dead_lettered,
+            failures: if dead {
+                counted.max(1)
+            } else {
+                counted.saturating_add(1)
+            },
+            // A later record's failure keeps the mark of the last dead-lettered one.
+            dead_lettered: if dead {
+                Some(offset)
+            } else {
+                previous.and_then(|f| f.dead_lettered)
+            },
         };
         self.write_failure(&group, topic, partition, Some(failure), src)?;
+        if !self.owns(member, topic, partition) {
+            return Ok(failure.failures);
+        }
         let latest = self.latest_commit(&group, topic, partition);
-        let (commit, position) = match note {
-            FailureNote::Failed => return Ok(failures),
-            FailureNote::Retry => (latest.is_some_and(|c| c > offset).then_some(offset), offset),
-            FailureNote::DeadLettered => (
-                latest.is_none_or(|c| c <= offset).then_some(offset + 1),
-                offset + 1,
-            ),
-        };
         let auto_commit = self.member(member)?.auto_commit;
-        if let Some(to) = commit.filter(|_| auto_commit) {
+        let (commit, position) = match note {
+            FailureNote::Failed => return Ok(failure.failures),
+            FailureNote::Retry => (
+                (auto_commit && latest.is_some_and(|c| c > offset)).then_some(offset),
+                offset,
+            ),
+            // Under manual commit the group's commit moves past it only where the app had
+            // committed everything before it: an app's own commits stay its own.
+            FailureNote::DeadLettered => {
+                let past = if auto_commit {
+                    latest.is_none_or(|c| c <= offset)
+                } else {
+                    latest == Some(offset) || (latest.is_none() && offset == low)
+                };
+                (past.then_some(offset + 1), offset + 1)
+            }
+        };
+        if let Some(to) = commit {
             self.write_commits(&group, &[((topic.to_owned(), partition), to)], src)?;
         }
         self.seek(member, topic, partition, position, src)?;
-        Ok(failures)
+        Ok(failure.failures)
     }
 
     /// Ends failures that no record answers any more (past a partition's end after recovery,
@@ -1272,8 +1307,9 @@ impl Groups {
         let stale: Vec<(String, String, u32)> = self
             .failures
             .iter()
-            .filter(|((_, topic, partition), failure)| {
-                !matches!(src.watermarks(topic, *partition), Ok((_, end)) if failure.offset < end)
+            .filter(|((_, topic, partition), (failure, _))| {
+                let last = failure.offset.max(failure.dead_lettered.unwrap_or(0));
+                !matches!(src.watermarks(topic, *partition), Ok((_, end)) if last < end)
             })
             .map(|(key, _)| key.clone())
             .collect();
@@ -1478,9 +1514,15 @@ impl Groups {
         }
     }
 
-    /// A failed flush took `__consumer_offsets` back to `end`: commits written after it are gone.
+    /// A failed flush took `__consumer_offsets` back to `end`: commits written after it are gone,
+    /// and so are failures (their earlier values are not kept: a count starts again, a
+    /// dead-lettered record may be delivered again — at-least-once, never skipped wrongly).
     pub(crate) fn commits_taken_back(&mut self, end: i64) {
         self.pending.retain(|c| c.record_offset < end);
+        self.failures.retain(|_, (_, at)| *at < end);
+        if self.failures_pending_end.is_some_and(|e| e > end) {
+            self.failures_pending_end = None;
+        }
     }
 
     /// Forgets every commit (the log is read back from its store).
@@ -1504,14 +1546,21 @@ impl Groups {
     }
 
     /// Rebuilds the committed map from the records of `__consumer_offsets`.
-    pub(crate) fn apply_commit_record(&mut self, key: Option<&[u8]>, value: Option<&[u8]>) {
+    pub(crate) fn apply_commit_record(
+        &mut self,
+        record_offset: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+    ) {
         let Some((kind, group, topic, partition)) = key.and_then(consumer_offsets::decode_key_of)
         else {
             return;
         };
         if kind == KeyKind::Failure {
             match value.and_then(consumer_offsets::decode_failure) {
-                Some(failure) => self.failures.insert((group, topic, partition), failure),
+                Some(failure) => self
+                    .failures
+                    .insert((group, topic, partition), (failure, record_offset)),
                 None => self.failures.remove(&(group, topic, partition)),
             };
             return;

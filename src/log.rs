@@ -296,7 +296,7 @@ impl Log {
                 offset,
                 10_000,
                 FETCH_BYTES_MAX,
-                &mut |r| groups.apply_commit_record(r.key, r.value),
+                &mut |r| groups.apply_commit_record(r.offset, r.key, r.value),
             );
             match outcome {
                 Ok(Step::Ready(outcome)) if outcome.next_offset > offset => {

@@ -12,8 +12,8 @@
 // Poll (Rust -> JS), after an f64 lease id for a leased fetch:
 //   u32 chunk count, then per chunk (a run of records of one partition):
 //   u32 topic length, topic (UTF-8), u32 partition, f64 high watermark, f64 offset of the
-//   partition's record that failed last for the group (-1: none), u32 its failures, u32 1 if
-//   it went to the dead-letter topic (else 0), u32 record count,
+//   partition's record that failed last for the group (-1: none), u32 its failures, f64 offset
+//   of its last record that went to the dead-letter topic (-1: none), u32 record count,
 //   then per record: f64 offset, f64 timestamp, i32 key length (-1 = null), key,
 //   i32 value length (-1 = null), value, u32 header count, then per header:
 //   u32 key length, key, i32 value length (-1 = null), value
@@ -287,7 +287,11 @@ impl PollWriter {
             self.put_f64(high_watermark as f64);
             self.put_f64(failure.map_or(-1.0, |f| f.offset as f64));
             self.put_u32(failure.map_or(0, |f| f.failures));
-            self.put_u32(failure.map_or(0, |f| u32::from(f.dead_lettered)));
+            self.put_f64(
+                failure
+                    .and_then(|f| f.dead_lettered)
+                    .map_or(-1.0, |d| d as f64),
+            );
             let count_at = self.out.len();
             self.put_u32(0);
             self.open = Some((topic.to_owned(), partition, count_at));
@@ -476,7 +480,7 @@ mod tests {
         let failure = Failure {
             offset: 5,
             failures: 2,
-            dead_lettered: true,
+            dead_lettered: Some(5),
         };
         writer.record("u", 0, 1, Some(&failure), &batch.records().next().unwrap());
         let out = writer.finish();
@@ -491,15 +495,17 @@ mod tests {
         assert_eq!(&out[9..13], &1u32.to_le_bytes());
         assert_eq!(&out[13..21], &9f64.to_le_bytes());
         assert_eq!(&out[21..29], &(-1f64).to_le_bytes(), "no failure");
-        assert_eq!(&out[29..37], &[0; 8]);
-        assert_eq!(&out[37..41], &2u32.to_le_bytes());
-        assert_eq!(&out[41..49], &5f64.to_le_bytes(), "first offset");
+        assert_eq!(&out[29..33], &[0; 4]);
+        assert_eq!(&out[33..41], &(-1f64).to_le_bytes(), "none dead-lettered");
+        assert_eq!(&out[41..45], &2u32.to_le_bytes());
+        assert_eq!(&out[45..53], &5f64.to_le_bytes(), "first offset");
         let second = out
             .windows(5)
             .rposition(|w| w == [1, 0, 0, 0, b'u'])
             .unwrap();
-        let header = &out[second + 5 + 4 + 8..second + 5 + 4 + 8 + 16];
+        let header = &out[second + 5 + 4 + 8..second + 5 + 4 + 8 + 20];
         assert_eq!(&header[..8], &5f64.to_le_bytes());
-        assert_eq!(&header[8..], &[2, 0, 0, 0, 1, 0, 0, 0]);
+        assert_eq!(&header[8..12], &[2, 0, 0, 0]);
+        assert_eq!(&header[12..], &5f64.to_le_bytes());
     }
 }

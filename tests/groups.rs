@@ -1158,11 +1158,41 @@ fn delivery_failures_survive_crashes_and_a_dead_lettered_record_is_gone_past() {
         let failure = log.failure("g", "t", 0).unwrap();
         assert_eq!(
             (failure.offset, failure.failures, failure.dead_lettered),
-            (1, 2, true)
+            (1, 2, Some(1))
         );
-        let expected = if auto_commit { Some(3) } else { Some(1) };
+        // Manual commit: the app had committed everything before it, so the group's commit
+        // moves past it too.
+        let expected = if auto_commit { Some(3) } else { Some(2) };
         assert_eq!(log.committed("g", "t", 0), expected);
     }
+}
+
+#[test]
+fn a_dead_lettered_mark_outlives_a_later_records_failure_and_an_apps_commits_stay_its_own() {
+    let (storage, mut log) = setup(1, 4);
+    let member = log
+        .join_group(options("g", false, Assignor::Range), &["t"])
+        .unwrap();
+    assert_eq!(poll(&mut log, member, 4).len(), 4);
+    // Records 0 and 1 handled, nothing committed by the app; 1 goes to the dead-letter topic.
+    log.note_failure(member, "t", 0, 1, FailureNote::DeadLettered)
+        .unwrap();
+    assert_eq!(
+        log.committed("g", "t", 0),
+        None,
+        "the app's commits are its own"
+    );
+    // Record 2 then fails once: the mark of record 1 stays.
+    log.note_failure(member, "t", 0, 2, FailureNote::Retry)
+        .unwrap();
+    log.flush(true).unwrap();
+    std::mem::forget(log);
+    let log = open(&storage.crash_image(|_, _| 0));
+    let failure = log.failure("g", "t", 0).unwrap();
+    assert_eq!(
+        (failure.offset, failure.failures, failure.dead_lettered),
+        (2, 1, Some(1))
+    );
 }
 
 #[test]

@@ -67,10 +67,10 @@ fn records(buffer: &[u8]) -> Vec<(u32, f64, String)> {
     let mut at = 4;
     for _ in 0..u32_at(0) {
         at += 4 + u32_at(at) as usize;
-        // partition u32, high watermark f64, failed offset f64, failures u32, dead-lettered u32
+        // partition u32, high watermark f64, failed offset f64, failures u32, dead-lettered f64
         let partition = u32_at(at);
-        let count = u32_at(at + 28);
-        at += 32;
+        let count = u32_at(at + 32);
+        at += 36;
         for _ in 0..count {
             let offset = f64_at(at);
             at += 16;

@@ -4,6 +4,7 @@
 // tokens, sizes and bodies are checked. (tests/browser has the page-side story.)
 
 import assert from "node:assert/strict";
+import { connect } from "node:net";
 import { test } from "node:test";
 import { Log, syncTo } from "../../js/node.js";
 import { startRelay } from "../../js/relay.js";
@@ -112,6 +113,16 @@ test("the relay checks tokens, sizes, bodies and load; syncTo reports a refusal"
   assert.equal((await post(good)).status, 503);
   assert.equal((await fetch(`${relay.url}/v1/status?topic=t`, { headers: { authorization: `Bearer ${TOKEN}` } })).status, 503);
   assert.equal((await fetch(`${relay.url}/elsewhere`)).status, 404);
+  // An absolute request target with a bad port: Node passes it on; the relay answers 400.
+  const raw = await new Promise((resolve, reject) => {
+    const socket = connect(relay.port, "127.0.0.1", () => socket.write("GET http://a:99999/ HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"));
+    let text = "";
+    socket.on("data", (chunk) => (text += chunk));
+    socket.on("end", () => resolve(text));
+    socket.on("error", reject);
+  });
+  assert.match(raw, /^HTTP\/1\.1 400/);
+  assert.equal((await fetch(`${relay.url}/elsewhere`)).status, 404, "still serving");
   const preflight = await fetch(`${relay.url}/v1/produce`, { method: "OPTIONS" });
   assert.equal(preflight.status, 204);
   assert.equal(preflight.headers.get("access-control-allow-headers"), "authorization, content-type");
