@@ -1276,7 +1276,19 @@ impl Groups {
             return Ok(failure.failures);
         }
         let latest = self.latest_commit(&group, topic, partition);
-        let auto_commit = self.member(member)?.auto_commit;
+        let state = self.member(member)?;
+        // A seek (or pause-and-seek) the app made while the handler ran settled the chunk:
+        // the app said where to go next, and neither the retry nor the mark's commit undoes it.
+        let settled = state.lease.as_ref().is_some_and(|lease| {
+            lease
+                .chunks
+                .iter()
+                .any(|c| c.settled && c.tp.0 == topic && c.tp.1 == partition)
+        });
+        if settled {
+            return Ok(failure.failures);
+        }
+        let auto_commit = state.auto_commit;
         let (commit, position) = match note {
             FailureNote::Failed => return Ok(failure.failures),
             FailureNote::Retry => (

@@ -206,3 +206,25 @@ test("under auto commit a record that fails once and then succeeds does not hold
   assert.equal(log.lag({ groupId: "g", topic: "events" })[0].committed, 4);
   await log.close();
 });
+
+test("a seek the app makes while its handler fails is kept: the retry does not undo it", async () => {
+  const log = await Log.open();
+  await log.createTopic({ topic: "events", partitions: 1 });
+  await log.producer().send({ topic: "events", messages: ["a", "poison", "b", "c"].map((value) => ({ value })) });
+  const consumer = log.consumer({ groupId: "g", autoCommit: false, deadLetter: { topic: "dead", maxAttempts: 3 } });
+  await consumer.subscribe({ topic: "events", fromBeginning: true });
+  const seen = [];
+  await consumer.run({
+    eachMessage: async ({ topic, partition, message }) => {
+      seen.push(`${text(message.value)}#${message.attempts}`);
+      if (text(message.value) === "poison") {
+        consumer.seek({ topic, partition, offset: 3 });
+        throw new Error("skip to c");
+      }
+      await consumer.commit(message);
+    },
+  });
+  await eventually(() => seen.includes("c#1"));
+  assert.deepEqual(seen, ["a#1", "poison#1", "c#1"]);
+  await log.close();
+});
