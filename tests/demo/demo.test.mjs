@@ -354,6 +354,8 @@ for (const engine of enginesUnderTest()) {
       await page.click("#reset");
       await page.waitFor(() => window.beforeReset !== true && document.body?.dataset.ready === "true", null, { timeout: 15_000 });
       assert.equal(await page.count("#lanes .cell:not(.next)"), 0);
+      // The tables are drawn at the next animation frame after ready (WebKit's can come late).
+      await page.waitFor((card) => document.querySelectorAll(`${card} .offsets tbody tr`).length === 3, card);
       assert.deepEqual((await offsetRows(page, card)).map((row) => row[2]), ["–", "–", "–"]);
     });
 
