@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { startServer } from "../../scripts/serve.mjs";
-import { enginesUnderTest, launch } from "../lib/engines.mjs";
+import { enginesUnderTest } from "../lib/engines.mjs";
+import { browserFor, openTestPage } from "../lib/test-page.mjs";
 import { assertUpgraded, fixture, readContents } from "../lib/upgrade.mjs";
 
 let server;
@@ -76,23 +77,11 @@ function installQuota(bytes, refuseInPut = false) {
 
 for (const engine of enginesUnderTest()) {
   describe(engine, () => {
-    let browser;
-
-    before(async () => {
-      browser = await launch(engine);
-    });
-
-    after(() => browser?.close());
-
-    async function openPage(context) {
-      const page = await context.newPage();
-      await page.goto(url);
-      await page.waitFor(() => window.ready === true);
-      return page;
-    }
+    const browser = browserFor(engine);
+    const openPage = (context) => openTestPage(context, url);
 
     async function withContext(body) {
-      const context = await browser.newContext();
+      const context = await browser().newContext();
       try {
         await body(context);
       } finally {

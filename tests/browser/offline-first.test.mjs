@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { startServer } from "../../scripts/serve.mjs";
-import { enginesUnderTest, launch } from "../lib/engines.mjs";
+import { enginesUnderTest } from "../lib/engines.mjs";
+import { browserFor, openTestPage } from "../lib/test-page.mjs";
 
 let server;
 let url;
@@ -20,18 +21,8 @@ after(() => server?.close());
 
 for (const engine of enginesUnderTest()) {
   describe(engine, () => {
-    let browser;
-    before(async () => {
-      browser = await launch(engine);
-    });
-    after(() => browser?.close());
-
-    async function openPage(context) {
-      const page = await context.newPage();
-      await page.goto(url);
-      await page.waitFor(() => window.ready === true);
-      return page;
-    }
+    const browser = browserFor(engine);
+    const openPage = (context) => openTestPage(context, url);
 
     async function reload(page) {
       await page.reload();
@@ -39,7 +30,7 @@ for (const engine of enginesUnderTest()) {
     }
 
     test("a log whose IndexedDB data was cleared is STORAGE_EVICTED, not silently empty; evicted: \"open\" starts it again", async () => {
-      const context = await browser.newContext();
+      const context = await browser().newContext();
       try {
         const page = await openPage(context);
         const made = await page.evaluate(async () => {
@@ -98,7 +89,7 @@ for (const engine of enginesUnderTest()) {
     });
 
     test("shared tabs: a client tab's consumer dead-letters through the owner, and a client tab's view follows the owner's log", async () => {
-      const context = await browser.newContext();
+      const context = await browser().newContext();
       try {
         const owner = await openPage(context);
         const client = await openPage(context);
@@ -148,7 +139,7 @@ for (const engine of enginesUnderTest()) {
     });
 
     test("persist and evicted are checked; a memory log reports not persisted", async () => {
-      const context = await browser.newContext();
+      const context = await browser().newContext();
       try {
         const page = await openPage(context);
         const codes = await page.evaluate(async () => {

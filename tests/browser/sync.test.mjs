@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { startServer } from "../../scripts/serve.mjs";
-import { enginesUnderTest, launch } from "../lib/engines.mjs";
+import { enginesUnderTest } from "../lib/engines.mjs";
+import { browserFor, openTestPage } from "../lib/test-page.mjs";
 import { freePort, startTansu } from "../../bench/lib/servers.mjs";
 import { startRelay } from "../../js/relay.js";
 import { assertPartitionsInOrder, readKafka } from "../lib/kafka.mjs";
@@ -39,19 +40,13 @@ async function until(read, done, timeoutMs = 30_000) {
 
 for (const engine of enginesUnderTest()) {
   describe(engine, () => {
-    let browser;
-
-    before(async () => {
-      browser = await launch(engine);
-    });
-
-    after(() => browser?.close());
+    const browser = browserFor(engine);
 
     test("a page's records wait offline, go up through the relay, and a page closed mid-upload resumes on its next load", { timeout: 180_000 }, async () => {
       const topic = `outbox-${engine}`;
       const port = await freePort();
       const relayUrl = `http://127.0.0.1:${port}`;
-      const context = await browser.newContext();
+      const context = await browser().newContext();
       try {
         const startSync = async (page, extra) =>
           page.evaluate(
@@ -71,9 +66,7 @@ for (const engine of enginesUnderTest()) {
           );
         const lagOf = (page) => page.evaluate((topic) => window.log.lag({ groupId: "brook-sync", topic }).reduce((n, p) => n + p.lag, 0), topic);
 
-        let page = await context.newPage();
-        await page.goto(url);
-        await page.waitFor(() => window.ready === true);
+        let page = await openTestPage(context, url);
         await page.evaluate(() => (window.sent = 0));
         await startSync(page, 40);
         assert.equal(await until(() => page.evaluate(() => window.sync.state), (s) => s === "offline"), "offline");
@@ -90,9 +83,7 @@ for (const engine of enginesUnderTest()) {
           await until(() => lagOf(page), (lag) => lag < 300);
           await page.close();
 
-          page = await context.newPage();
-          await page.goto(url);
-          await page.waitFor(() => window.ready === true);
+          page = await openTestPage(context, url);
           await page.evaluate(() => (window.sent = 340));
           const waitingAtReload = await startSync(page, 0);
           assert.ok(waitingAtReload > 0 && waitingAtReload < 300, `closed mid-upload (${waitingAtReload} waiting)`);
