@@ -97,22 +97,25 @@ async function mayGoOn(source, lease, index, offset, epoch) {
   return epoch;
 }
 
-function committer(source, { threshold, interval }) {
+/** Whether what handlers finished is due for a commit (`force`: the chunk's end), counting
+ * this record; synchronous, so that a record that commits nothing awaits nothing. */
+function commitDue({ threshold, interval }) {
   let since = 0;
   let at = Date.now();
-  return async (force) => {
+  return (force) => {
     since += 1;
     const due = force || (threshold !== undefined && since >= threshold) || (interval !== undefined && Date.now() - at >= interval);
-    if (!due) return;
-    since = 0;
-    at = Date.now();
-    await source.commitHanded();
+    if (due) {
+      since = 0;
+      at = Date.now();
+    }
+    return due;
   };
 }
 
 async function deliverMessages(source, lease, eachMessage, commits, stopping) {
   const { processed } = commits;
-  const commit = processed ? committer(source, commits) : null;
+  const due = processed ? commitDue(commits) : null;
   for (let index = 0; index < lease.chunks.length; index++) {
     const { topic, partition, messages, deadLettered } = lease.chunks[index];
     if (stopping()) return;
@@ -120,13 +123,14 @@ async function deliverMessages(source, lease, eachMessage, commits, stopping) {
     for (let at = 0; epoch !== null && at < messages.length; at++) {
       if (stopping()) return;
       const message = messages[at];
-      // A seek, pause or rebalance since: the core says whether this chunk goes on.
-      epoch = await mayGoOn(source, lease, index, message.offset - 1, epoch);
+      // A seek, pause or rebalance since: the core says whether this chunk goes on. (Asked
+      // here, not awaited, when nothing moved: this runs once per record.)
+      if (source.epoch() !== epoch) epoch = await mayGoOn(source, lease, index, message.offset - 1, epoch);
       if (epoch === null) break;
       // In the dead-letter topic already: the group goes past it.
       if (message.offset === deadLettered) {
         source.hand(index, message.offset);
-        if (processed) await commit(at === messages.length - 1);
+        if (processed && due(at === messages.length - 1)) await source.commitHanded();
         continue;
       }
       if (!processed) source.hand(index, message.offset);
@@ -139,7 +143,7 @@ async function deliverMessages(source, lease, eachMessage, commits, stopping) {
       }
       if (processed) {
         source.hand(index, message.offset);
-        await commit(at === messages.length - 1);
+        if (due(at === messages.length - 1)) await source.commitHanded();
       }
     }
   }
