@@ -28,7 +28,7 @@ use crate::assignor::{assign, Assignor, MemberSubscription, TopicPartition};
 use crate::consumer_offsets::{self, validate_group_id, Failure, KeyKind};
 use crate::error::{Error, ErrorKind, Result};
 use crate::partition::ReadOutcome;
-use crate::record_batch::RecordRef;
+use crate::record_batch::RecordRun;
 use crate::sorted_map::{SortedMap, SortedSet};
 use crate::store::Step;
 
@@ -123,7 +123,7 @@ pub(crate) trait Partitions {
         offset: i64,
         records_max: u32,
         bytes_max: u64,
-        visit: &mut dyn FnMut(&RecordRef<'_>),
+        visit: &mut dyn FnMut(&RecordRun<'_>),
     ) -> Result<Step<ReadOutcome>>;
     /// Appends commit records (key, value; no value: the commit is deleted) to
     /// `__consumer_offsets`; their offsets there.
@@ -814,7 +814,7 @@ impl Groups {
         bytes_max: u64,
         commit_delivered: bool,
         src: &mut dyn Partitions,
-        visit: &mut dyn FnMut(&str, u32, &RecordRef<'_>),
+        visit: &mut dyn FnMut(&str, u32, &RecordRun<'_>),
     ) -> Result<LeaseGrant> {
         check_fetch_limits(records_max, bytes_max)?;
         self.release(member, None, src)?;
@@ -842,10 +842,9 @@ impl Groups {
                 position,
                 records_max - delivered,
                 bytes_max.saturating_sub(bytes).max(1),
-                &mut |record| {
-                    batch_bytes += record.value.map_or(0, <[u8]>::len) as u64
-                        + record.key.map_or(0, <[u8]>::len) as u64;
-                    visit(&tp.0, tp.1, record)
+                &mut |run| {
+                    batch_bytes += run.bytes.len() as u64;
+                    visit(&tp.0, tp.1, run)
                 },
             )? {
                 Step::Ready(outcome) => outcome,

@@ -93,7 +93,7 @@ pub use crate::partition::{CompactionReport, ReadOutcome};
 pub use crate::partitioner::{murmur2, partition_for_key, to_positive, PartitionerKind};
 pub use crate::record_batch::{
     encode_batch, verify_batch, BatchBuilder, BatchHeader, Batches, DecodeError, Header, Record,
-    RecordBatch, RecordInput, RecordRef, BATCH_BYTES_MAX, BATCH_HEADER_SIZE,
+    RecordBatch, RecordInput, RecordRef, RecordRun, Records, BATCH_BYTES_MAX, BATCH_HEADER_SIZE,
 };
 pub use crate::store::{
     BatchBytes, BatchSlot, DamagedRange, OpenedPartition, PartitionKey, PartitionRecovery,

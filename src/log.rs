@@ -14,7 +14,7 @@ use crate::group::{
 use crate::manifest;
 use crate::partition::{Partition, ReadOutcome};
 use crate::partitioner::{Partitioner, PartitionerKind, SplitMix64};
-use crate::record_batch::{Record, RecordInput, RecordRef};
+use crate::record_batch::{Record, RecordInput, RecordRef, RecordRun};
 use crate::sorted_map::SortedMap;
 use crate::store::{OpenedPartition, PartitionKey, PartitionRecovery, SegmentSummary, Step, Store};
 use crate::topic::{
@@ -748,7 +748,20 @@ impl Log {
     ) -> Result<Step<ReadOutcome>> {
         self.check_open()?;
         let (_, mut partitions) = self.split();
-        partitions.read(topic, partition, offset, records_max, bytes_max, visit)
+        let mut decoded = Ok(());
+        let step = partitions.read(
+            topic,
+            partition,
+            offset,
+            records_max,
+            bytes_max,
+            &mut |run| {
+                if decoded.is_ok() {
+                    decoded = run.for_each(|record| visit(record));
+                }
+            },
+        )?;
+        decoded.map(|()| step)
     }
 
     /// Owned records from `offset` on (allocates per record; for tests and small reads of a
@@ -959,7 +972,7 @@ impl Partitions for LogPartitions<'_> {
         offset: i64,
         records_max: u32,
         bytes_max: u64,
-        visit: &mut dyn FnMut(&RecordRef<'_>),
+        visit: &mut dyn FnMut(&RecordRun<'_>),
     ) -> Result<Step<ReadOutcome>> {
         let state = self
             .topics
@@ -1202,7 +1215,7 @@ impl Log {
         member: MemberId,
         records_max: u32,
         bytes_max: u64,
-        visit: &mut dyn FnMut(&str, u32, &RecordRef<'_>),
+        visit: &mut dyn FnMut(&str, u32, &RecordRun<'_>),
     ) -> Result<FetchOutcome> {
         self.check_open()?;
         let (groups, mut partitions) = self.split();
@@ -1220,7 +1233,7 @@ impl Log {
         member: MemberId,
         records_max: u32,
         bytes_max: u64,
-        visit: &mut dyn FnMut(&str, u32, &RecordRef<'_>),
+        visit: &mut dyn FnMut(&str, u32, &RecordRun<'_>),
     ) -> Result<LeaseGrant> {
         self.check_open()?;
         let (groups, mut partitions) = self.split();

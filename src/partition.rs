@@ -20,7 +20,7 @@ use std::rc::Rc;
 use crate::cache::BatchCache;
 use crate::error::{Error, ErrorKind, Result};
 use crate::record_batch::{
-    encode_retained, BatchBuilder, RecordBatch, RecordInput, RecordRef, ResumePoint,
+    encode_retained, BatchBuilder, RecordBatch, RecordInput, RecordRun, ResumePoint,
 };
 use crate::store::{
     BatchSlot, DamagedRange, OpenedPartition, PartitionKey, SegmentSummary, Step, Store,
@@ -362,7 +362,7 @@ impl Partition {
 
     fn corrupt_range(&self, range: &DamagedRange) -> Error {
         Error::corrupt(format!(
-            "partition {} of {:?}: offsets {} to {} are damaged ({}); the records after them are intact: seek to {} to go on",
+            "partition {} of {}: offsets {} to {} are damaged ({}); the records after them are intact: seek to {} to go on",
             self.key.partition,
             self.key.topic,
             range.from,
@@ -378,7 +378,8 @@ impl Partition {
             .saturating_sub(1)
     }
 
-    /// Hands records from `offset` on to `visit`, in offset order, up to the durable end,
+    /// Hands records from `offset` on to `visit`, in offset order, a run per batch (a whole
+    /// batch as stored where the read takes all of it), up to the durable end,
     /// until `records_max` records or (after at least one record) `bytes_max` bytes of
     /// batches. `Pending` when the store must load something first (ask again once it has).
     /// A damaged range fails with CORRUPT_DATA naming it, unless records came before it.
@@ -390,7 +391,7 @@ impl Partition {
         offset: i64,
         records_max: u32,
         bytes_max: u64,
-        visit: &mut dyn FnMut(&RecordRef<'_>),
+        visit: &mut dyn FnMut(&RecordRun<'_>),
     ) -> Result<Step<ReadOutcome>> {
         let (low, end) = (self.low_watermark(), self.durable);
         if offset < low || offset > end {
@@ -474,20 +475,58 @@ impl Partition {
                 Ok(batch) => batch,
                 Err(error) => return Err(error.into_error(&self.key.directory())),
             };
+            let whole = resume.is_none()
+                && outcome.next_offset <= batch.base_offset()
+                && records_max - outcome.records >= batch.header().record_count as u32;
+            if whole {
+                // The common case: the whole batch, handed on as stored, decoded by no one here.
+                let run = batch.run();
+                if run.count > 0 {
+                    visit(&run);
+                }
+                outcome.records += run.count;
+                bytes_read += bytes.len() as u64;
+                outcome.next_offset = outcome.next_offset.max(batch.next_offset());
+                slot = self.next_slot(store, &segment, &current, outcome.next_offset)?;
+                if slot.is_none()
+                    && segment_index + 1 < self.segments.len()
+                    && outcome.next_offset >= segment.next_offset
+                {
+                    segment_index += 1;
+                }
+                continue;
+            }
             let mut records = match resume.take() {
                 Some(point) => batch.records_from(point),
                 None => batch.records(),
             };
+            // Part of the batch (a read from inside it, or up to `records_max`): decoded here
+            // to find where the records taken start and end, then handed on as one run.
+            let mut taken: Option<(usize, u32)> = None;
             while outcome.records < records_max {
-                let Some(record) = records.next() else {
+                let at = records.position();
+                let Some(offset) = records.skim() else {
                     break;
                 };
-                if record.offset < outcome.next_offset {
+                if offset < outcome.next_offset {
                     continue;
                 }
-                visit(&record);
+                let (_, count) = taken.get_or_insert((at, 0));
+                *count += 1;
                 outcome.records += 1;
-                outcome.next_offset = record.offset + 1;
+                outcome.next_offset = offset + 1;
+            }
+            if let Some((from, count)) = taken {
+                let run = batch
+                    .run_between(from, records.position(), count)
+                    .ok_or_else(|| {
+                        Error::corrupt(format!(
+                            "{}: the batch at offset {} no longer decodes",
+                            self.key.directory(),
+                            current.base_offset
+                        ))
+                    })?;
+                visit(&run);
             }
             if records.failed() {
                 // Bytes verified on load no longer decode: a fault, never skipped over.
@@ -513,27 +552,42 @@ impl Partition {
             bytes_read += bytes.len() as u64;
             // Skip the gap compaction may have left at the end of the batch.
             outcome.next_offset = outcome.next_offset.max(batch.next_offset());
-            slot = match store.batch_after(&self.key, &segment, &current)? {
-                Step::Ready(next) => next,
-                Step::Pending => None,
-            };
-            if let Some(next) = slot {
-                remember(
-                    &mut self.cursors,
-                    ReadCursor {
-                        offset: outcome.next_offset,
-                        segment_base: segment.base_offset,
-                        slot: next,
-                        resume: None,
-                    },
-                );
-            } else if segment_index + 1 < self.segments.len()
+            slot = self.next_slot(store, &segment, &current, outcome.next_offset)?;
+            if slot.is_none()
+                && segment_index + 1 < self.segments.len()
                 && outcome.next_offset >= segment.next_offset
             {
                 segment_index += 1;
             }
         }
         Ok(Step::Ready(outcome))
+    }
+
+    /// The batch after `current` in `segment`, remembered as where a read from `next_offset`
+    /// starts; None at the segment's end or when the store must load it first.
+    fn next_slot(
+        &mut self,
+        store: &mut dyn Store,
+        segment: &SegmentSummary,
+        current: &BatchSlot,
+        next_offset: i64,
+    ) -> Result<Option<BatchSlot>> {
+        let slot = match store.batch_after(&self.key, segment, current)? {
+            Step::Ready(next) => next,
+            Step::Pending => None,
+        };
+        if let Some(next) = slot {
+            remember(
+                &mut self.cursors,
+                ReadCursor {
+                    offset: next_offset,
+                    segment_base: segment.base_offset,
+                    slot: next,
+                    resume: None,
+                },
+            );
+        }
+        Ok(slot)
     }
 
     /// A read that must wait for the store: what it read so far, or Pending when nothing.
@@ -707,23 +761,31 @@ impl Partition {
         // (the active segment's too; a key written again since then just keeps more).
         while progress.scan_next < progress.scan_end {
             let latest = &mut progress.latest;
+            let mut decoded = Ok(());
             let step = self.read(
                 store,
                 cache.as_deref_mut(),
                 progress.scan_next,
                 100_000,
                 16 * 1024 * 1024,
-                &mut |record| {
-                    if let Some(key) = record.key {
-                        match latest.get_mut(key) {
-                            Some(offset) => *offset = record.offset,
-                            None => {
-                                latest.insert(key.to_vec(), record.offset);
+                &mut |run| {
+                    if decoded.is_err() {
+                        return;
+                    }
+                    decoded = run.for_each(|record| {
+                        if let Some(key) = record.key {
+                            match latest.get_mut(key) {
+                                Some(offset) => *offset = record.offset,
+                                None => {
+                                    latest.insert(key.to_vec(), record.offset);
+                                }
                             }
                         }
-                    }
+                    });
                 },
             )?;
+            // A key missed would have its latest record compacted away.
+            decoded?;
             match step {
                 Step::Pending => return Ok(Step::Pending),
                 Step::Ready(outcome) if outcome.next_offset > progress.scan_next => {

@@ -462,6 +462,28 @@ impl<'a> RecordBatch<'a> {
         })
     }
 
+    /// All of the batch's records as one run.
+    pub fn run(&self) -> RecordRun<'a> {
+        RecordRun {
+            base_offset: self.header.base_offset,
+            base_timestamp: self.header.base_timestamp,
+            count: self.header.record_count as u32,
+            bytes: self.bytes.get(RECORDS_OFFSET..).unwrap_or_default(),
+        }
+    }
+
+    /// The `count` records between two places of the records (`Records::position`), or None
+    /// when those are not places in this batch.
+    pub fn run_between(&self, from: usize, to: usize, count: u32) -> Option<RecordRun<'a>> {
+        let bytes = self.bytes.get(RECORDS_OFFSET + from..RECORDS_OFFSET + to)?;
+        Some(RecordRun {
+            base_offset: self.header.base_offset,
+            base_timestamp: self.header.base_timestamp,
+            count,
+            bytes,
+        })
+    }
+
     /// The records after the place where an earlier iteration over this batch stopped.
     pub fn records_from(&self, point: ResumePoint) -> Records<'a> {
         let rest = self.bytes.get(RECORDS_OFFSET + point.position..);
@@ -472,6 +494,47 @@ impl<'a> RecordBatch<'a> {
             base_timestamp: self.header.base_timestamp,
             left: if rest.is_some() { point.left } else { 0 },
             failed: rest.is_none(),
+        }
+    }
+}
+
+/// Records of one verified batch taken by a read, as stored: `count` records back to back
+/// (Kafka's record encoding, deltas relative to `base_offset` and `base_timestamp`). A fetch
+/// hands these bytes on whole, so that a record is decoded once, by whoever uses it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordRun<'a> {
+    pub base_offset: i64,
+    pub base_timestamp: i64,
+    pub count: u32,
+    pub bytes: &'a [u8],
+}
+
+impl<'a> RecordRun<'a> {
+    /// Hands each of the run's records to `visit`; CORRUPT_DATA when one does not decode
+    /// (bytes verified on load that no longer do: a fault, never skipped over).
+    pub fn for_each(&self, mut visit: impl FnMut(&RecordRef<'a>)) -> Result<()> {
+        let mut records = self.records();
+        for record in records.by_ref() {
+            visit(&record);
+        }
+        if records.failed() {
+            return Err(Error::corrupt(format!(
+                "the batch at offset {} no longer decodes",
+                self.base_offset
+            )));
+        }
+        Ok(())
+    }
+
+    /// The run's records, decoded.
+    pub fn records(&self) -> Records<'a> {
+        Records {
+            reader: Reader::new(self.bytes),
+            start: 0,
+            base_offset: self.base_offset,
+            base_timestamp: self.base_timestamp,
+            left: self.count,
+            failed: false,
         }
     }
 }
@@ -618,6 +681,11 @@ pub struct ResumePoint {
 }
 
 impl Records<'_> {
+    /// Where the next record starts in the batch's records.
+    pub fn position(&self) -> usize {
+        self.start + self.reader.position()
+    }
+
     /// Where this iteration is now (see `RecordBatch::records_from`).
     pub fn resume_point(&self) -> ResumePoint {
         ResumePoint {
@@ -634,6 +702,36 @@ impl Records<'_> {
     /// Whether the iteration ended on a record that did not decode.
     pub fn failed(&self) -> bool {
         self.failed
+    }
+}
+
+impl Records<'_> {
+    /// The next record's offset, moving past it without decoding its key, value and headers
+    /// (the batch was verified): how a read finds where the records it takes end.
+    pub fn skim(&mut self) -> Option<i64> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let skimmed = (|| -> Result<i64, ReadError> {
+            let length = self.reader.varint()?;
+            let body = self.reader.take(
+                usize::try_from(length)
+                    .map_err(|_| ReadError::Malformed("negative record length"))?,
+            )?;
+            let mut body = Reader::new(body);
+            body.i8()?;
+            body.varlong()?;
+            Ok(self.base_offset + body.varint()? as i64)
+        })();
+        match skimmed {
+            Ok(offset) => Some(offset),
+            Err(_) => {
+                self.left = 0;
+                self.failed = true;
+                None
+            }
+        }
     }
 }
 

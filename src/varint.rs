@@ -124,7 +124,9 @@ impl<'a> Reader<'a> {
     fn unsigned_varint(&mut self, bytes_max: u32) -> Result<u64, ReadError> {
         let mut value: u64 = 0;
         for index in 0..bytes_max {
-            let byte = self.array::<1>()?[0];
+            // Read in place (not through `array`): this runs for every field of every record.
+            let &byte = self.bytes.get(self.position).ok_or(ReadError::Truncated)?;
+            self.position += 1;
             let shift = 7 * index;
             let bits = (byte & 0x7f) as u64;
             // The tenth byte of a varlong may only carry the top bit of the 64.

@@ -14,14 +14,18 @@
 //   u32 topic length, topic (UTF-8), u32 partition, f64 high watermark, f64 offset of the
 //   partition's record that failed last for the group (-1: none), u32 its failures, f64 offset
 //   of its last record that went to the dead-letter topic (-1: none), u32 record count,
-//   then per record: f64 offset, f64 timestamp, i32 key length (-1 = null), key,
-//   i32 value length (-1 = null), value, u32 header count, then per header:
-//   u32 key length, key, i32 value length (-1 = null), value
+//   u32 run count, then per run (records of one stored batch, in offset order):
+//   f64 base offset, f64 base timestamp, u32 record count, u32 byte length, then the records
+//   as the batch stores them (Kafka's record encoding: varint length, i8 attributes,
+//   varlong timestamp delta, varint offset delta, varint key length (-1 = null), key,
+//   varint value length, value, varint header count, per header varint key length, key,
+//   varint value length, value). The bytes were verified (CRC-32C and every record's
+//   structure) when their batch was loaded; they are copied once, not decoded, here.
 
 use crate::consumer_offsets::Failure;
 use crate::error::{Error, ErrorKind, Result};
 use crate::log::Message;
-use crate::record_batch::{Header, RecordInput, RecordRef};
+use crate::record_batch::{Header, RecordInput, RecordRun};
 
 const FLAG_KEY: u8 = 1;
 const FLAG_VALUE: u8 = 2;
@@ -258,25 +262,16 @@ impl PollWriter {
         self.out.extend_from_slice(&value.to_le_bytes());
     }
 
-    fn put_nullable(&mut self, bytes: Option<&[u8]>) {
-        match bytes {
-            None => self.out.extend_from_slice(&(-1i32).to_le_bytes()),
-            Some(bytes) => {
-                self.put_u32(bytes.len() as u32);
-                self.out.extend_from_slice(bytes);
-            }
-        }
-    }
-
-    /// Appends a record, opening a chunk when it is of another partition than the last one.
-    /// `failure`: the delivery failures of the partition's record that failed last, if any.
-    pub fn record(
+    /// Appends a run of records, opening a chunk when it is of another partition than the
+    /// last one. `failure`: the delivery failures of the partition's record that failed
+    /// last, if any.
+    pub fn run(
         &mut self,
         topic: &str,
         partition: u32,
         high_watermark: i64,
         failure: Option<&Failure>,
-        record: &RecordRef<'_>,
+        run: &RecordRun<'_>,
     ) {
         let same = matches!(&self.open, Some((t, p, _)) if t == topic && *p == partition);
         if !same {
@@ -292,30 +287,28 @@ impl PollWriter {
                     .and_then(|f| f.dead_lettered)
                     .map_or(-1.0, |d| d as f64),
             );
-            let count_at = self.out.len();
+            let counts_at = self.out.len();
             self.put_u32(0);
-            self.open = Some((topic.to_owned(), partition, count_at));
+            self.put_u32(0);
+            self.open = Some((topic.to_owned(), partition, counts_at));
         }
-        if let Some((_, _, count_at)) = &self.open {
-            let at = *count_at;
-            let count = u32::from_le_bytes([
-                self.out[at],
-                self.out[at + 1],
-                self.out[at + 2],
-                self.out[at + 3],
-            ]);
-            self.out[at..at + 4].copy_from_slice(&(count + 1).to_le_bytes());
+        if let Some((_, _, counts_at)) = &self.open {
+            let at = *counts_at;
+            self.add_u32_at(at, run.count);
+            self.add_u32_at(at + 4, 1);
         }
-        self.put_f64(record.offset as f64);
-        self.put_f64(record.timestamp as f64);
-        self.put_nullable(record.key);
-        self.put_nullable(record.value);
-        self.put_u32(record.header_count());
-        for header in record.headers() {
-            self.put_u32(header.key.len() as u32);
-            self.out.extend_from_slice(header.key.as_bytes());
-            self.put_nullable(header.value);
-        }
+        self.put_f64(run.base_offset as f64);
+        self.put_f64(run.base_timestamp as f64);
+        self.put_u32(run.count);
+        self.put_u32(run.bytes.len() as u32);
+        self.out.extend_from_slice(run.bytes);
+    }
+
+    fn add_u32_at(&mut self, at: usize, add: u32) {
+        let mut bytes = [0; 4];
+        bytes.copy_from_slice(&self.out[at..at + 4]);
+        let sum = u32::from_le_bytes(bytes).saturating_add(add);
+        self.out[at..at + 4].copy_from_slice(&sum.to_le_bytes());
     }
 
     /// The buffer, with its chunk count filled in.
@@ -457,7 +450,7 @@ mod tests {
     }
 
     #[test]
-    fn poll_buffers_group_records_into_partition_chunks() {
+    fn poll_buffers_group_runs_into_partition_chunks() {
         let mut batch = Vec::new();
         let inputs = [
             RecordInput {
@@ -474,22 +467,24 @@ mod tests {
         crate::record_batch::encode_batch(&mut batch, 5, 77, inputs.iter()).unwrap();
         let batch = crate::record_batch::verify_batch(&batch).unwrap();
         let mut writer = PollWriter::new();
-        for record in batch.records() {
-            writer.record("t", 1, 9, None, &record);
-        }
+        writer.run("t", 1, 9, None, &batch.run());
+        let mut records = batch.records();
+        records.next();
+        let second = batch.run_between(0, records.position(), 1).unwrap();
+        writer.run("t", 1, 9, None, &second);
         let failure = Failure {
             offset: 5,
             failures: 2,
             dead_lettered: Some(5),
         };
-        writer.record("u", 0, 1, Some(&failure), &batch.records().next().unwrap());
+        writer.run("u", 0, 1, Some(&failure), &second);
         let out = writer.finish();
         assert_eq!(
             u32::from_le_bytes(out[0..4].try_into().unwrap()),
             2,
             "two chunks"
         );
-        // First chunk: topic "t", partition 1, high 9, 2 records.
+        // First chunk: topic "t", partition 1, high 9, 3 records in 2 runs.
         assert_eq!(&out[4..8], &1u32.to_le_bytes());
         assert_eq!(out[8], b't');
         assert_eq!(&out[9..13], &1u32.to_le_bytes());
@@ -497,15 +492,25 @@ mod tests {
         assert_eq!(&out[21..29], &(-1f64).to_le_bytes(), "no failure");
         assert_eq!(&out[29..33], &[0; 4]);
         assert_eq!(&out[33..41], &(-1f64).to_le_bytes(), "none dead-lettered");
-        assert_eq!(&out[41..45], &2u32.to_le_bytes());
-        assert_eq!(&out[45..53], &5f64.to_le_bytes(), "first offset");
-        let second = out
+        assert_eq!(&out[41..45], &3u32.to_le_bytes(), "records");
+        assert_eq!(&out[45..49], &2u32.to_le_bytes(), "runs");
+        assert_eq!(&out[49..57], &5f64.to_le_bytes(), "base offset");
+        assert_eq!(&out[57..65], &77f64.to_le_bytes(), "base timestamp");
+        assert_eq!(&out[65..69], &2u32.to_le_bytes());
+        let length = batch.run().bytes.len();
+        assert_eq!(&out[69..73], &(length as u32).to_le_bytes());
+        assert_eq!(&out[73..73 + length], batch.run().bytes, "as stored");
+        let second_run = 73 + length;
+        assert_eq!(&out[second_run + 16..second_run + 20], &1u32.to_le_bytes());
+        let chunk = out
             .windows(5)
             .rposition(|w| w == [1, 0, 0, 0, b'u'])
             .unwrap();
-        let header = &out[second + 5 + 4 + 8..second + 5 + 4 + 8 + 20];
+        let header = &out[chunk + 5 + 4 + 8..chunk + 5 + 4 + 8 + 28];
         assert_eq!(&header[..8], &5f64.to_le_bytes());
         assert_eq!(&header[8..12], &[2, 0, 0, 0]);
-        assert_eq!(&header[12..], &5f64.to_le_bytes());
+        assert_eq!(&header[12..20], &5f64.to_le_bytes());
+        assert_eq!(&header[20..24], &1u32.to_le_bytes());
+        assert_eq!(&header[24..28], &1u32.to_le_bytes());
     }
 }

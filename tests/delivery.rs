@@ -80,7 +80,10 @@ impl Consumer {
                 self.member,
                 max,
                 FETCH_BYTES_MAX,
-                &mut |_, partition, record| records.push((partition, record.offset)),
+                &mut |_, partition, run| {
+                    run.for_each(|record| records.push((partition, record.offset)))
+                        .unwrap()
+                },
             )
             .unwrap();
         self.lease = grant.lease;

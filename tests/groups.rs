@@ -56,9 +56,12 @@ fn produce(log: &mut Log, topic: &str, partition: u32, values: &[&str]) {
 /// commits become durable with the flush after it, as the bindings flush before delivering.
 fn poll(log: &mut Log, member: MemberId, max: u32) -> Vec<(u32, i64, String)> {
     let mut got = Vec::new();
-    log.poll(member, max, FETCH_BYTES_MAX, &mut |_, partition, record| {
-        let value = String::from_utf8_lossy(record.value.unwrap_or_default()).into_owned();
-        got.push((partition, record.offset, value));
+    log.poll(member, max, FETCH_BYTES_MAX, &mut |_, partition, run| {
+        run.for_each(|record| {
+            let value = String::from_utf8_lossy(record.value.unwrap_or_default()).into_owned();
+            got.push((partition, record.offset, value));
+        })
+        .unwrap()
     })
     .unwrap();
     log.flush(true).unwrap();
@@ -1083,8 +1086,9 @@ fn a_partition_moved_while_its_commit_is_on_its_way_to_disk_resumes_after_it() {
         .join_group(options("g", true, Assignor::Range), &["t"])
         .unwrap();
     let mut delivered = Vec::new();
-    log.poll(first, 6, FETCH_BYTES_MAX, &mut |_, partition, record| {
-        delivered.push((partition, record.offset))
+    log.poll(first, 6, FETCH_BYTES_MAX, &mut |_, partition, run| {
+        run.for_each(|record| delivered.push((partition, record.offset)))
+            .unwrap()
     })
     .unwrap();
     assert_eq!(delivered.len(), 6);

@@ -268,8 +268,8 @@ fn a_commit_past_the_end_is_clamped_and_reported_and_new_records_are_not_skipped
     let member = log.join_group(options, &["t"]).unwrap();
     let mut seen = Vec::new();
     let outcome = log
-        .poll(member, 100, FETCH_BYTES_MAX, &mut |_, _, r| {
-            seen.push(r.offset)
+        .poll(member, 100, FETCH_BYTES_MAX, &mut |_, _, run| {
+            run.for_each(|r| seen.push(r.offset)).unwrap()
         })
         .unwrap();
     assert!(!outcome.pending);

@@ -5,6 +5,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use brook::bindings::{delete_indexed_db, load_indexed_db, WasmLog};
+use brook::RecordRun;
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
@@ -58,32 +59,34 @@ async fn persist(log: &mut WasmLog, strict: bool) {
     assert!(ok, "the flush transaction committed");
 }
 
-/// (partition, offset, value) of every record in a poll buffer (see `wire`).
+/// (partition, offset, value) of every record in a poll buffer (see `wire`): its runs hold
+/// the records as their batches store them, decoded here by the core's own decoder.
 fn records(buffer: &[u8]) -> Vec<(u32, f64, String)> {
     let u32_at = |at: usize| u32::from_le_bytes(buffer[at..at + 4].try_into().unwrap());
-    let i32_at = |at: usize| i32::from_le_bytes(buffer[at..at + 4].try_into().unwrap());
     let f64_at = |at: usize| f64::from_le_bytes(buffer[at..at + 8].try_into().unwrap());
     let mut out = Vec::new();
     let mut at = 4;
     for _ in 0..u32_at(0) {
         at += 4 + u32_at(at) as usize;
-        // partition u32, high watermark f64, failed offset f64, failures u32, dead-lettered f64
+        // partition u32, high watermark f64, failed offset f64, failures u32, dead-lettered
+        // f64, record count u32, run count u32
         let partition = u32_at(at);
-        let count = u32_at(at + 32);
-        at += 36;
-        for _ in 0..count {
-            let offset = f64_at(at);
-            at += 16;
-            let key = i32_at(at);
-            at += 4 + key.max(0) as usize;
-            let value = i32_at(at);
-            let text =
-                String::from_utf8(buffer[at + 4..at + 4 + value.max(0) as usize].to_vec()).unwrap();
-            at += 4 + value.max(0) as usize;
-            let headers = u32_at(at);
-            at += 4;
-            assert_eq!(headers, 0);
-            out.push((partition, offset, text));
+        let runs = u32_at(at + 36);
+        at += 40;
+        for _ in 0..runs {
+            let run = RecordRun {
+                base_offset: f64_at(at) as i64,
+                base_timestamp: f64_at(at + 8) as i64,
+                count: u32_at(at + 16),
+                bytes: &buffer[at + 24..at + 24 + u32_at(at + 20) as usize],
+            };
+            at += 24 + run.bytes.len();
+            run.for_each(|record| {
+                assert_eq!(record.header_count(), 0);
+                let value = String::from_utf8(record.value.unwrap_or_default().to_vec()).unwrap();
+                out.push((partition, record.offset as f64, value));
+            })
+            .unwrap();
         }
     }
     out

@@ -514,9 +514,7 @@ impl WasmLog {
             highs.push(((topic, partition), high, failure));
         }
         let mut current: Option<usize> = None;
-        let mut visit = |topic: &str,
-                         partition: u32,
-                         record: &crate::record_batch::RecordRef<'_>| {
+        let mut visit = |topic: &str, partition: u32, run: &crate::record_batch::RecordRun<'_>| {
             let same = |index: usize| highs[index].0 .0 == topic && highs[index].0 .1 == partition;
             if !current.is_some_and(same) {
                 current = highs
@@ -525,7 +523,7 @@ impl WasmLog {
             }
             let (high, failure) =
                 current.map_or((0, None), |index| (highs[index].1, highs[index].2));
-            writer.record(topic, partition, high, failure.as_ref(), record)
+            writer.run(topic, partition, high, failure.as_ref(), run)
         };
         // A partition whose batches IndexedDB must load first is skipped; the caller sees
         // `hasPendingLoads`, awaits `loadPending` and reads again.
