@@ -18,7 +18,7 @@
 // (the record that failed last and how often; the last record that went to the dead-letter
 // topic, which the group goes past, kept when a later record fails)
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Quoted, Result};
 use crate::varint::Reader;
 
 const KEY_VERSION: i16 = 1;
@@ -32,13 +32,19 @@ pub fn validate_group_id(group_id: &str) -> Result<()> {
     if group_id.is_empty() || group_id.len() > GROUP_ID_LENGTH_MAX {
         return Err(Error::new(
             ErrorKind::InvalidArgument,
-            format!("groupId {group_id:?} must be 1 to {GROUP_ID_LENGTH_MAX} bytes"),
+            format!(
+                "groupId {group_id} must be 1 to {GROUP_ID_LENGTH_MAX} bytes",
+                group_id = Quoted(group_id)
+            ),
         ));
     }
     if group_id.chars().any(char::is_control) {
         return Err(Error::new(
             ErrorKind::InvalidArgument,
-            format!("groupId {group_id:?} has a control character"),
+            format!(
+                "groupId {group_id} has a control character",
+                group_id = Quoted(group_id)
+            ),
         ));
     }
     Ok(())

@@ -91,7 +91,10 @@ impl Error {
     pub(crate) fn unknown_topic(topic: &str) -> Error {
         Error::new(
             ErrorKind::UnknownTopic,
-            format!("topic {topic:?} does not exist; create it with createTopic first"),
+            format!(
+                "topic {topic} does not exist; create it with createTopic first",
+                topic = Quoted(topic)
+            ),
         )
     }
 
@@ -106,7 +109,7 @@ impl Error {
     pub(crate) fn io(operation: &str, path: &str, detail: impl fmt::Display) -> Error {
         Error::new(
             ErrorKind::Io,
-            format!("{operation} {path:?} failed: {detail}"),
+            format!("{operation} {path} failed: {detail}", path = Quoted(path)),
         )
     }
 
@@ -186,6 +189,54 @@ mod number_text_tests {
             (f64::NEG_INFINITY, "-Infinity"),
         ] {
             assert_eq!(number_text(x), shown);
+        }
+    }
+}
+
+/// A name quoted for an error message: `"name"`, with quotes, backslashes and control
+/// characters escaped. (`{:?}` would do the same, and bring in the core's Unicode tables for
+/// printable characters: several KiB of the .wasm for a few error messages.)
+pub struct Quoted<'a>(pub &'a str);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"")?;
+        for c in self.0.chars() {
+            match c {
+                '"' => f.write_str("\\\"")?,
+                '\\' => f.write_str("\\\\")?,
+                '\n' => f.write_str("\\n")?,
+                '\r' => f.write_str("\\r")?,
+                '\t' => f.write_str("\\t")?,
+                c if c.is_control() => write!(f, "\\u{{{:x}}}", c as u32)?,
+                c => fmt::Write::write_char(f, c)?,
+            }
+        }
+        f.write_str("\"")
+    }
+}
+
+#[cfg(test)]
+mod quoted_tests {
+    use super::Quoted;
+
+    #[test]
+    fn names_are_quoted_with_what_would_break_a_message_escaped() {
+        for (name, shown) in [
+            ("orders", "\"orders\""),
+            ("", "\"\""),
+            ("say \"hi\"", "\"say \\\"hi\\\"\""),
+            ("a\\b", "\"a\\\\b\""),
+            ("line\nbreak\ttab\r", "\"line\\nbreak\\ttab\\r\""),
+            ("nul\0bell\x07del\x7f", "\"nul\\u{0}bell\\u{7}del\\u{7f}\""),
+            ("\u{85}next line", "\"\\u{85}next line\""),
+            ("café 東京 🦀", "\"café 東京 🦀\""),
+        ] {
+            assert_eq!(Quoted(name).to_string(), shown);
+            if !name.chars().any(|c| c.is_control() && !"\n\r\t".contains(c)) {
+                // The same as Debug wherever Debug writes no \u{..} escape.
+                assert_eq!(Quoted(name).to_string(), format!("{name:?}"));
+            }
         }
     }
 }

@@ -11,7 +11,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Quoted, Result};
 use crate::sorted_map::SortedMap;
 
 /// The operations the log needs from a file system. Paths are relative, "/"-separated, and
@@ -213,7 +213,11 @@ impl Files for MemoryFiles {
             if used + data.len() as u64 > bytes_max {
                 return Err(Error::new(
                     ErrorKind::QuotaExceeded,
-                    format!("no room to write {} bytes to {path:?}", data.len()),
+                    format!(
+                        "no room to write {} bytes to {path}",
+                        data.len(),
+                        path = Quoted(path)
+                    ),
                 ));
             }
         }
@@ -325,7 +329,7 @@ mod native {
     use std::path::{Path, PathBuf};
 
     use super::Files;
-    use crate::error::{Error, ErrorKind, Result};
+    use crate::error::{Error, ErrorKind, Quoted, Result};
 
     const LOCK_FILE: &str = "LOCK";
     /// Open files kept per store.
@@ -422,7 +426,10 @@ mod native {
         if matches!(error.raw_os_error(), Some(28) | Some(122)) {
             return Error::new(
                 ErrorKind::QuotaExceeded,
-                format!("{operation} {path:?}: no space left ({error})"),
+                format!(
+                    "{operation} {path}: no space left ({error})",
+                    path = Quoted(path)
+                ),
             );
         }
         Error::io(operation, path, error)

@@ -26,7 +26,7 @@ use std::collections::HashMap;
 
 use crate::assignor::{assign, Assignor, MemberSubscription, TopicPartition};
 use crate::consumer_offsets::{self, validate_group_id, Failure, KeyKind};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Quoted, Result};
 use crate::partition::ReadOutcome;
 use crate::record_batch::RecordRun;
 use crate::sorted_map::{SortedMap, SortedSet};
@@ -365,8 +365,8 @@ impl Groups {
                 return Err(Error::new(
                     ErrorKind::InvalidArgument,
                     format!(
-                        "group {:?} uses the {} assignor; this consumer asked for {}",
-                        options.group_id,
+                        "group {} uses the {} assignor; this consumer asked for {}",
+                        Quoted(&options.group_id),
                         group.assignor.name(),
                         options.assignor.name()
                     ),
@@ -687,13 +687,14 @@ impl Groups {
         let state = self.member_mut(member)?;
         if !state.topics.iter().any(|t| t == topic) {
             return Err(Error::invalid_argument(format!(
-                "this consumer does not subscribe to {topic:?}; subscribe before seeking"
+                "this consumer does not subscribe to {topic}; subscribe before seeking",
+                topic = Quoted(topic)
             )));
         }
         if offset < low || offset > high {
             return Err(Error::new(
                 ErrorKind::OffsetOutOfRange,
-                format!("offset {offset} is outside partition {partition} of {topic:?} (low {low}, high {high})"),
+                format!("offset {offset} is outside partition {partition} of {topic} (low {low}, high {high})", topic = Quoted(topic)),
             ));
         }
         let key = (topic.to_owned(), partition);
@@ -1106,7 +1107,7 @@ impl Groups {
             if offset < 0 || offset > high {
                 return Err(Error::new(
                     ErrorKind::OffsetOutOfRange,
-                    format!("cannot commit offset {offset} of partition {partition} of {topic:?}: its high watermark is {high}"),
+                    format!("cannot commit offset {offset} of partition {partition} of {topic}: its high watermark is {high}", topic = Quoted(topic)),
                 ));
             }
             entries.push(((topic.to_owned(), partition), offset));
@@ -1230,7 +1231,7 @@ impl Groups {
         if offset < low || offset >= high {
             return Err(Error::new(
                 ErrorKind::OffsetOutOfRange,
-                format!("offset {offset} is not a record of partition {partition} of {topic:?} (low {low}, high {high})"),
+                format!("offset {offset} is not a record of partition {partition} of {topic} (low {low}, high {high})", topic = Quoted(topic)),
             ));
         }
         Ok((state.group.clone(), low))
@@ -1358,7 +1359,7 @@ impl Groups {
         match self.groups.get(group_id) {
             Some(group) if !group.members.is_empty() => Err(Error::new(
                 ErrorKind::NonEmptyGroup,
-                format!("cannot {what} of group {group_id:?}: it has {} live member(s); disconnect them first", group.members.len()),
+                format!("cannot {what} of group {group_id}: it has {} live member(s); disconnect them first", group.members.len(), group_id = Quoted(group_id)),
             )),
             _ => Ok(()),
         }
@@ -1378,14 +1379,15 @@ impl Groups {
             let (_, internal) = src.topic_shape(topic)?;
             if internal {
                 return Err(Error::invalid_argument(format!(
-                    "{topic:?} is internal: its offsets are not a group's to set"
+                    "{topic} is internal: its offsets are not a group's to set",
+                    topic = Quoted(topic)
                 )));
             }
             let (_, high) = src.watermarks(topic, partition)?;
             if offset < 0 || offset > high {
                 return Err(Error::new(
                     ErrorKind::OffsetOutOfRange,
-                    format!("cannot set offset {offset} of partition {partition} of {topic:?}: its high watermark is {high}"),
+                    format!("cannot set offset {offset} of partition {partition} of {topic}: its high watermark is {high}", topic = Quoted(topic)),
                 ));
             }
             entries.push(((topic.to_owned(), partition), offset));
@@ -1418,7 +1420,10 @@ impl Groups {
         if deletions.is_empty() && !has_failures {
             return Err(Error::new(
                 ErrorKind::GroupIdNotFound,
-                format!("group {group_id:?} has no committed offsets to delete"),
+                format!(
+                    "group {group_id} has no committed offsets to delete",
+                    group_id = Quoted(group_id)
+                ),
             ));
         }
         self.write_commit_records(group_id, &deletions, src)?;
@@ -1598,7 +1603,8 @@ fn checked_subscription(topics: &[&str], src: &dyn Partitions) -> Result<Vec<Str
         let (_, internal) = src.topic_shape(topic)?;
         if internal {
             return Err(Error::invalid_argument(format!(
-                "{topic:?} is internal and cannot be subscribed to"
+                "{topic} is internal and cannot be subscribed to",
+                topic = Quoted(topic)
             )));
         }
         names.push(topic.to_owned());
@@ -1624,7 +1630,7 @@ fn unknown_member(member: MemberId) -> Error {
 fn not_assigned(topic: &str, partition: u32) -> Error {
     Error::new(
         ErrorKind::RebalanceInProgress,
-        format!("partition {partition} of {topic:?} is not assigned to this consumer (a rebalance moved it, or the consumer does not subscribe to {topic:?}); only its owner commits it"),
+        format!("partition {partition} of {topic} is not assigned to this consumer (a rebalance moved it, or the consumer does not subscribe to {topic}); only its owner commits it", topic = Quoted(topic)),
     )
 }
 
@@ -1650,8 +1656,8 @@ fn reset_position(reset: OffsetReset, tp: &TopicPartition, low: i64, high: i64) 
         OffsetReset::None => Err(Error::new(
             ErrorKind::OffsetOutOfRange,
             format!(
-                "no valid position in partition {} of {:?} (low {low}, high {high}) and offset reset is none; seek first",
-                tp.1, tp.0
+                "no valid position in partition {} of {} (low {low}, high {high}) and offset reset is none; seek first",
+                tp.1, Quoted(&tp.0)
             ),
         )),
     }

@@ -6,7 +6,7 @@
 use crate::assignor::TopicPartition;
 use crate::cache::{BatchCache, CACHE_BYTES_DEFAULT};
 use crate::consumer_offsets::Failure;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Quoted, Result};
 use crate::group::{
     ChunkStart, ConsumerOptions, FailureNote, FetchOutcome, GroupDescription, Groups, LeaseGrant,
     MemberId, PartitionLag, Partitions, FETCH_BYTES_MAX,
@@ -464,7 +464,7 @@ impl Log {
         if self.topics.contains_key(name) {
             return Err(Error::new(
                 ErrorKind::TopicAlreadyExists,
-                format!("topic {name:?} already exists"),
+                format!("topic {name} already exists", name = Quoted(name)),
             ));
         }
         if self.topics.len() >= TOPICS_MAX {
@@ -571,7 +571,10 @@ impl Log {
         if count <= current {
             return Err(Error::new(
                 ErrorKind::InvalidPartitions,
-                format!("topic {name:?} has {current} partitions; a topic can only grow"),
+                format!(
+                    "topic {name} has {current} partitions; a topic can only grow",
+                    name = Quoted(name)
+                ),
             ));
         }
         self.check_partitions_total(count - current)?;
@@ -596,7 +599,8 @@ impl Log {
         let topic = self.topic(name)?;
         if topic.internal {
             return Err(Error::invalid_argument(format!(
-                "{name:?} is internal and cannot be deleted"
+                "{name} is internal and cannot be deleted",
+                name = Quoted(name)
             )));
         }
         if topic
@@ -605,13 +609,14 @@ impl Log {
             .any(|p| p.has_pending() || p.durable_end() < p.high_watermark())
         {
             return Err(Error::invalid_argument(format!(
-                "records of {name:?} are not durable yet; delete it once its sends have resolved"
+                "records of {name} are not durable yet; delete it once its sends have resolved",
+                name = Quoted(name)
             )));
         }
         if let Some(group) = self.groups.subscriber_group(name) {
             return Err(Error::new(
                 ErrorKind::NonEmptyGroup,
-                format!("group {group:?} has live members subscribed to {name:?}; disconnect them before deleting it"),
+                format!("group {group} has live members subscribed to {name}; disconnect them before deleting it", group = Quoted(&group), name = Quoted(name)),
             ));
         }
         let (groups, mut partitions) = self.split();
@@ -705,7 +710,10 @@ impl Log {
         if topic_state.internal {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
-                format!("{topic:?} is internal; brook writes it itself"),
+                format!(
+                    "{topic} is internal; brook writes it itself",
+                    topic = Quoted(topic)
+                ),
             ));
         }
         let partitions = place_messages(producer, topic, topic_state, messages)?;
@@ -1412,8 +1420,9 @@ pub(crate) fn invalid_partition(topic: &str, partition: i64, count: u32) -> Erro
     Error::new(
         ErrorKind::InvalidPartition,
         format!(
-            "partition {partition} does not exist in topic {topic:?}; it has partitions 0 to {}",
-            count.saturating_sub(1)
+            "partition {partition} does not exist in topic {topic}; it has partitions 0 to {}",
+            count.saturating_sub(1),
+            topic = Quoted(topic)
         ),
     )
 }
@@ -1465,8 +1474,8 @@ fn place_messages(
             return Err(Error::new(
                 ErrorKind::MessageTooLarge,
                 format!(
-                    "message {index} is {size} bytes encoded; topic {topic:?} takes at most {} (maxMessageBytes)",
-                    config.max_message_bytes
+                    "message {index} is {size} bytes encoded; topic {topic} takes at most {} (maxMessageBytes)",
+                    config.max_message_bytes, topic = Quoted(topic)
                 ),
             ));
         }
@@ -1481,7 +1490,7 @@ fn place_messages(
         if config.cleanup_policy == CleanupPolicy::Compact && record.key.is_none() {
             return Err(Error::new(
                 ErrorKind::InvalidRecord,
-                format!("message {index} has no key, but topic {topic:?} is compacted: every message needs a key"),
+                format!("message {index} has no key, but topic {topic} is compacted: every message needs a key", topic = Quoted(topic)),
             ));
         }
         let partition = match message.partition {

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::cache::BatchCache;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Quoted, Result};
 use crate::record_batch::{
     encode_retained, BatchBuilder, RecordBatch, RecordInput, RecordRun, ResumePoint,
 };
@@ -364,7 +364,7 @@ impl Partition {
         Error::corrupt(format!(
             "partition {} of {}: offsets {} to {} are damaged ({}); the records after them are intact: seek to {} to go on",
             self.key.partition,
-            self.key.topic,
+            Quoted(&self.key.topic),
             range.from,
             range.to.saturating_sub(1).max(range.from),
             range.reason,

@@ -2,7 +2,7 @@
 // same partition number as with Kafka's Java client (murmur2 of the key bytes), so an app
 // that moves to a real cluster keeps its per-key order.
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Quoted, Result};
 
 /// Kafka's `Utils.murmur2`, bit for bit (seed 0x9747b28c, little-endian 4-byte blocks).
 pub fn murmur2(data: &[u8]) -> i32 {
@@ -71,7 +71,8 @@ impl PartitionerKind {
             other => Err(Error::new(
                 ErrorKind::InvalidArgument,
                 format!(
-                    "unknown partitioner {other:?}; use \"default\", \"roundRobin\" or \"random\""
+                    "unknown partitioner {other}; use \"default\", \"roundRobin\" or \"random\"",
+                    other = Quoted(other)
                 ),
             )),
         }

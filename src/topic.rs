@@ -2,7 +2,7 @@
 // every size in range. A topic name becomes a directory name, so it is checked here before
 // it is ever used as a path.
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Quoted, Result};
 
 /// Kafka's limit: 249 characters, so that "<topic>-<partition>" stays a legal file name.
 pub const TOPIC_NAME_LENGTH_MAX: usize = 249;
@@ -29,7 +29,7 @@ pub fn validate_topic_name(name: &str) -> Result<()> {
     let invalid = |reason: &str| {
         Err(Error::new(
             ErrorKind::InvalidTopicName,
-            format!("topic name {name:?} {reason}; use 1-249 characters of a-z, A-Z, 0-9, '.', '_' and '-'"),
+            format!("topic name {name} {reason}; use 1-249 characters of a-z, A-Z, 0-9, '.', '_' and '-'", name = Quoted(name)),
         ))
     };
     if name.is_empty() {
@@ -77,7 +77,10 @@ impl CleanupPolicy {
             "compact" => Ok(CleanupPolicy::Compact),
             other => Err(Error::new(
                 ErrorKind::InvalidConfig,
-                format!("cleanup policy {other:?} is unknown; use \"delete\" or \"compact\""),
+                format!(
+                    "cleanup policy {other} is unknown; use \"delete\" or \"compact\"",
+                    other = Quoted(other)
+                ),
             )),
         }
     }

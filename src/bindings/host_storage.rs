@@ -5,7 +5,7 @@
 use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Quoted, Result};
 use crate::files::Files;
 
 #[wasm_bindgen]
@@ -54,7 +54,10 @@ fn from_host(operation: &str, path: &str, error: JsValue) -> Error {
         "LOG_LOCKED" => Error::new(ErrorKind::LogLocked, message),
         "ENOSPC" | "EDQUOT" | "QUOTA_EXCEEDED" => Error::new(
             ErrorKind::QuotaExceeded,
-            format!("{operation} {path:?}: no space left ({message})"),
+            format!(
+                "{operation} {path}: no space left ({message})",
+                path = Quoted(path)
+            ),
         ),
         _ => Error::io(operation, path, message),
     }

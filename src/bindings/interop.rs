@@ -6,7 +6,7 @@ use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::error::{number_text, Error, ErrorKind};
+use crate::error::{number_text, Error, ErrorKind, Quoted};
 
 pub type JsResult<T> = Result<T, JsValue>;
 
@@ -59,7 +59,7 @@ pub fn describe(value: &JsValue) -> String {
     }
     if let Some(text) = value.as_string() {
         let shown: String = text.chars().take(40).collect();
-        return format!("{shown:?} (a string)");
+        return format!("{shown} (a string)", shown = Quoted(&shown));
     }
     if value.as_f64().is_some() {
         // JS's own rendering: Rust's float formatting would add 14 KiB of wasm for messages.
@@ -137,8 +137,9 @@ pub fn options(value: &JsValue, what: &str, allowed: &[&str]) -> JsResult<Object
             return Err(js_error(
                 ErrorKind::InvalidArgument,
                 format!(
-                    "{what} has an unknown option {key:?}; known options: {}",
-                    allowed.join(", ")
+                    "{what} has an unknown option {key}; known options: {}",
+                    allowed.join(", "),
+                    key = Quoted(&key)
                 ),
             ));
         }

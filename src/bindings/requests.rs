@@ -8,7 +8,7 @@ use super::interop::{
     array, boolean, elements, field, integer, js_error, options, string, to_js, JsResult,
 };
 use crate::assignor::Assignor;
-use crate::error::ErrorKind;
+use crate::error::{ErrorKind, Quoted};
 use crate::group::{ConsumerOptions, MemberId, OffsetReset, FETCH_BYTES_MAX, FETCH_RECORDS_MAX};
 use crate::log::CACHE_BYTES_MAX;
 use crate::partitioner::PartitionerKind;
@@ -233,7 +233,7 @@ pub(super) fn consumer_options(request: &JsValue) -> JsResult<ConsumerOptions> {
             Assignor::from_name(&name).ok_or_else(|| {
                 js_error(
                     ErrorKind::InvalidArgument,
-                    format!("unknown assignor {name:?}; use \"range\", \"roundRobin\" or \"cooperativeSticky\""),
+                    format!("unknown assignor {name}; use \"range\", \"roundRobin\" or \"cooperativeSticky\"", name = Quoted(&name)),
                 )
             })?
         }
