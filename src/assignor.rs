@@ -18,7 +18,7 @@ use std::cmp::Reverse;
 use std::collections::VecDeque;
 use std::ops::Bound::{Excluded, Included, Unbounded};
 
-use crate::sorted_map::{SortedMap, SortedSet};
+use crate::sorted_map::{sort_unstable, sort_unstable_by, SortedMap, SortedSet};
 
 /// A topic-partition, ordered by topic then partition.
 pub type TopicPartition = (String, u32);
@@ -256,7 +256,7 @@ fn assign_sticky<'a>(
             }
         }
     }
-    fresh.sort_unstable();
+    sort_unstable(&mut fresh);
     for (_, tp) in fresh {
         let Some(eligible) = subs.get(tp.0) else {
             continue;
@@ -326,7 +326,9 @@ impl<'a> Holdings<'a> {
         let n = self.held.len();
         let lightest = self.held.iter().map(SortedSet::len).min()?;
         let mut donors: Vec<usize> = (0..n).collect();
-        donors.sort_unstable_by_key(|&i| (Reverse(self.load(i)), i));
+        sort_unstable_by(&mut donors, |&a, &b| {
+            (Reverse(self.load(a)), a) < (Reverse(self.load(b)), b)
+        });
 
         for from in donors {
             let load = self.load(from);
@@ -405,7 +407,7 @@ impl<'a> Holdings<'a> {
                 .next()
                 .copied();
         }
-        out.sort_unstable();
+        sort_unstable(&mut out);
         out.into_iter().map(|(_, Reverse(tp))| tp).collect()
     }
 }

@@ -233,7 +233,10 @@ mod quoted_tests {
             ("café 東京 🦀", "\"café 東京 🦀\""),
         ] {
             assert_eq!(Quoted(name).to_string(), shown);
-            if !name.chars().any(|c| c.is_control() && !"\n\r\t".contains(c)) {
+            if !name
+                .chars()
+                .any(|c| c.is_control() && !"\n\r\t".contains(c))
+            {
                 // The same as Debug wherever Debug writes no \u{..} escape.
                 assert_eq!(Quoted(name).to_string(), format!("{name:?}"));
             }

@@ -22,7 +22,7 @@ use crate::manifest;
 use crate::record_batch::{
     BatchHeader, RecordBatch, BATCH_BYTES_MAX, BATCH_HEADER_SIZE, MAGIC, MAGIC_OFFSET,
 };
-use crate::sorted_map::SortedMap;
+use crate::sorted_map::{sort_unstable, SortedMap};
 use crate::store::{
     BatchBytes, BatchSlot, DamagedRange, OpenedPartition, PartitionKey, PartitionRecovery,
     SegmentSummary, Step, Store,
@@ -593,7 +593,7 @@ impl Store for FileStore {
                 self.files.remove(&format!("{directory}/{name}"))?;
             }
         }
-        bases.sort_unstable();
+        sort_unstable(&mut bases);
         let recorded_start = self.log_starts.get(&directory).copied();
         if bases.is_empty() {
             // Its end is unknown: the partition goes on from its log start, and what was after
@@ -1045,7 +1045,7 @@ impl Store for FileStore {
         }
         if strict {
             let mut dirty: Vec<String> = self.dirty.iter().cloned().collect();
-            dirty.sort_unstable();
+            sort_unstable(&mut dirty);
             for path in dirty {
                 self.files.sync(&path)?;
                 self.dirty.remove(&path);

@@ -29,7 +29,7 @@ use crate::consumer_offsets::{self, validate_group_id, Failure, KeyKind};
 use crate::error::{Error, ErrorKind, Quoted, Result};
 use crate::partition::ReadOutcome;
 use crate::record_batch::RecordRun;
-use crate::sorted_map::{SortedMap, SortedSet};
+use crate::sorted_map::{sort_unstable, SortedMap, SortedSet};
 use crate::store::Step;
 
 /// A member's handle, unique for the life of the log.
@@ -1609,7 +1609,7 @@ fn checked_subscription(topics: &[&str], src: &dyn Partitions) -> Result<Vec<Str
         }
         names.push(topic.to_owned());
     }
-    names.sort_unstable();
+    sort_unstable(&mut names);
     names.dedup();
     Ok(names)
 }

@@ -7,6 +7,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::error::{Error, ErrorKind, Quoted, Result};
 use crate::files::Files;
+use crate::sorted_map::sort_unstable;
 
 #[wasm_bindgen]
 extern "C" {
@@ -116,7 +117,7 @@ impl Files for JsHostStorage {
             .host
             .list(directory)
             .map_err(|e| from_host("list", directory, e))?;
-        names.sort_unstable();
+        sort_unstable(&mut names);
         Ok(names)
     }
 

@@ -24,7 +24,7 @@ use crate::keyed_store::{
     check_stored_batch, decode_summary, encode_summary, summarize_segment, BatchKey, BatchRun,
     Change, KeyedImage, Load, LOAD_BATCHES_MAX,
 };
-use crate::sorted_map::SortedMap;
+use crate::sorted_map::{sort_unstable, SortedMap};
 use crate::store::{PartitionKey, PartitionRecovery, SegmentSummary};
 
 /// 2: segment values are summaries (this engine). brook 0.1 opens version 1 and so fails
@@ -273,7 +273,7 @@ pub async fn load(db: &IdbDatabase) -> Result<Opened, JsValue> {
     let batches = store(BATCHES)?;
     for (partition, bases) in older {
         let mut every: Vec<i64> = all.get(&partition).cloned().unwrap_or_default();
-        every.sort_unstable();
+        sort_unstable(&mut every);
         for base in bases {
             let end = every.iter().copied().find(|&b| b > base);
             // A chunk at a time, each checked and dropped: a 0.1 segment may be large.
