@@ -30,6 +30,10 @@ function sendTooLarge() {
   );
 }
 
+/** Strings up to this many UTF-16 units are encoded by a loop when ASCII (see `#ascii`);
+ * longer ones by TextEncoder.encodeInto, faster past about 50. */
+const SHORT_TEXT = 32;
+
 /** A growable byte buffer. One serves every send: encoding and `core.send` run without an
  * await in between, so sends never interleave in it. */
 class SendBuffer {
@@ -90,7 +94,12 @@ class SendBuffer {
   text(text) {
     const start = this.length;
     this.reserve(4 + text.length);
-    const { read, written } = textEncoder.encodeInto(text, this.bytes.subarray(start + 4));
+    if (text.length <= SHORT_TEXT && this.#ascii(text, start + 4)) {
+      this.view.setUint32(start, text.length, true);
+      this.length = start + 4 + text.length;
+      return;
+    }
+    const { read, written } = textEncoder.encodeInto(text, new Uint8Array(this.bytes.buffer, start + 4));
     // Counted before any growth, so that growing keeps the bytes just written.
     this.length = start + 4 + written;
     if (read < text.length) {
@@ -103,6 +112,19 @@ class SendBuffer {
       this.length += tail.written;
     }
     this.view.setUint32(start, this.length - start - 4, true);
+  }
+
+  /** Writes `text` at `at` when it is all ASCII (then UTF-8 is its code units); false, having
+   * written nothing that counts, when it is not. For short strings (keys, header names) this
+   * loop takes a fifth of the time of an encodeInto call. */
+  #ascii(text, at) {
+    const bytes = this.bytes;
+    for (let index = 0; index < text.length; index++) {
+      const unit = text.charCodeAt(index);
+      if (unit >= 0x80) return false;
+      bytes[at + index] = unit;
+    }
+    return true;
   }
 
   contents() {
