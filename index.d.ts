@@ -297,7 +297,7 @@ export interface ConsumerOptions {
   assignor?: "cooperativeSticky" | "range" | "roundRobin";
   /** Where to start in a partition without a commit: its beginning, or (default) its end. */
   fromBeginning?: boolean;
-  /** Records per poll (default 500) and about how many bytes (default 1 MiB). */
+  /** Records per poll (default 500) and about how many bytes of them, as stored (default 1 MiB). */
   maxRecords?: number;
   maxBytes?: number;
   /** With it, run({ eachMessage }) retries a record whose handler failed, in place (the loop
