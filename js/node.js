@@ -22,11 +22,11 @@ import {
   writeSync,
 } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import * as core from "../pkg/brook_core.js";
+import * as core from "../pkg/node/brook_core.js";
 import { createApi } from "./brook.js";
 import { acquireLock } from "./lock.js";
 
-const WASM_URL = new URL("../pkg/brook_core_bg.wasm", import.meta.url);
+const WASM_URL = new URL("../pkg/node/brook_core_bg.wasm", import.meta.url);
 /** Every write lands at the end of the file, whatever else moved it. */
 const APPEND_FLAGS = constants.O_RDWR | constants.O_APPEND;
 /** Platforms (Windows) and file systems that cannot fsync a directory say so with these. */

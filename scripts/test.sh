@@ -12,9 +12,10 @@ say() { printf '\n== test: %s\n' "$*"; }
 say "cargo fmt --check"
 cargo fmt --all -- --check
 
-say "cargo clippy (native and wasm32)"
+say "cargo clippy (native and wasm32; the browser build without the files feature too)"
 cargo clippy --all-targets -- -D warnings
 cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
+cargo clippy --lib --target wasm32-unknown-unknown --no-default-features -- -D warnings
 
 say "cargo test (native: unit, property, recovery and crash tests)"
 cargo test --all-targets

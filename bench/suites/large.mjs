@@ -10,7 +10,7 @@ import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readFileSync } from "node:fs";
-import * as core from "../../pkg/brook_core.js";
+import * as core from "../../pkg/node/brook_core.js";
 import { Log } from "../../js/node.js";
 import { emit, payload, repeat, scaled, tempDir } from "../lib/harness.mjs";
 
@@ -29,7 +29,7 @@ function sizeOf(directory) {
 /** The wasm memory of brook's instance (its index, cache and buffers), in bytes. */
 function wasmMemory() {
   // brook instantiated the module already; initSync hands back that instance's exports.
-  return core.initSync({ module: readFileSync(new URL("../../pkg/brook_core_bg.wasm", import.meta.url)) }).memory.buffer.byteLength;
+  return core.initSync({ module: readFileSync(new URL("../../pkg/node/brook_core_bg.wasm", import.meta.url)) }).memory.buffer.byteLength;
 }
 
 async function child(path, records) {

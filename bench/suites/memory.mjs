@@ -9,7 +9,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import * as core from "../../pkg/brook_core.js";
+import * as core from "../../pkg/node/brook_core.js";
 import { Log } from "../../js/node.js";
 import { emit, keyedMessages, payload, repeat, scaled, tempDir } from "../lib/harness.mjs";
 
@@ -29,7 +29,7 @@ function used() {
   globalThis.gc();
   globalThis.gc();
   // brook instantiated the module already; initSync hands back that instance's exports.
-  const wasm = core.initSync({ module: readFileSync(new URL("../../pkg/brook_core_bg.wasm", import.meta.url)) });
+  const wasm = core.initSync({ module: readFileSync(new URL("../../pkg/node/brook_core_bg.wasm", import.meta.url)) });
   const { heapUsed, external } = process.memoryUsage();
   return heapUsed + external + (EXTERNAL_HOLDS_WASM ? 0 : wasm.memory.buffer.byteLength);
 }

@@ -4,6 +4,7 @@
 // one call per send and one per poll. The JS wrapper (js/brook.js) turns this into the
 // KafkaJS-shaped API.
 
+#[cfg(feature = "files")]
 mod host_storage;
 mod idb;
 mod interop;
@@ -13,6 +14,7 @@ mod views;
 use js_sys::{Promise, Reflect};
 use wasm_bindgen::prelude::*;
 
+#[cfg(feature = "files")]
 use self::host_storage::{HostStorage, JsHostStorage};
 use self::interop::{js_error, string, strings, to_js, to_value, JsResult};
 use self::requests::{
@@ -23,6 +25,7 @@ use self::requests::{
 use self::views::{partitions_view, GroupView, LagView, OffsetsView, RecoveryView, TopicView};
 use crate::consumer_offsets::Failure;
 use crate::error::ErrorKind;
+#[cfg(feature = "files")]
 use crate::file_store::FileStore;
 use crate::group::{ChunkStart, FailureNote, MemberId};
 use crate::keyed_store::KeyedStore;
@@ -131,6 +134,8 @@ impl WasmLog {
     }
 
     /// A log in a host-provided file system (Node: node:fs).
+    /// Not in the browser build (`--no-default-features`): browsers keep logs in IndexedDB.
+    #[cfg(feature = "files")]
     #[wasm_bindgen(js_name = openHost)]
     pub fn open_host(host: HostStorage, seed: f64, cache_bytes: JsValue) -> JsResult<WasmLog> {
         let store = FileStore::new(Box::new(JsHostStorage::new(host)));

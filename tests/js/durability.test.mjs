@@ -8,7 +8,7 @@ import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { BrookError, Log } from "../../js/node.js";
-import { WasmLog } from "../../pkg/brook_core.js";
+import { WasmLog } from "../../pkg/node/brook_core.js";
 import { countCalls, eventually, sleep, spawnFixture, tempDir, text } from "./helpers.mjs";
 
 async function openFiles(t, path, options = {}) {

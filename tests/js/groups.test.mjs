@@ -436,7 +436,7 @@ test("a send wakes only the consumers whose partitions got records", async (t) =
   await eventually(() => first.assignment().length === 1 && second.assignment().length === 1);
   const owner = first.assignment()[0].partition === 0 ? 0 : 1;
   const fetches = new Map();
-  const { WasmLog } = await import("../../pkg/brook_core.js");
+  const { WasmLog } = await import("../../pkg/node/brook_core.js");
   const counted = WasmLog.prototype.fetchLease;
   WasmLog.prototype.fetchLease = function (member, ...rest) {
     fetches.set(member, (fetches.get(member) ?? 0) + 1);
@@ -489,7 +489,7 @@ test("members joining and leaving while records flow: under auto commit, no reco
 test("a rebalance while a chunk's auto commit is flushing: the chunk stops, its next owner starts after what was handed over", async (t) => {
   const log = await openWithTopic(t, 2);
   await log.producer().send({ topic: "orders", messages: Array.from({ length: 20 }, (_, i) => ({ value: `v${i}`, partition: i % 2 })) });
-  const { WasmLog } = await import("../../pkg/brook_core.js");
+  const { WasmLog } = await import("../../pkg/node/brook_core.js");
   const persist = WasmLog.prototype.persist;
   const joiner = log.consumer({ groupId: "race", assignor: "range" });
   let joined = false;

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
-import { WasmLog } from "../../pkg/brook_core.js";
+import { WasmLog } from "../../pkg/node/brook_core.js";
 
 const decoder = new TextDecoder();
 

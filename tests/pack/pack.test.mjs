@@ -31,7 +31,7 @@ before(() => {
   const output = run("npm", ["pack", "--json", "--pack-destination", work], repo);
   const [{ filename, files }] = JSON.parse(output.slice(output.indexOf("[")));
   const paths = files.map((f) => f.path);
-  for (const needed of ["js/node.js", "js/browser.js", "js/brook.js", "pkg/brook_core.js", "pkg/brook_core_bg.wasm", "index.d.ts", "package.json"]) {
+  for (const needed of ["js/node.js", "js/browser.js", "js/brook.js", "pkg/brook_core.js", "pkg/brook_core_bg.wasm", "pkg/node/brook_core.js", "pkg/node/brook_core_bg.wasm", "index.d.ts", "package.json"]) {
     assert.ok(paths.includes(needed), `tarball holds ${needed}: ${paths.join(", ")}`);
   }
   assert.ok(!paths.some((p) => p.startsWith("src/") || p.startsWith("target/")), "no sources or build output in the tarball");
