@@ -475,6 +475,14 @@ impl Partition {
                 Ok(batch) => batch,
                 Err(error) => return Err(error.into_error(&self.key.directory())),
             };
+            let no_longer_decodes = || {
+                // Bytes verified on load no longer decode: a fault, never skipped over.
+                Error::corrupt(format!(
+                    "{}: the batch at offset {} no longer decodes",
+                    self.key.directory(),
+                    current.base_offset
+                ))
+            };
             let whole = resume.is_none()
                 && outcome.next_offset <= batch.base_offset()
                 && records_max - outcome.records >= batch.header().record_count as u32;
@@ -485,69 +493,49 @@ impl Partition {
                     visit(&run);
                 }
                 outcome.records += run.count;
-                bytes_read += bytes.len() as u64;
-                outcome.next_offset = outcome.next_offset.max(batch.next_offset());
-                slot = self.next_slot(store, &segment, &current, outcome.next_offset)?;
-                if slot.is_none()
-                    && segment_index + 1 < self.segments.len()
-                    && outcome.next_offset >= segment.next_offset
-                {
-                    segment_index += 1;
-                }
-                continue;
-            }
-            let mut records = match resume.take() {
-                Some(point) => batch.records_from(point),
-                None => batch.records(),
-            };
-            // Part of the batch (a read from inside it, or up to `records_max`): decoded here
-            // to find where the records taken start and end, then handed on as one run.
-            let mut taken: Option<(usize, u32)> = None;
-            while outcome.records < records_max {
-                let at = records.position();
-                let Some(offset) = records.skim() else {
-                    break;
+            } else {
+                let mut records = match resume.take() {
+                    Some(point) => batch.records_from(point),
+                    None => batch.records(),
                 };
-                if offset < outcome.next_offset {
-                    continue;
+                // Part of the batch (a read from inside it, or up to `records_max`): skimmed
+                // here to find where the records taken start and end, handed on as one run.
+                let mut taken: Option<(usize, u32)> = None;
+                while outcome.records < records_max {
+                    let at = records.position();
+                    let Some(offset) = records.skim() else {
+                        break;
+                    };
+                    if offset < outcome.next_offset {
+                        continue;
+                    }
+                    let (_, count) = taken.get_or_insert((at, 0));
+                    *count += 1;
+                    outcome.records += 1;
+                    outcome.next_offset = offset + 1;
                 }
-                let (_, count) = taken.get_or_insert((at, 0));
-                *count += 1;
-                outcome.records += 1;
-                outcome.next_offset = offset + 1;
-            }
-            if let Some((from, count)) = taken {
-                let run = batch
-                    .run_between(from, records.position(), count)
-                    .ok_or_else(|| {
-                        Error::corrupt(format!(
-                            "{}: the batch at offset {} no longer decodes",
-                            self.key.directory(),
-                            current.base_offset
-                        ))
-                    })?;
-                visit(&run);
-            }
-            if records.failed() {
-                // Bytes verified on load no longer decode: a fault, never skipped over.
-                return Err(Error::corrupt(format!(
-                    "{}: the batch at offset {} no longer decodes",
-                    self.key.directory(),
-                    current.base_offset
-                )));
-            }
-            if records.has_more() {
-                // Stopped inside the batch: the next read goes on from here.
-                remember(
-                    &mut self.cursors,
-                    ReadCursor {
-                        offset: outcome.next_offset,
-                        segment_base: segment.base_offset,
-                        slot: current,
-                        resume: Some(records.resume_point()),
-                    },
-                );
-                return Ok(Step::Ready(outcome));
+                if records.failed() {
+                    return Err(no_longer_decodes());
+                }
+                if let Some((from, count)) = taken {
+                    let run = batch
+                        .run_between(from, records.position(), count)
+                        .ok_or_else(no_longer_decodes)?;
+                    visit(&run);
+                }
+                if records.has_more() {
+                    // Stopped inside the batch: the next read goes on from here.
+                    remember(
+                        &mut self.cursors,
+                        ReadCursor {
+                            offset: outcome.next_offset,
+                            segment_base: segment.base_offset,
+                            slot: current,
+                            resume: Some(records.resume_point()),
+                        },
+                    );
+                    return Ok(Step::Ready(outcome));
+                }
             }
             bytes_read += bytes.len() as u64;
             // Skip the gap compaction may have left at the end of the batch.
