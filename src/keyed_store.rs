@@ -401,11 +401,21 @@ impl KeyedStore {
             loaded.links.insert(*base, (next, follows));
             loaded.bytes.insert(*base, bytes.clone());
         }
-        if run.is_empty() {
+        match run.first() {
             // Nothing at or after the offset in the segment: an empty stretch up to its end.
-            loaded
-                .links
-                .insert(load.offset, (load.offset, NextKey::SegmentEnd));
+            None => {
+                loaded
+                    .links
+                    .insert(load.offset, (load.offset, NextKey::SegmentEnd));
+            }
+            // The first batch starts after the offset (compaction emptied those before it): an
+            // empty stretch up to that batch, else a read from the offset would ask forever.
+            Some(&(first, _)) if first > load.offset => {
+                loaded
+                    .links
+                    .insert(load.offset, (load.offset, NextKey::Key(first)));
+            }
+            Some(_) => {}
         }
     }
 

@@ -605,3 +605,224 @@ fn a_topic_deleted_in_the_keyed_store_is_gone_after_a_reload_and_a_new_one_of_it
         .unwrap();
     assert_eq!(reloaded.offsets("t").unwrap()[0].high, 0);
 }
+
+/// What the compaction model does: keyed sends (some tombstones), flushes, compaction passes,
+/// and IndexedDB reads that are answered late — after sends, flushes and compaction moved on,
+/// as an asynchronous `loadPending` is — from the image as it was when the read began.
+#[derive(Clone, Debug)]
+enum CompactionStep {
+    Send {
+        key: u8,
+        tombstone: bool,
+        count: u8,
+    },
+    Flush {
+        commits: bool,
+    },
+    Maintain,
+    /// The loads queued so far go to a read transaction of the image as it is now.
+    TakeLoads,
+    /// The read transactions taken earlier answer now.
+    AnswerLoads,
+    Read,
+    Reopen,
+    Crash,
+}
+
+fn compaction_step() -> impl Strategy<Value = CompactionStep> {
+    prop_oneof![
+        8 => (0u8..5, proptest::bool::weighted(0.15), 1u8..6)
+            .prop_map(|(key, tombstone, count)| CompactionStep::Send { key, tombstone, count }),
+        4 => Just(CompactionStep::Flush { commits: true }),
+        1 => Just(CompactionStep::Flush { commits: false }),
+        4 => Just(CompactionStep::Maintain),
+        3 => Just(CompactionStep::TakeLoads),
+        3 => Just(CompactionStep::AnswerLoads),
+        2 => Just(CompactionStep::Read),
+        1 => Just(CompactionStep::Reopen),
+        1 => Just(CompactionStep::Crash),
+    ]
+}
+
+/// Per offset, the acknowledged (key, value) — None for a tombstone — and the pending ones.
+#[derive(Default)]
+struct CompactedModel {
+    acknowledged: Vec<(u8, Option<Vec<u8>>)>,
+    pending: Vec<(u8, Option<Vec<u8>>)>,
+}
+
+impl CompactedModel {
+    fn acknowledge(&mut self) {
+        let pending = std::mem::take(&mut self.pending);
+        self.acknowledged.extend(pending);
+    }
+}
+
+/// Reads partition 0 of "t" whole (loads answered at once): (offset, key, value) per record.
+fn read_compacted(
+    log: &mut Log,
+    store: &KeyedStore,
+    image: &KeyedImage,
+) -> Vec<(i64, Vec<u8>, Option<Vec<u8>>)> {
+    let mut records = Vec::new();
+    let mut next = 0;
+    for _ in 0..100_000 {
+        let step = log
+            .read("t", 0, next, 5, FETCH_BYTES_MAX, &mut |r| {
+                records.push((
+                    r.offset,
+                    r.key.unwrap_or_default().to_vec(),
+                    r.value.map(<[u8]>::to_vec),
+                ))
+            })
+            .unwrap();
+        match step {
+            Step::Ready(outcome) if outcome.next_offset == next => return records,
+            Step::Ready(outcome) => next = outcome.next_offset,
+            Step::Pending => supply(store, image),
+        }
+    }
+    let mut trace = Vec::new();
+    for _ in 0..5 {
+        let step = log
+            .read("t", 0, next, 5, FETCH_BYTES_MAX, &mut |_| {})
+            .unwrap();
+        trace.push(format!("{next}: {step:?} loads {:?}", store.take_loads()));
+    }
+    panic!("reading never ended: {trace:#?} {:?}", log.offsets("t"));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Compaction over the keyed store keeps every key's latest acknowledged record at its
+    /// offset, and never hands out a record that was not acknowledged at that offset — also
+    /// when the batches it asked for arrive late, after the log moved on (a flush, a failed
+    /// flush's reload, a compaction pass), from the database as it was when the read began.
+    #[test]
+    fn compaction_over_late_loads_keeps_the_latest_record_of_every_key(
+        steps in proptest::collection::vec(compaction_step(), 1..80)
+    ) {
+        let config = TopicConfig {
+            cleanup_policy: brook::CleanupPolicy::Compact,
+            segment_bytes: 1024,
+            ..TopicConfig::default()
+        };
+        let mut image = KeyedImage::default();
+        let (mut log, mut store) = open_keyed(&image);
+        log.create_topic("t", 1, config).unwrap();
+        if let FlushStatus::Started = log.flush(true).unwrap() {
+            image.apply(&store.take_flush().unwrap());
+            store.flush_done();
+            log.flush_completed(true);
+        }
+        let mut model = CompactedModel::default();
+        // Loads taken by read transactions not answered yet, with the image each one reads.
+        let mut taken: Vec<(KeyedStore, Vec<brook::Load>, KeyedImage)> = Vec::new();
+        let mut counter = 0u32;
+        for step in steps {
+            match step {
+                CompactionStep::Send { key, tombstone, count } => {
+                    let values: Vec<Option<Vec<u8>>> = (0..count)
+                        .map(|_| {
+                            counter += 1;
+                            (!tombstone).then(|| format!("{counter}-{}", "v".repeat(40)).into_bytes())
+                        })
+                        .collect();
+                    let key_bytes = [b'k', b'0' + key];
+                    let messages: Vec<Message> = values
+                        .iter()
+                        .map(|value| Message {
+                            record: RecordInput {
+                                key: Some(&key_bytes),
+                                value: value.as_deref(),
+                                ..Default::default()
+                            },
+                            partition: Some(0),
+                        })
+                        .collect();
+                    let mut producer = log.producer(PartitionerKind::Default);
+                    let placed = log.send(&mut producer, "t", &messages).unwrap();
+                    prop_assert_eq!(placed[0].offset, (model.acknowledged.len() + model.pending.len()) as i64);
+                    model.pending.extend(values.into_iter().map(|v| (key, v)));
+                }
+                CompactionStep::Flush { commits } => match log.flush(true).unwrap() {
+                    FlushStatus::Started => {
+                        let journal = store.take_flush().unwrap();
+                        if commits {
+                            image.apply(&journal);
+                            store.flush_done();
+                            log.flush_completed(true);
+                            model.acknowledge();
+                        } else {
+                            log.flush_completed(false);
+                            model.pending.clear();
+                            let reloaded = KeyedStore::persisted(KeyedImage { batches: Default::default(), ..image.clone() });
+                            log.replace_store(Box::new(reloaded.clone())).unwrap();
+                            store = reloaded;
+                            while log.finish_open().unwrap() == Step::Pending {
+                                supply(&store, &image);
+                            }
+                        }
+                    }
+                    FlushStatus::Done => model.acknowledge(),
+                    FlushStatus::Busy => prop_assert!(false, "no flush was in flight"),
+                },
+                CompactionStep::Maintain => {
+                    log.maintain().unwrap();
+                }
+                CompactionStep::TakeLoads => {
+                    let loads = store.take_loads();
+                    if !loads.is_empty() {
+                        taken.push((store.clone(), loads, image.clone()));
+                    }
+                }
+                CompactionStep::AnswerLoads => {
+                    for (to, loads, seen) in taken.drain(..) {
+                        for load in loads {
+                            let (run, reached_end) = seen.load(&load);
+                            to.supply(&load, run, reached_end);
+                        }
+                    }
+                }
+                CompactionStep::Read => {
+                    read_compacted(&mut log, &store, &image);
+                }
+                CompactionStep::Reopen => {
+                    if let FlushStatus::Started = log.flush(true).unwrap() {
+                        image.apply(&store.take_flush().unwrap());
+                        store.flush_done();
+                        log.flush_completed(true);
+                    }
+                    model.acknowledge();
+                    log.close().unwrap();
+                    (log, store) = open_keyed(&image);
+                }
+                CompactionStep::Crash => {
+                    std::mem::forget(log);
+                    model.pending.clear();
+                    (log, store) = open_keyed(&image);
+                }
+            }
+            let records = read_compacted(&mut log, &store, &image);
+            let mut last = -1;
+            for (offset, key, value) in &records {
+                prop_assert!(*offset > last, "offsets ascend: {} after {}", offset, last);
+                last = *offset;
+                let Some((wanted_key, wanted_value)) = model.acknowledged.get(*offset as usize) else {
+                    return Err(TestCaseError::fail(format!("offset {offset} was never acknowledged")));
+                };
+                prop_assert_eq!(key, &vec![b'k', b'0' + wanted_key], "the key at offset {}", offset);
+                prop_assert_eq!(value, wanted_value, "the value at offset {}", offset);
+            }
+            for key in 0..5u8 {
+                if let Some(latest) = model.acknowledged.iter().rposition(|(k, _)| *k == key) {
+                    prop_assert!(
+                        records.iter().any(|(offset, _, _)| *offset == latest as i64),
+                        "the latest record of k{} (offset {}) is kept", key, latest
+                    );
+                }
+            }
+        }
+    }
+}
