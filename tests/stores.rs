@@ -616,7 +616,10 @@ enum CompactionStep {
         tombstone: bool,
         count: u8,
     },
-    Flush {
+    /// A flush's transaction starts; sends, reads and compaction go on while it runs.
+    StartFlush,
+    /// The transaction in flight commits or fails.
+    EndFlush {
         commits: bool,
     },
     Maintain,
@@ -633,8 +636,9 @@ fn compaction_step() -> impl Strategy<Value = CompactionStep> {
     prop_oneof![
         8 => (0u8..5, proptest::bool::weighted(0.15), 1u8..6)
             .prop_map(|(key, tombstone, count)| CompactionStep::Send { key, tombstone, count }),
-        4 => Just(CompactionStep::Flush { commits: true }),
-        1 => Just(CompactionStep::Flush { commits: false }),
+        4 => Just(CompactionStep::StartFlush),
+        4 => Just(CompactionStep::EndFlush { commits: true }),
+        1 => Just(CompactionStep::EndFlush { commits: false }),
         4 => Just(CompactionStep::Maintain),
         3 => Just(CompactionStep::TakeLoads),
         3 => Just(CompactionStep::AnswerLoads),
@@ -644,17 +648,30 @@ fn compaction_step() -> impl Strategy<Value = CompactionStep> {
     ]
 }
 
-/// Per offset, the acknowledged (key, value) — None for a tombstone — and the pending ones.
+/// Per offset, the acknowledged (key, value) — None for a tombstone —, those of the flush in
+/// flight, and those sent since.
 #[derive(Default)]
 struct CompactedModel {
     acknowledged: Vec<(u8, Option<Vec<u8>>)>,
+    in_flight: Vec<(u8, Option<Vec<u8>>)>,
     pending: Vec<(u8, Option<Vec<u8>>)>,
 }
 
 impl CompactedModel {
+    fn sent(&self) -> usize {
+        self.acknowledged.len() + self.in_flight.len() + self.pending.len()
+    }
+
+    /// A flush of everything sent so far committed (none was in flight).
     fn acknowledge(&mut self) {
         let pending = std::mem::take(&mut self.pending);
         self.acknowledged.extend(pending);
+    }
+
+    /// A failed flush, or a crash: what was not durable is gone, its offsets handed out again.
+    fn lose_unflushed(&mut self) {
+        self.in_flight.clear();
+        self.pending.clear();
     }
 }
 
@@ -701,7 +718,7 @@ proptest! {
     /// flush's reload, a compaction pass), from the database as it was when the read began.
     #[test]
     fn compaction_over_late_loads_keeps_the_latest_record_of_every_key(
-        steps in proptest::collection::vec(compaction_step(), 1..80)
+        steps in proptest::collection::vec(compaction_step(), 1..150)
     ) {
         let config = TopicConfig {
             cleanup_policy: brook::CleanupPolicy::Compact,
@@ -719,6 +736,8 @@ proptest! {
         let mut model = CompactedModel::default();
         // Loads taken by read transactions not answered yet, with the image each one reads.
         let mut taken: Vec<(KeyedStore, Vec<brook::Load>, KeyedImage)> = Vec::new();
+        // The journal of the flush whose transaction is running.
+        let mut journal: Option<Vec<brook::Change>> = None;
         let mut counter = 0u32;
         for step in steps {
             match step {
@@ -743,20 +762,32 @@ proptest! {
                         .collect();
                     let mut producer = log.producer(PartitionerKind::Default);
                     let placed = log.send(&mut producer, "t", &messages).unwrap();
-                    prop_assert_eq!(placed[0].offset, (model.acknowledged.len() + model.pending.len()) as i64);
+                    prop_assert_eq!(placed[0].offset, model.sent() as i64);
                     model.pending.extend(values.into_iter().map(|v| (key, v)));
                 }
-                CompactionStep::Flush { commits } => match log.flush(true).unwrap() {
-                    FlushStatus::Started => {
-                        let journal = store.take_flush().unwrap();
+                CompactionStep::StartFlush => {
+                    if journal.is_none() {
+                        match log.flush(true).unwrap() {
+                            FlushStatus::Started => {
+                                journal = Some(store.take_flush().unwrap());
+                                model.in_flight = std::mem::take(&mut model.pending);
+                            }
+                            FlushStatus::Done => model.acknowledge(),
+                            FlushStatus::Busy => prop_assert!(false, "no flush was in flight"),
+                        }
+                    }
+                }
+                CompactionStep::EndFlush { commits } => {
+                    if let Some(changes) = journal.take() {
                         if commits {
-                            image.apply(&journal);
+                            image.apply(&changes);
                             store.flush_done();
                             log.flush_completed(true);
-                            model.acknowledge();
+                            let flushed = std::mem::take(&mut model.in_flight);
+                            model.acknowledged.extend(flushed);
                         } else {
                             log.flush_completed(false);
-                            model.pending.clear();
+                            model.lose_unflushed();
                             let reloaded = KeyedStore::persisted(KeyedImage { batches: Default::default(), ..image.clone() });
                             log.replace_store(Box::new(reloaded.clone())).unwrap();
                             store = reloaded;
@@ -765,9 +796,7 @@ proptest! {
                             }
                         }
                     }
-                    FlushStatus::Done => model.acknowledge(),
-                    FlushStatus::Busy => prop_assert!(false, "no flush was in flight"),
-                },
+                }
                 CompactionStep::Maintain => {
                     log.maintain().unwrap();
                 }
@@ -789,6 +818,14 @@ proptest! {
                     read_compacted(&mut log, &store, &image);
                 }
                 CompactionStep::Reopen => {
+                    // Close waits for the flush in flight (it commits), then flushes the rest.
+                    if let Some(changes) = journal.take() {
+                        image.apply(&changes);
+                        store.flush_done();
+                        log.flush_completed(true);
+                        let flushed = std::mem::take(&mut model.in_flight);
+                        model.acknowledged.extend(flushed);
+                    }
                     if let FlushStatus::Started = log.flush(true).unwrap() {
                         image.apply(&store.take_flush().unwrap());
                         store.flush_done();
@@ -800,7 +837,8 @@ proptest! {
                 }
                 CompactionStep::Crash => {
                     std::mem::forget(log);
-                    model.pending.clear();
+                    journal = None;
+                    model.lose_unflushed();
                     (log, store) = open_keyed(&image);
                 }
             }
