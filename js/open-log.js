@@ -2,7 +2,7 @@
 // in flight), reads of IndexedDB batches, wake-ups of idle consumers, retention by itself,
 // close. It keeps no log state of its own: that is all in the core.
 
-import { BrookError, translate } from "./errors.js";
+import { BrookError, brief, translate } from "./errors.js";
 import { LOAD_ROUNDS_MAX, stalledLoads } from "./consumer.js";
 
 /** How often, at most, a log applies retention and compaction by itself. */
@@ -69,7 +69,29 @@ export class OpenLog {
   /** Calls the wasm log; errors become BrookErrors, calls after close fail with CLOSED. */
   invoke(operation) {
     this.assertOpen();
-    return translated(() => operation(this.#wasm));
+    try {
+      return operation(this.#wasm);
+    } catch (error) {
+      throw this.#failed(error);
+    }
+  }
+
+  /** The last error a wasm call threw that the bindings did not mean to (a trap, an engine's
+   * stack or memory limit): it may have left the wasm log borrowed for good. */
+  #foreign = null;
+
+  /** A wasm call's error as a BrookError. A call refused because the wasm log is still
+   * borrowed says which earlier failure left it so, rather than wasm-bindgen's "recursive
+   * use of an object". */
+  #failed(error) {
+    if (error?.name === "BrookError") return translate(error);
+    if (this.#foreign !== null && String(error?.message).startsWith("recursive use of an object")) {
+      return new BrookError("IO_ERROR", `the log cannot go on after a failure inside it (${brief(this.#foreign)}); open it again`, {
+        cause: this.#foreign,
+      });
+    }
+    this.#foreign = error;
+    return translate(error);
   }
 
   /** Resolves once everything sent so far is durable under the log's setting; every caller
@@ -123,7 +145,7 @@ export class OpenLog {
     if (this.#wasm === null) throw failure ?? new BrookError("CLOSED", "the log closed during a flush");
     // A transaction was started: the core learns how it ended. (A flush refused before its
     // transaction began was settled by the core already.)
-    if (started) this.#wasm.flushCompleted(failure === null);
+    if (started) this.invoke((wasm) => wasm.flushCompleted(failure === null));
     if (failure === null) return;
     // The failed flush took back every record after the durable end: those of sends waiting
     // for the next flush, and of sends made until the reload below is done, fail with it.
@@ -161,7 +183,7 @@ export class OpenLog {
 
   /** Whether reads wait for IndexedDB batches (then `loadPending` and read again). */
   hasPendingLoads() {
-    return this.#wasm !== null && this.#wasm.hasPendingLoads();
+    return this.#wasm !== null && this.invoke((wasm) => wasm.hasPendingLoads());
   }
 
   /** Reads from IndexedDB the batches that waiting reads asked for; one read at a time, and
@@ -216,7 +238,7 @@ export class OpenLog {
       return;
     }
     const waiting = Float64Array.from(this.#waiting.keys());
-    for (const member of this.#wasm.readyMembers(waiting)) this.wake(member);
+    for (const member of this.invoke((wasm) => wasm.readyMembers(waiting))) this.wake(member);
   }
 
   notify() {
@@ -248,8 +270,9 @@ export class OpenLog {
     let changed;
     try {
       changed = this.#wasm.maintain();
-    } catch {
+    } catch (error) {
       // A failure here shows up again on the next write, where the caller sees it.
+      this.#failed(error);
       return;
     }
     // Compaction waits for IndexedDB batches: load them, and go on where it stopped.

@@ -547,7 +547,7 @@ for (const engine of enginesUnderTest()) {
                 await consumer.subscribe({ topic: "t" });
                 await consumer.run({
                   ...(maxRecords ? { maxRecords } : {}),
-                  onError: (error) => failures.push(`${group}: ${error.message}`),
+                  onError: (error) => failures.push(`${group}: ${error.message}${error.cause?.stack ? ` at ${error.cause.stack}` : ""}`),
                   eachMessage: async ({ partition, message }) => {
                     if (failNext[group]) {
                       failNext[group] = false;
@@ -616,7 +616,10 @@ for (const engine of enginesUnderTest()) {
         await send(tabs.first, 60, "f");
         const failures = await until(() => tabs.second.evaluate(() => failures), (list) => list.length === 2);
         assert.equal(failures.length, 2, `both handlers failed once: ${failures}`);
-        assert.deepEqual(await tabs.first.evaluate(() => failures), [], "the first tab's loops carried on after its take-over");
+        // On failure, what the tab's console said too (a wasm panic is reported there first).
+        const firstFailures = await tabs.first.evaluate(() => failures);
+        if (firstFailures.length > 0) firstFailures.push(...(await tabs.first.errors()));
+        assert.deepEqual(firstFailures, [], "the first tab's loops carried on after its take-over");
         const after = await send(tabs.first, 30, "z");
 
         const highs = await tabs.first.evaluate(() => log.offsets("t").map((o) => o.high));
