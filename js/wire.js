@@ -13,8 +13,9 @@ const FLAG_PARTITION = 4;
 const FLAG_TIMESTAMP = 8;
 const MESSAGE_FIELDS = ["key", "value", "partition", "timestamp", "headers"];
 const SEND_BUFFER_BYTES_INITIAL = 64 * 1024;
-/** Above this, a send's buffer is dropped afterwards rather than kept for the next send. */
+/** A buffer grown past this is let go a while after the send that grew it (see `reset`). */
 const SEND_BUFFER_BYTES_KEPT_MAX = 4 * 1024 * 1024;
+const SEND_BUFFER_LARGE_KEPT_MS = 1000;
 /** The most bytes one send may carry (wire.rs SEND_BYTES_MAX): checked while encoding, before
  * anything is copied into wasm memory, where a failed allocation would abort the instance. */
 const SEND_BYTES_MAX = 64 * 1024 * 1024;
@@ -47,12 +48,22 @@ class SendBuffer {
     this.view = new DataView(bytes.buffer);
   }
 
-  /** Empty, and small again after an unusually large send. */
+  /** Set while a large buffer waits to be let go. */
+  #shrink = null;
+
+  /** Empty. A large buffer stays for the sends of the next second, then goes: sends of 10 MB
+   * each grew it from 64 KiB again every time (a quarter of their time, with the garbage),
+   * and an app that sent one large batch should not hold its buffer for good. Between two
+   * sends nothing refers to the buffer (encoding and core.send share one turn). */
   reset() {
-    if (this.bytes.length > SEND_BUFFER_BYTES_KEPT_MAX) {
-      this.#replace(new Uint8Array(SEND_BUFFER_BYTES_INITIAL));
-    }
     this.length = 0;
+    if (this.bytes.length > SEND_BUFFER_BYTES_KEPT_MAX && this.#shrink === null) {
+      this.#shrink = setTimeout(() => {
+        this.#shrink = null;
+        this.#replace(new Uint8Array(SEND_BUFFER_BYTES_INITIAL));
+      }, SEND_BUFFER_LARGE_KEPT_MS);
+      this.#shrink.unref?.();
+    }
   }
 
   /** Room for `count` more bytes; a send past SEND_BYTES_MAX is refused. */
