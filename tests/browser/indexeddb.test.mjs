@@ -568,9 +568,14 @@ for (const engine of enginesUnderTest()) {
             async ([count, prefix]) => {
               const producer = log.producer();
               const placed = [];
-              for (let i = 0; i < count; i++) {
-                const [{ partition, offset }] = await producer.send({ topic: "t", messages: [{ key: `${prefix}${i % 17}`, value: `${prefix}${i}` }] });
-                placed.push(`${partition}:${offset}`);
+              try {
+                for (let i = 0; i < count; i++) {
+                  const [{ partition, offset }] = await producer.send({ topic: "t", messages: [{ key: `${prefix}${i % 17}`, value: `${prefix}${i}` }] });
+                  placed.push(`${partition}:${offset}`);
+                }
+              } catch (error) {
+                // Where the failing call was made, for a failure seen only in CI.
+                throw new Error(`${error.message} at ${error.cause?.stack ?? error.stack}`);
               }
               return placed;
             },
