@@ -133,6 +133,9 @@ export class Consumer {
     const member = this.#member;
     if (member === null || this.#log.closed) return;
     this.#member = null;
+    // The core gives the slot to the next member that joins: this consumer's loop must not
+    // write into it any more (a negative index writes nothing).
+    this.#slot = -1;
     try {
       this.#log.invoke((wasm) => wasm.leaveGroup(member));
     } finally {
@@ -241,6 +244,7 @@ export class Consumer {
       },
       /** Writes "handed over up to `offset` of chunk `index`" into the core's table. */
       hand: (index, offset) => {
+        if (member() === null) return;
         const { handed } = log.tables();
         handed[2 * slot()] = index;
         handed[2 * slot() + 1] = offset;
