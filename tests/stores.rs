@@ -9,8 +9,8 @@
 // every send queued behind it, and the offsets after the durable end are handed out again.
 
 use brook::{
-    FileStore, FlushStatus, KeyedImage, KeyedStore, Log, LogOptions, ManualClock, MemoryFiles,
-    Message, PartitionerKind, RecordInput, Step, TopicConfig, FETCH_BYTES_MAX,
+    Change, FileStore, FlushStatus, KeyedImage, KeyedStore, Log, LogOptions, ManualClock,
+    MemoryFiles, Message, PartitionerKind, RecordInput, Step, TopicConfig, FETCH_BYTES_MAX,
 };
 use proptest::prelude::*;
 
@@ -29,6 +29,28 @@ fn supply(store: &KeyedStore, image: &KeyedImage) {
         let (run, reached_end) = image.load(&load);
         store.supply(&load, run, reached_end);
     }
+}
+
+/// A flush's transaction committed: the image holds its journal, and the log hears so.
+fn flush_committed(log: &mut Log, store: &KeyedStore, image: &mut KeyedImage, journal: &[Change]) {
+    image.apply(journal);
+    store.flush_done();
+    log.flush_completed(true);
+}
+
+/// A flush's transaction failed (quota): the log hears so and, as the bindings do, reloads
+/// what is durable; returns the store it reads now.
+fn flush_failed(log: &mut Log, image: &KeyedImage) -> KeyedStore {
+    log.flush_completed(false);
+    let reloaded = KeyedStore::persisted(KeyedImage {
+        batches: Default::default(),
+        ..image.clone()
+    });
+    log.replace_store(Box::new(reloaded.clone())).unwrap();
+    while log.finish_open().unwrap() == Step::Pending {
+        supply(&reloaded, image);
+    }
+    reloaded
 }
 
 /// Opens a log over the durable image, as the bindings do (loads answered until it is open).
@@ -226,20 +248,12 @@ proptest! {
                         // A send made while the flush is in flight waits for the next one.
                         prop_assert_eq!(log.flush(true).unwrap(), FlushStatus::Busy);
                         if commits {
-                            image.apply(&journal);
-                            store.flush_done();
-                            log.flush_completed(true);
+                            flush_committed(&mut log, &store, &mut image, &journal);
                             model.acknowledge();
                         } else {
                             // Refused (quota): everything not durable fails; the log reloads.
-                            log.flush_completed(false);
+                            store = flush_failed(&mut log, &image);
                             model.fail();
-                            let reloaded = KeyedStore::persisted(KeyedImage { batches: Default::default(), ..image.clone() });
-                            log.replace_store(Box::new(reloaded.clone())).unwrap();
-                            store = reloaded;
-                            while log.finish_open().unwrap() == Step::Pending {
-                                supply(&store, &image);
-                            }
                         }
                     }
                     FlushStatus::Done => model.acknowledge(),
@@ -737,7 +751,7 @@ proptest! {
         // Loads taken by read transactions not answered yet, with the image each one reads.
         let mut taken: Vec<(KeyedStore, Vec<brook::Load>, KeyedImage)> = Vec::new();
         // The journal of the flush whose transaction is running.
-        let mut journal: Option<Vec<brook::Change>> = None;
+        let mut journal: Option<Vec<Change>> = None;
         let mut counter = 0u32;
         for step in steps {
             match step {
@@ -780,20 +794,12 @@ proptest! {
                 CompactionStep::EndFlush { commits } => {
                     if let Some(changes) = journal.take() {
                         if commits {
-                            image.apply(&changes);
-                            store.flush_done();
-                            log.flush_completed(true);
+                            flush_committed(&mut log, &store, &mut image, &changes);
                             let flushed = std::mem::take(&mut model.in_flight);
                             model.acknowledged.extend(flushed);
                         } else {
-                            log.flush_completed(false);
+                            store = flush_failed(&mut log, &image);
                             model.lose_unflushed();
-                            let reloaded = KeyedStore::persisted(KeyedImage { batches: Default::default(), ..image.clone() });
-                            log.replace_store(Box::new(reloaded.clone())).unwrap();
-                            store = reloaded;
-                            while log.finish_open().unwrap() == Step::Pending {
-                                supply(&store, &image);
-                            }
                         }
                     }
                 }
@@ -820,9 +826,7 @@ proptest! {
                 CompactionStep::Reopen => {
                     // Close waits for the flush in flight (it commits), then flushes the rest.
                     if let Some(changes) = journal.take() {
-                        image.apply(&changes);
-                        store.flush_done();
-                        log.flush_completed(true);
+                        flush_committed(&mut log, &store, &mut image, &changes);
                         let flushed = std::mem::take(&mut model.in_flight);
                         model.acknowledged.extend(flushed);
                     }
