@@ -38,6 +38,13 @@ fn flush_committed(log: &mut Log, store: &KeyedStore, image: &mut KeyedImage, jo
     log.flush_completed(true);
 }
 
+/// Flushes what was sent and lets the transaction commit (nothing to do when it wrote nothing).
+fn flush_now(log: &mut Log, store: &KeyedStore, image: &mut KeyedImage) {
+    if let FlushStatus::Started = log.flush(true).unwrap() {
+        flush_committed(log, store, image, &store.take_flush().unwrap());
+    }
+}
+
 /// A flush's transaction failed (quota): the log hears so and, as the bindings do, reloads
 /// what is durable; returns the store it reads now.
 fn flush_failed(log: &mut Log, image: &KeyedImage) -> KeyedStore {
@@ -233,11 +240,7 @@ proptest! {
         let (mut log, mut store) = open_keyed(&image);
         log.create_topic("t", 3, small_segments()).unwrap();
         // The topic's creation is durable once its flush commits.
-        if let FlushStatus::Started = log.flush(true).unwrap() {
-            image.apply(&store.take_flush().unwrap());
-            store.flush_done();
-            log.flush_completed(true);
-        }
+        flush_now(&mut log, &store, &mut image);
         let mut model = Model::new();
         for operation in operations {
             match operation {
@@ -265,11 +268,7 @@ proptest! {
                     (log, store) = open_keyed(&image);
                 }
                 Operation::Reopen => {
-                    if let FlushStatus::Started = log.flush(true).unwrap() {
-                        image.apply(&store.take_flush().unwrap());
-                        store.flush_done();
-                        log.flush_completed(true);
-                    }
+                    flush_now(&mut log, &store, &mut image);
                     model.acknowledge();
                     log.close().unwrap();
                     (log, store) = open_keyed(&image);
@@ -486,13 +485,6 @@ fn compaction_of_a_partition_larger_than_the_cache_resumes_across_loads() {
     // load. A pass that started over after every load would never finish: it resumes.
     let mut image = KeyedImage::default();
     let (mut log, mut store) = open_keyed(&image);
-    let commit = |log: &mut Log, store: &KeyedStore, image: &mut KeyedImage| {
-        if log.flush(true).unwrap() == FlushStatus::Started {
-            image.apply(&store.take_flush().unwrap());
-            store.flush_done();
-            log.flush_completed(true);
-        }
-    };
     let config = TopicConfig {
         cleanup_policy: brook::CleanupPolicy::Compact,
         segment_bytes: 2048,
@@ -500,7 +492,7 @@ fn compaction_of_a_partition_larger_than_the_cache_resumes_across_loads() {
         ..TopicConfig::default()
     };
     log.create_topic("t", 1, config).unwrap();
-    commit(&mut log, &store, &mut image);
+    flush_now(&mut log, &store, &mut image);
     let mut producer = log.producer(PartitionerKind::Default);
     for i in 0..600 {
         let key = format!("k{}", i % 10);
@@ -515,10 +507,10 @@ fn compaction_of_a_partition_larger_than_the_cache_resumes_across_loads() {
         };
         log.send(&mut producer, "t", &[message]).unwrap();
         if i % 5 == 4 {
-            commit(&mut log, &store, &mut image);
+            flush_now(&mut log, &store, &mut image);
         }
     }
-    commit(&mut log, &store, &mut image);
+    flush_now(&mut log, &store, &mut image);
     log.close().unwrap();
     // Reopened with no cache at all: every batch must be loaded to be read.
     (log, store) = {
@@ -548,7 +540,7 @@ fn compaction_of_a_partition_larger_than_the_cache_resumes_across_loads() {
     }
     let changed = changed.expect("compaction finished");
     assert!(changed > 5, "sealed segments were rewritten: {changed}");
-    commit(&mut log, &store, &mut image);
+    flush_now(&mut log, &store, &mut image);
     let (mut log, store) = open_keyed(&image);
     let records = read_all(&mut log, Some((&store, &image)), 0);
     assert!(
@@ -742,11 +734,7 @@ proptest! {
         let mut image = KeyedImage::default();
         let (mut log, mut store) = open_keyed(&image);
         log.create_topic("t", 1, config).unwrap();
-        if let FlushStatus::Started = log.flush(true).unwrap() {
-            image.apply(&store.take_flush().unwrap());
-            store.flush_done();
-            log.flush_completed(true);
-        }
+        flush_now(&mut log, &store, &mut image);
         let mut model = CompactedModel::default();
         // Loads taken by read transactions not answered yet, with the image each one reads.
         let mut taken: Vec<(KeyedStore, Vec<brook::Load>, KeyedImage)> = Vec::new();
@@ -830,11 +818,7 @@ proptest! {
                         let flushed = std::mem::take(&mut model.in_flight);
                         model.acknowledged.extend(flushed);
                     }
-                    if let FlushStatus::Started = log.flush(true).unwrap() {
-                        image.apply(&store.take_flush().unwrap());
-                        store.flush_done();
-                        log.flush_completed(true);
-                    }
+                    flush_now(&mut log, &store, &mut image);
                     model.acknowledge();
                     log.close().unwrap();
                     (log, store) = open_keyed(&image);
