@@ -8,11 +8,17 @@
 # outlives the tab. Usage: python3 scripts/debug/trace-wasm-borrows.py pkg/brook_core.js
 # (scripts/build.sh undoes it). Written to chase the Firefox-only refusal in the three-tab
 # test of tests/browser/indexeddb.test.mjs.
-import sys,re
+import sys
 p=sys.argv[1]
 s=open(p).read()
-assert 'wasm = instance.exports;' in s
-s=s.replace('wasm = instance.exports;', r'''wasm = (() => {
+
+def patch(old, new):
+    # The glue of another wasm-bindgen version may differ: fail rather than trace half.
+    global s
+    assert old in s, f'not in {p}: {old[:60]!r}'
+    s = s.replace(old, new)
+
+patch('wasm = instance.exports;', r'''wasm = (() => {
   const raw = instance.exports; const w = {};
   const T = globalThis.__brookTrace = { logs: new Set(), ring: [], fault: null, depth: 0 };
   const look = (name, threw, args) => {
@@ -52,11 +58,11 @@ s=s.replace('wasm = instance.exports;', r'''wasm = (() => {
   }
   return w;
 })();''')
-s=s.replace('''        const obj = Object.create(WasmLog.prototype);
+patch('''        const obj = Object.create(WasmLog.prototype);
         obj.__wbg_ptr = ptr;''','''        const obj = Object.create(WasmLog.prototype);
         obj.__wbg_ptr = ptr;
         globalThis.__brookTrace?.logs.add(ptr >>> 0);''')
-s=s.replace('''    free() {
+patch('''    free() {
         const ptr = this.__destroy_into_raw();
         wasm.__wbg_wasmlog_free(ptr, 0);''','''    free() {
         const ptr = this.__destroy_into_raw();
