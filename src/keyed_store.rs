@@ -77,6 +77,60 @@ pub struct Load {
     /// Batches to ask the database for: about `bytes_max` of the segment's average batch,
     /// so that a read does not fetch far more than it keeps.
     pub batches_max: u32,
+    /// Set when the bindings take it (`take_loads`): the flushes committed by then. An answer
+    /// read before a deletion became durable is stale and dropped (`supply`).
+    pub taken_at: u64,
+}
+
+/// How much of the durable copy a load brings, batch by batch in key order from the floor:
+/// the first batch that can hold the offset (or follows it) always; a floor batch that ends
+/// before the offset beside it, uncounted (it is there for what follows it — counted, a batch
+/// larger than the budget after a compacted gap would leave the load unable ever to reach
+/// past the gap); then more within `bytes_max` and `batches_max`.
+pub struct LoadBudget {
+    offset: i64,
+    bytes_max: u64,
+    batches_max: u32,
+    bytes: u64,
+    batches: u32,
+}
+
+impl LoadBudget {
+    pub fn new(load: &Load) -> LoadBudget {
+        LoadBudget {
+            offset: load.offset,
+            bytes_max: load.bytes_max,
+            batches_max: load.batches_max.clamp(1, LOAD_BATCHES_MAX),
+            bytes: 0,
+            batches: 0,
+        }
+    }
+
+    /// Keys to ask the database for: the budget's batches, and a floor below the offset.
+    pub fn keys_max(&self, floor: Option<i64>) -> u32 {
+        self.batches_max + u32::from(floor.is_some_and(|f| f < self.offset))
+    }
+
+    /// Whether the batch at `base` of `len` bytes, ending at `next_offset` (None: unknown),
+    /// comes with the load; false: the load is full, and stops before it.
+    pub fn admit(&mut self, base: i64, len: u64, next_offset: Option<i64>) -> bool {
+        if base < self.offset && next_offset.is_some_and(|next| next <= self.offset) {
+            return true;
+        }
+        if self.batches > 0
+            && (self.batches >= self.batches_max || self.bytes + len > self.bytes_max)
+        {
+            return false;
+        }
+        self.batches += 1;
+        self.bytes += len;
+        true
+    }
+}
+
+/// The next offset a stored batch's header gives (None: the value does not parse).
+pub fn stored_next_offset(bytes: &[u8]) -> Option<i64> {
+    BatchHeader::parse(bytes).ok().map(|h| h.next_offset())
 }
 
 /// How much one load brings at most (several batches, read ahead for a consumer).
@@ -128,6 +182,15 @@ struct KeyedState {
     journal: Vec<Change>,
     in_flight: Option<Vec<Change>>,
     loads: Vec<Load>,
+    /// Flushes committed so far (`Load::taken_at`).
+    flushes: u64,
+    /// Per partition, the ranges of base offsets a deletion in the journal or in flight
+    /// removes: there the durable copy is stale (it holds batches that are gone, and lacks
+    /// their rewrites), and this store's own batches are all there is. Kept apart from the
+    /// partitions: a deleted topic's ranges outlive it, into the topic made again.
+    deleting: HashMap<PartitionKey, Vec<(i64, i64)>>,
+    /// Per partition, the flush after which its last deletion became durable.
+    deleted_at: HashMap<PartitionKey, u64>,
     /// Summaries of segments as loaded that need writing back (an older layout's store).
     recovery: HashMap<PartitionKey, PartitionRecovery>,
 }
@@ -221,16 +284,18 @@ impl KeyedImage {
             .next_back()
             .map(|(k, _)| k.clone())
             .unwrap_or(at);
+        let mut budget = LoadBudget::new(load);
         let mut run = Vec::new();
-        let mut bytes = 0;
         let mut reached_end = true;
         for (key, value) in self.batches.range(start..high) {
-            let full = bytes >= load.bytes_max || run.len() >= load.batches_max as usize;
-            if full && !run.is_empty() {
+            if !budget.admit(
+                key.base_offset,
+                value.len() as u64,
+                stored_next_offset(value),
+            ) {
                 reached_end = false;
                 break;
             }
-            bytes += value.len() as u64;
             run.push((key.base_offset, value.clone()));
         }
         (run, reached_end)
@@ -365,6 +430,9 @@ impl KeyedStore {
                 journal: Vec::new(),
                 in_flight: None,
                 loads: Vec::new(),
+                flushes: 0,
+                deleting: HashMap::new(),
+                deleted_at: HashMap::new(),
                 recovery: HashMap::new(),
             })),
         }
@@ -372,7 +440,13 @@ impl KeyedStore {
 
     /// The loads queued by reads since the last call.
     pub fn take_loads(&self) -> Vec<Load> {
-        std::mem::take(&mut self.state.borrow_mut().loads)
+        let mut state = self.state.borrow_mut();
+        let flushes = state.flushes;
+        let mut loads = std::mem::take(&mut state.loads);
+        for load in &mut loads {
+            load.taken_at = flushes;
+        }
+        loads
     }
 
     pub fn has_loads(&self) -> bool {
@@ -383,6 +457,21 @@ impl KeyedStore {
     /// whether the run reached the segment's end.
     pub fn supply(&self, load: &Load, run: BatchRun, to_segment_end: bool) {
         let mut state = self.state.borrow_mut();
+        let state = &mut *state;
+        // Read before a deletion in this partition became durable: it may hold batches that
+        // are gone (or a deleted topic's). Dropped; the read asks again.
+        if state
+            .deleted_at
+            .get(&load.partition)
+            .is_some_and(|&at| at > load.taken_at)
+        {
+            return;
+        }
+        let deleting = state
+            .deleting
+            .get(&load.partition)
+            .map_or(&[][..], Vec::as_slice);
+        let stale = |base: i64| deleting.iter().any(|&(from, to)| from <= base && base < to);
         let Some(partition) = state.partitions.get_mut(&load.partition) else {
             return;
         };
@@ -396,26 +485,29 @@ impl KeyedStore {
                 None if to_segment_end => NextKey::SegmentEnd,
                 None => NextKey::Unknown,
             };
+            if stale(*base) {
+                continue;
+            }
             // A damaged value's end is unknown: it ends where it starts (the reader resyncs).
-            let next = header_of(bytes).map(|h| h.next_offset()).unwrap_or(*base);
+            let next = stored_next_offset(bytes).unwrap_or(*base);
             loaded.links.insert(*base, (next, follows));
             loaded.bytes.insert(*base, bytes.clone());
         }
-        match run.first() {
-            // Nothing at or after the offset in the segment: an empty stretch up to its end.
-            None => {
-                loaded
-                    .links
-                    .insert(load.offset, (load.offset, NextKey::SegmentEnd));
-            }
-            // The first batch starts after the offset (compaction emptied those before it): an
-            // empty stretch up to that batch, else a read from the offset would ask forever.
-            Some(&(first, _)) if first > load.offset => {
-                loaded
-                    .links
-                    .insert(load.offset, (load.offset, NextKey::Key(first)));
-            }
-            Some(_) => {}
+        // No durable batch holds the offset (compaction emptied the stretch, or nothing is
+        // there): note the empty stretch up to what follows, else a read from the offset
+        // would ask for the same load forever.
+        let holds = |(base, bytes): &(i64, Rc<Vec<u8>>)| {
+            *base == load.offset
+                || (*base < load.offset
+                    && stored_next_offset(bytes).is_some_and(|next| next > load.offset))
+        };
+        if !stale(load.offset) && !run.iter().any(holds) {
+            let follows = match run.iter().find(|(base, _)| *base > load.offset) {
+                Some((base, _)) => NextKey::Key(*base),
+                None if to_segment_end => NextKey::SegmentEnd,
+                None => NextKey::Unknown,
+            };
+            loaded.links.insert(load.offset, (load.offset, follows));
         }
     }
 
@@ -434,21 +526,52 @@ impl KeyedStore {
     /// find them in the durable copy from now on.
     pub fn flush_done(&self) {
         let mut state = self.state.borrow_mut();
+        let state = &mut *state;
         let Some(changes) = state.in_flight.take() else {
             return;
         };
-        if state.mode == Mode::Persisted {
-            for change in &changes {
-                if let Change::PutBatch { key, bytes } = change {
-                    if let Some(partition) = state.partitions.get_mut(&key.partition) {
-                        partition.batches.remove(&key.base_offset);
-                        // Freshly written, likely read soon: kept as loaded (bounded by reads).
-                        partition
-                            .loaded
-                            .bytes
-                            .insert(key.base_offset, bytes.clone());
+        if state.mode != Mode::Persisted {
+            return;
+        }
+        state.flushes += 1;
+        for change in &changes {
+            if let Change::DeleteBatches {
+                partition,
+                from,
+                to,
+            } = change
+            {
+                if let Some(ranges) = state.deleting.get_mut(partition) {
+                    if let Some(index) = ranges.iter().position(|&r| r == (*from, *to)) {
+                        ranges.remove(index);
+                    }
+                    if ranges.is_empty() {
+                        state.deleting.remove(partition);
                     }
                 }
+                state.deleted_at.insert(partition.clone(), state.flushes);
+            }
+        }
+        for change in &changes {
+            let Change::PutBatch { key, bytes } = change else {
+                continue;
+            };
+            let Some(partition) = state.partitions.get_mut(&key.partition) else {
+                continue;
+            };
+            // Still this store's batch at that key (compaction may have rewritten it since,
+            // in a flush to come): durable now, and read from the durable copy from here on.
+            if partition
+                .batches
+                .get(&key.base_offset)
+                .is_some_and(|held| Rc::ptr_eq(held, bytes))
+            {
+                partition.batches.remove(&key.base_offset);
+                // Freshly written, likely read soon: kept as loaded (bounded by reads).
+                partition
+                    .loaded
+                    .bytes
+                    .insert(key.base_offset, bytes.clone());
             }
         }
     }
@@ -525,6 +648,7 @@ impl KeyedState {
             bytes_max: LOAD_BYTES_MAX,
             batches_max: (LOAD_BYTES_MAX / (segment.size / segment.batches.max(1)).max(1))
                 .clamp(1, LOAD_BATCHES_MAX as u64) as u32,
+            taken_at: 0,
         };
         if !self.loads.contains(&load) {
             self.loads.push(load);
@@ -537,71 +661,125 @@ impl KeyedState {
             .ok_or_else(|| Error::io("read", &partition.directory(), "not opened"))
     }
 
-    /// The batch holding `offset` or the first after it, within `segment`, if known here.
+    /// Journals the deletion of `partition`'s batches with base offsets in `from..to`.
+    fn journal_delete(&mut self, partition: &PartitionKey, from: i64, to: i64) {
+        self.journal.push(Change::DeleteBatches {
+            partition: partition.clone(),
+            from,
+            to,
+        });
+        self.deleting
+            .entry(partition.clone())
+            .or_default()
+            .push((from, to));
+    }
+
+    /// The batch holding `offset` or the first after it, within `segment`, if known here;
+    /// else the offset to load from.
     fn locate(
-        &mut self,
+        &self,
         partition: &PartitionKey,
         segment: &SegmentSummary,
         offset: i64,
-    ) -> Result<Step<Option<BatchSlot>>> {
-        let mode = self.mode;
-        let state = self.partition(partition)?;
+    ) -> Result<Located> {
+        let state = self
+            .partitions
+            .get(partition)
+            .ok_or_else(|| Error::io("read", &partition.directory(), "not opened"))?;
         let end = segment.next_offset;
-        // Unflushed (or, in memory, every) batch holding the offset, or the first after it.
-        let candidates = state.batches.range(segment.base_offset..end);
-        let mut found = None;
-        for (&base, bytes) in candidates.clone().rev() {
-            if base <= offset {
-                let slot = slot_for(bytes, base);
-                if slot.next_offset > offset {
-                    found = Some(slot);
-                }
-                break;
-            }
-        }
-        if found.is_none() {
-            found = state
+        // This store's own batch (unflushed; in memory, every one) holding `at`, or the first
+        // in `at..until`.
+        let own = |at: i64, until: i64| {
+            let holding = state
                 .batches
-                .range(offset.max(segment.base_offset)..end)
-                .next()
-                .map(|(&base, bytes)| slot_for(bytes, base));
+                .range(segment.base_offset..=at)
+                .next_back()
+                .map(|(&base, bytes)| slot_for(bytes, base))
+                .filter(|slot| slot.next_offset > at);
+            holding.or_else(|| {
+                state
+                    .batches
+                    .range(at..until.max(at))
+                    .next()
+                    .map(|(&base, bytes)| slot_for(bytes, base))
+            })
+        };
+        if self.mode == Mode::Memory {
+            return Ok(Located::Found(own(offset, end)));
         }
-        if mode == Mode::Memory {
-            return Ok(Step::Ready(found));
-        }
-        // Persisted: unflushed batches start after every durable one, so a durable batch
-        // (loaded, or known from a load) answers first.
-        let loaded = &state.loaded;
-        if let Some((&base, &(next, follows))) =
-            loaded.links.range(segment.base_offset..=offset).next_back()
-        {
-            if next > offset {
-                return Ok(Step::Ready(Some(BatchSlot {
-                    location: base as u64,
-                    base_offset: base,
-                    next_offset: next,
-                    size: 0,
-                })));
+        let deleting = self.deleting.get(partition).map_or(&[][..], Vec::as_slice);
+        let links = &state.loaded.links;
+        let slot = |base: i64, next_offset: i64| BatchSlot {
+            location: base as u64,
+            base_offset: base,
+            next_offset,
+            size: 0,
+        };
+        let mut cursor = offset;
+        loop {
+            if cursor >= end {
+                return Ok(Located::Found(None));
+            }
+            // Where a deletion is not durable yet, this store's own batches are all there is.
+            if let Some(&(_, to)) = deleting
+                .iter()
+                .find(|&&(from, to)| from <= cursor && cursor < to)
+            {
+                let until = to.min(end);
+                if let Some(found) = own(cursor, until) {
+                    return Ok(Located::Found(Some(found)));
+                }
+                cursor = until;
+                continue;
+            }
+            // Unflushed batches are the newest: one holding the cursor answers.
+            let own_next = own(cursor, end);
+            if let Some(found) = own_next.filter(|found| found.base_offset <= cursor) {
+                return Ok(Located::Found(Some(found)));
+            }
+            // Where the durable copy turns stale, further on.
+            let stale_from = deleting
+                .iter()
+                .map(|&(from, _)| from)
+                .filter(|&from| from > cursor && from < end)
+                .min();
+            // A durable batch, loaded or known from a load.
+            let Some((&base, &(next, follows))) =
+                links.range(segment.base_offset..=cursor).next_back()
+            else {
+                return Ok(Located::Load(cursor));
+            };
+            if next > cursor {
+                return Ok(Located::Found(Some(slot(base, next))));
             }
             match follows {
-                NextKey::Key(key) if key < end => {
-                    let next_of = loaded.links.get(&key).map_or(key, |link| link.0);
-                    return Ok(Step::Ready(Some(BatchSlot {
-                        location: key as u64,
-                        base_offset: key,
-                        next_offset: next_of,
-                        size: 0,
-                    })));
+                NextKey::Key(key) if key > cursor && key < end => {
+                    if let Some(from) = stale_from.filter(|&from| from <= key) {
+                        cursor = from;
+                        continue;
+                    }
+                    match links.get(&key) {
+                        // An empty stretch (compaction emptied it): on to what follows it.
+                        Some(&(next_of, _)) if next_of <= key => cursor = key,
+                        Some(&(next_of, _)) => return Ok(Located::Found(Some(slot(key, next_of)))),
+                        // Its end is not known here: loaded first.
+                        None => return Ok(Located::Load(key)),
+                    }
                 }
-                NextKey::Key(_) | NextKey::SegmentEnd => return Ok(Step::Ready(found)),
-                NextKey::Unknown => {}
+                // What followed is not known here any more.
+                NextKey::Key(key) if key <= cursor => return Ok(Located::Load(cursor)),
+                // Nothing durable follows in the segment: the unflushed batches, if any.
+                NextKey::Key(_) | NextKey::SegmentEnd => return Ok(Located::Found(own_next)),
+                NextKey::Unknown => return Ok(Located::Load(cursor)),
             }
         }
-        if let Some(slot) = found.filter(|slot| slot.base_offset <= offset) {
-            return Ok(Step::Ready(Some(slot)));
-        }
-        Ok(Step::Pending)
     }
+}
+
+/// Where a read finds a batch: here (a batch, or none in the segment), or after a load.
+enum Located {
+    Found(Option<BatchSlot>),
+    Load(i64),
 }
 
 impl Store for KeyedStore {
@@ -707,11 +885,7 @@ impl Store for KeyedStore {
         let mut state = self.state.borrow_mut();
         let removed = state.partitions.remove(partition);
         if state.mode == Mode::Persisted {
-            state.journal.push(Change::DeleteBatches {
-                partition: partition.clone(),
-                from: 0,
-                to: i64::MAX,
-            });
+            state.journal_delete(partition, 0, i64::MAX);
             for base in removed.iter().flat_map(|p| p.segments.keys()) {
                 state.journal.push(Change::DeleteSegment {
                     key: key(partition, *base),
@@ -829,9 +1003,9 @@ impl Store for KeyedStore {
             return Ok(Step::Ready(None));
         }
         match state.locate(partition, segment, offset)? {
-            Step::Ready(found) => Ok(Step::Ready(found)),
-            Step::Pending => {
-                state.queue_load(partition, segment, offset);
+            Located::Found(found) => Ok(Step::Ready(found)),
+            Located::Load(at) => {
+                state.queue_load(partition, segment, at);
                 Ok(Step::Pending)
             }
         }
@@ -914,11 +1088,11 @@ impl Store for KeyedStore {
             .links
             .retain(|&base, _| base >= segment.next_offset);
         if mode == Mode::Persisted {
-            state.journal.push(Change::DeleteBatches {
-                partition: partition.clone(),
-                from: segment.base_offset,
-                to: segment.next_offset.max(segment.base_offset + 1),
-            });
+            state.journal_delete(
+                partition,
+                segment.base_offset,
+                segment.next_offset.max(segment.base_offset + 1),
+            );
             state.journal.push(Change::DeleteSegment {
                 key: key(partition, segment.base_offset),
             });
@@ -971,13 +1145,12 @@ impl Store for KeyedStore {
         target.batches.retain(|base, _| !range.contains(base));
         target.loaded.bytes.retain(|base, _| !range.contains(base));
         target.loaded.links.retain(|base, _| !range.contains(base));
-        if mode == Mode::Memory {
-            for (base, bytes) in &parsed {
-                target.batches.insert(*base, bytes.clone());
-            }
-        } else {
-            // The new batches are known from here on: a read needs no load.
-            for (index, (base, bytes)) in parsed.iter().enumerate() {
+        // Held here until the flush that writes them commits: until then the durable copy
+        // holds the old layout, and reads of the segment are answered from these alone.
+        for (index, (base, bytes)) in parsed.iter().enumerate() {
+            target.batches.insert(*base, bytes.clone());
+            if mode == Mode::Persisted {
+                // Their order, for reads once they are durable.
                 let follows = parsed
                     .get(index + 1)
                     .map_or(NextKey::SegmentEnd, |(b, _)| NextKey::Key(*b));
@@ -986,16 +1159,11 @@ impl Store for KeyedStore {
                     .loaded
                     .links
                     .insert(*base, (header.next_offset(), follows));
-                target.loaded.bytes.insert(*base, bytes.clone());
             }
         }
         target.segments.insert(segment.base_offset, summary);
         if mode == Mode::Persisted {
-            state.journal.push(Change::DeleteBatches {
-                partition: partition.clone(),
-                from: range.start,
-                to: range.end,
-            });
+            state.journal_delete(partition, range.start, range.end);
             for (base, bytes) in parsed {
                 state.journal.push(Change::PutBatch {
                     key: key(partition, base),
@@ -1089,5 +1257,41 @@ mod tests {
         let summary = summarize_segment(&partition, 0, &checked, Some(10), &mut recovery);
         assert_eq!(summary.next_offset, 4);
         assert_eq!((recovery.damaged[0].from, recovery.damaged[0].to), (3, 4));
+    }
+
+    #[test]
+    fn a_load_past_a_compacted_gap_brings_the_batch_after_it_whatever_the_budget() {
+        let partition = PartitionKey::new("t", 0);
+        let mut image = KeyedImage::default();
+        // Batches at 0 (0..1) and 10 (10..11): compaction emptied 1..10.
+        for base in [0, 10] {
+            image
+                .batches
+                .insert(key(&partition, base), Rc::new(stored_batch(base)));
+        }
+        let mut load = Load {
+            partition: partition.clone(),
+            segment_base: 0,
+            segment_next: 20,
+            offset: 5,
+            bytes_max: 1,
+            batches_max: 1,
+            taken_at: 0,
+        };
+        // The floor ends before the offset: it comes uncounted, and the batch after it too.
+        let (run, reached_end) = image.load(&load);
+        let bases: Vec<i64> = run.iter().map(|(base, _)| *base).collect();
+        assert_eq!((bases, reached_end), (vec![0, 10], true));
+        // A floor holding the offset is the batch the budget always allows.
+        load.offset = 0;
+        let (run, reached_end) = image.load(&load);
+        let bases: Vec<i64> = run.iter().map(|(base, _)| *base).collect();
+        assert_eq!((bases, reached_end), (vec![0], false));
+        let mut budget = LoadBudget::new(&load);
+        assert_eq!(budget.keys_max(Some(0)), 1);
+        assert!(budget.admit(0, 100, Some(1)));
+        assert!(!budget.admit(10, 1, Some(11)));
+        load.offset = 5;
+        assert_eq!(LoadBudget::new(&load).keys_max(Some(0)), 2);
     }
 }

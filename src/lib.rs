@@ -80,8 +80,8 @@ pub use crate::group::{
     FETCH_RECORDS_MAX, MEMBERS_MAX,
 };
 pub use crate::keyed_store::{
-    check_stored_batch, decode_summary, encode_summary, summarize_segment, BatchKey, Change,
-    KeyedImage, KeyedStore, Load, LOAD_BATCHES_MAX, LOAD_BYTES_MAX,
+    check_stored_batch, decode_summary, encode_summary, stored_next_offset, summarize_segment,
+    BatchKey, Change, KeyedImage, KeyedStore, Load, LoadBudget, LOAD_BATCHES_MAX, LOAD_BYTES_MAX,
 };
 #[cfg(not(target_arch = "wasm32"))]
 pub use crate::log::SystemClock;

@@ -468,7 +468,14 @@ impl Partition {
                     }
                     return Err(self.corrupt_range(&range));
                 }
-                Step::Pending => return Ok(self.partial(outcome)),
+                Step::Pending => {
+                    // Located again after the load: it may show the batch gone (compaction
+                    // rewrote the segment since it was located), and a cursor kept to it would
+                    // ask for the same load forever.
+                    self.cursors
+                        .retain(|c| c.slot.base_offset != current.base_offset);
+                    return Ok(self.partial(outcome));
+                }
             };
             // `batch_bytes` verified these bytes when it loaded them.
             let batch = match RecordBatch::trusted(&bytes) {

@@ -21,9 +21,10 @@ use web_sys::{
 use super::interop::js_error;
 use crate::error::ErrorKind;
 use crate::keyed_store::{
-    check_stored_batch, decode_summary, encode_summary, summarize_segment, BatchKey, BatchRun,
-    Change, KeyedImage, Load, LOAD_BATCHES_MAX,
+    check_stored_batch, decode_summary, encode_summary, stored_next_offset, summarize_segment,
+    BatchKey, BatchRun, Change, KeyedImage, Load, LoadBudget, LOAD_BATCHES_MAX,
 };
+use crate::record_batch::BATCH_HEADER_SIZE;
 use crate::sorted_map::{sort_unstable, SortedMap};
 use crate::store::{PartitionKey, PartitionRecovery, SegmentSummary};
 
@@ -353,25 +354,33 @@ pub async fn fetch(db: &IdbDatabase, loads: &[Load]) -> Result<Vec<(BatchRun, bo
         };
         let start = floor.unwrap_or(load.offset);
         let range = range(&load.partition, start, load.segment_next.max(start + 1))?;
-        let limit = load.batches_max.clamp(1, LOAD_BATCHES_MAX);
+        let mut budget = LoadBudget::new(load);
+        let limit = budget.keys_max(floor);
         let keys = batches.get_all_keys_with_key_and_limit(&range, limit);
         let values = batches.get_all_with_key_and_limit(&range, limit);
         let keys: Array = get(keys).await?.unchecked_into();
         let values: Array = get(values).await?.unchecked_into();
         let mut reached_end = keys.length() < limit;
-        // Into wasm memory only up to the load's budget (the first batch always): batches
-        // larger than the segment's average would otherwise bring far more than planned.
+        // Into wasm memory only up to the load's budget: batches larger than the segment's
+        // average would otherwise bring far more than planned.
         let mut run: BatchRun = Vec::new();
-        let mut bytes: u64 = 0;
         for (k, v) in keys.iter().zip(values.iter()) {
             let (Some(key), Some(value)) = (parse_key(&k), v.dyn_ref::<Uint8Array>()) else {
                 continue;
             };
-            if !run.is_empty() && bytes + value.length() as u64 > load.bytes_max {
+            // Only a floor below the offset needs its end (its header) before it is taken.
+            let next_offset = (key.base_offset < load.offset).then(|| {
+                let header_len = value.length().min(BATCH_HEADER_SIZE as u32);
+                stored_next_offset(&value.subarray(0, header_len).to_vec())
+            });
+            if !budget.admit(
+                key.base_offset,
+                value.length() as u64,
+                next_offset.flatten(),
+            ) {
                 reached_end = false;
                 break;
             }
-            bytes += value.length() as u64;
             run.push((key.base_offset, Rc::new(value.to_vec())));
         }
         runs.push((run, reached_end));
