@@ -166,6 +166,13 @@ struct KeyedPartition {
     /// Memory mode: every batch. Persisted: the batches not yet flushed (journal, in flight).
     batches: SortedMap<i64, Rc<Vec<u8>>>,
     loaded: Loaded,
+    /// The ranges of base offsets a deletion in the journal or in flight removes: there the
+    /// durable copy is stale (it holds batches that are gone, and lacks their rewrites), and
+    /// this store's own batches are all there is. A removed partition's outlive it, into the
+    /// partition made again.
+    deleting: Vec<(i64, i64)>,
+    /// The flush after which its last deletion became durable.
+    deleted_at: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -184,13 +191,6 @@ struct KeyedState {
     loads: Vec<Load>,
     /// Flushes committed so far (`Load::taken_at`).
     flushes: u64,
-    /// Per partition, the ranges of base offsets a deletion in the journal or in flight
-    /// removes: there the durable copy is stale (it holds batches that are gone, and lacks
-    /// their rewrites), and this store's own batches are all there is. Kept apart from the
-    /// partitions: a deleted topic's ranges outlive it, into the topic made again.
-    deleting: HashMap<PartitionKey, Vec<(i64, i64)>>,
-    /// Per partition, the flush after which its last deletion became durable.
-    deleted_at: HashMap<PartitionKey, u64>,
     /// Summaries of segments as loaded that need writing back (an older layout's store).
     recovery: HashMap<PartitionKey, PartitionRecovery>,
 }
@@ -431,8 +431,6 @@ impl KeyedStore {
                 in_flight: None,
                 loads: Vec::new(),
                 flushes: 0,
-                deleting: HashMap::new(),
-                deleted_at: HashMap::new(),
                 recovery: HashMap::new(),
             })),
         }
@@ -460,21 +458,14 @@ impl KeyedStore {
         let state = &mut *state;
         // Read before a deletion in this partition became durable: it may hold batches that
         // are gone (or a deleted topic's). Dropped; the read asks again.
-        if state
-            .deleted_at
-            .get(&load.partition)
-            .is_some_and(|&at| at > load.taken_at)
-        {
-            return;
-        }
-        let deleting = state
-            .deleting
-            .get(&load.partition)
-            .map_or(&[][..], Vec::as_slice);
-        let stale = |base: i64| deleting.iter().any(|&(from, to)| from <= base && base < to);
         let Some(partition) = state.partitions.get_mut(&load.partition) else {
             return;
         };
+        if partition.deleted_at > load.taken_at {
+            return;
+        }
+        let deleting = &partition.deleting;
+        let stale = |base: i64| deleting.iter().any(|&(from, to)| from <= base && base < to);
         let loaded = &mut partition.loaded;
         if loaded.links.len() > LINKS_MAX {
             loaded.links.clear();
@@ -541,15 +532,13 @@ impl KeyedStore {
                 to,
             } = change
             {
-                if let Some(ranges) = state.deleting.get_mut(partition) {
+                if let Some(partition) = state.partitions.get_mut(partition) {
+                    let ranges = &mut partition.deleting;
                     if let Some(index) = ranges.iter().position(|&r| r == (*from, *to)) {
                         ranges.remove(index);
                     }
-                    if ranges.is_empty() {
-                        state.deleting.remove(partition);
-                    }
+                    partition.deleted_at = state.flushes;
                 }
-                state.deleted_at.insert(partition.clone(), state.flushes);
             }
         }
         for change in &changes {
@@ -668,10 +657,9 @@ impl KeyedState {
             from,
             to,
         });
-        self.deleting
-            .entry(partition.clone())
-            .or_default()
-            .push((from, to));
+        if let Some(target) = self.partitions.get_mut(partition) {
+            target.deleting.push((from, to));
+        }
     }
 
     /// The batch holding `offset` or the first after it, within `segment`, if known here;
@@ -707,7 +695,7 @@ impl KeyedState {
         if self.mode == Mode::Memory {
             return Ok(Located::Found(own(offset, end)));
         }
-        let deleting = self.deleting.get(partition).map_or(&[][..], Vec::as_slice);
+        let deleting = &state.deleting;
         let links = &state.loaded.links;
         let slot = |base: i64, next_offset: i64| BatchSlot {
             location: base as u64,
@@ -869,9 +857,13 @@ impl Store for KeyedStore {
         self.remove_partition(partition)?;
         let mut state = self.state.borrow_mut();
         let summary = SegmentSummary::empty(0);
-        let mut fresh = KeyedPartition::default();
-        fresh.segments.insert(0, summary);
-        state.partitions.insert(partition.clone(), fresh);
+        // Into what the removal left (its deletion, not durable yet).
+        state
+            .partitions
+            .entry(partition.clone())
+            .or_default()
+            .segments
+            .insert(0, summary);
         if state.mode == Mode::Persisted {
             state.journal.push(Change::PutSegment {
                 key: key(partition, 0),
@@ -883,14 +875,25 @@ impl Store for KeyedStore {
 
     fn remove_partition(&mut self, partition: &PartitionKey) -> Result<()> {
         let mut state = self.state.borrow_mut();
-        let removed = state.partitions.remove(partition);
+        let Some(mut removed) = state.partitions.remove(partition) else {
+            if state.mode == Mode::Persisted {
+                state.journal_delete(partition, 0, i64::MAX);
+            }
+            return Ok(());
+        };
         if state.mode == Mode::Persisted {
-            state.journal_delete(partition, 0, i64::MAX);
-            for base in removed.iter().flat_map(|p| p.segments.keys()) {
+            for base in removed.segments.keys() {
                 state.journal.push(Change::DeleteSegment {
                     key: key(partition, *base),
                 });
             }
+            // Kept, emptied, for its deletions: loads answered from before they are durable
+            // would bring the removed partition's batches into one made again.
+            removed.segments.clear();
+            removed.batches.clear();
+            removed.loaded = Loaded::default();
+            state.partitions.insert(partition.clone(), removed);
+            state.journal_delete(partition, 0, i64::MAX);
         }
         Ok(())
     }
