@@ -654,6 +654,12 @@ for (const engine of enginesUnderTest()) {
               .catch((failure) => `unreadable: ${failure.message}`);
             console.log(`the ${name} tab: ${state}; its console: ${JSON.stringify(await tabs[name].errors())}`);
           }
+          // What scripts/debug/trace-wasm-borrows.py recorded, when it patched the glue (the
+          // origin's localStorage outlives the owner's tab).
+          const traced = await tabs.second
+            .evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("BROOKREFUSED") || k.startsWith("BROOKFAULT")).map((k) => localStorage.getItem(k)))
+            .catch(() => []);
+          for (const record of traced) console.log(`traced: ${record}`);
           throw error;
         }
       }));
