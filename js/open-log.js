@@ -143,8 +143,8 @@ export class OpenLog {
       failure = translate(error);
     }
     if (this.#wasm === null) throw failure ?? new BrookError("CLOSED", "the log closed during a flush");
-    // A transaction was started: the core learns how it ended. (A flush refused before its
-    // transaction began was settled by the core already.)
+    // A flush was started: the core learns how it ended (its transaction failed, or was
+    // refused before it began). A flush the core refused to start it settled itself.
     if (started) this.invoke((wasm) => wasm.flushCompleted(failure === null));
     if (failure === null) return;
     // The failed flush took back every record after the durable end: those of sends waiting

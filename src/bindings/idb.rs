@@ -388,8 +388,9 @@ pub async fn fetch(db: &IdbDatabase, loads: &[Load]) -> Result<Vec<(BatchRun, bo
     Ok(runs)
 }
 
-/// Applies `changes` in one readwrite transaction; the promise settles on `complete`.
-pub fn write(db: &IdbDatabase, changes: &[Change], strict: bool) -> Result<Promise, JsValue> {
+/// Applies `changes` in one readwrite transaction, made at the first poll; done on
+/// `complete`.
+pub async fn write(db: &IdbDatabase, changes: &[Change], strict: bool) -> Result<JsValue, JsValue> {
     let transaction = transaction(
         db,
         &[BATCHES, SEGMENTS, META],
@@ -447,11 +448,9 @@ pub fn write(db: &IdbDatabase, changes: &[Change], strict: bool) -> Result<Promi
         }
     }
     // A failed transaction reaches the caller as a BrookError (QUOTA_EXCEEDED when full).
-    Ok(wasm_bindgen_futures::future_to_promise(async move {
-        JsFuture::from(done)
-            .await
-            .map_err(|e| idb_error("write", e))
-    }))
+    JsFuture::from(done)
+        .await
+        .map_err(|e| idb_error("write", e))
 }
 
 /// Removes a whole database (the demo's reset; tests).

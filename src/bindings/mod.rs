@@ -214,7 +214,8 @@ impl WasmLog {
 
     /// Makes everything sent so far durable. Files and memory: done when it returns
     /// (undefined). IndexedDB: a promise of the flush's one transaction, after which the
-    /// caller reports `flushCompleted(ok)`; null when a flush is in flight already.
+    /// caller reports `flushCompleted(ok)` (a transaction refused before it began rejects
+    /// too); null when a flush is in flight already.
     pub fn persist(&mut self, strict: bool) -> JsResult<JsValue> {
         match self.log.flush(strict).map_err(to_js)? {
             FlushStatus::Done => Ok(JsValue::UNDEFINED),
@@ -227,14 +228,18 @@ impl WasmLog {
                     ));
                 };
                 match store.take_flush() {
-                    Some(changes) => match idb::write(database, &changes, strict) {
-                        Ok(promise) => Ok(promise.into()),
-                        Err(error) => {
-                            // Refused before it began (a closed database): the flush failed.
-                            self.log.flush_completed(false);
-                            Err(error)
-                        }
-                    },
+                    // The transaction is made at the promise's first poll, after this call
+                    // has let go of the log: Firefox can dispatch events (another tab's
+                    // request to this owner) from inside IndexedDB calls, and their calls
+                    // of this log must not find it borrowed. The promise is polled before
+                    // anything spawned later, so reads still come after this write.
+                    Some(changes) => {
+                        let database = database.clone();
+                        Ok(wasm_bindgen_futures::future_to_promise(async move {
+                            idb::write(&database, &changes, strict).await
+                        })
+                        .into())
+                    }
                     None => {
                         // Nothing reached the journal after all: complete at once.
                         store.flush_done();
