@@ -37,14 +37,17 @@ patch('wasm = instance.exports;', r'''wasm = (() => {
     if (typeof v !== 'function') { Object.defineProperty(w, k, { get: () => raw[k] }); continue; }
     w[k] = function (...args) {
       T.depth++;
+      // A borrow found before an outermost call began was left by something outside the
+      // calls (JS writing into wasm memory); found only after, by the call itself.
+      if (T.depth === 1) look('before ' + k, false, args);
       T.ring.push(k + (T.depth > 1 ? '@' + T.depth : ''));
-      if (T.ring.length > 200) T.ring.splice(0, 100);
+      if (T.ring.length > 600) T.ring.splice(0, 300);
       let threw = true;
       try { const r = v.apply(this, args); threw = false; return r; }
       catch (e) {
         T.ring.push('THREW ' + k + ' ' + String(e && e.message).slice(0, 80));
         if (String(e && e.message).startsWith('recursive use')) {
-          const refusal = { name: k, depth: T.depth, args: args.map(String).join(','), ring: T.ring.slice(-60), stack: new Error().stack };
+          const refusal = { name: k, depth: T.depth, args: args.map(String).join(','), ring: T.ring.slice(-150), stack: new Error().stack };
           console.error('BROOKREFUSED ' + JSON.stringify(refusal)); try { localStorage.setItem('BROOKREFUSED-' + Math.random(), JSON.stringify(refusal)); } catch {}
         }
         throw e;
@@ -68,4 +71,19 @@ patch('''    free() {
         const ptr = this.__destroy_into_raw();
         globalThis.__brookTrace?.logs.delete(ptr >>> 0);
         wasm.__wbg_wasmlog_free(ptr, 0);''')
+
+# Imports called during a wasm call are recorded too ("imp:name"), to see which one a nested
+# call (a microtask or event Firefox ran inside the call) came from.
+patch('''        "./brook_core_bg.js": import0,''', '''        "./brook_core_bg.js": (() => {
+            for (const k of Object.keys(import0)) {
+                const f = import0[k];
+                if (typeof f !== 'function') continue;
+                import0[k] = function (...args) {
+                    const T = globalThis.__brookTrace;
+                    if (T && T.depth > 0) { T.ring.push('imp:' + k.replace(/^__wbg_/, '').replace(/_[0-9a-f]{16}$/, '') + '@' + T.depth); if (T.ring.length > 600) T.ring.splice(0, 300); }
+                    return f.apply(this, args);
+                };
+            }
+            return import0;
+        })(),''')
 open(p,'w').write(s)

@@ -643,10 +643,16 @@ for (const engine of enginesUnderTest()) {
           const covers = (records) => (counts) => records.every((r) => counts.m[r] && counts.a[r]);
           /** Exactly one tab has the log open, and it holds the log's Web Lock. */
           const oneWriter = async (pages) => {
-            const owners = [];
-            for (const page of pages) {
-              owners.push(await page.evaluate(async () => ({ local: log instanceof brook.Log || log.local !== null, held: (await navigator.locks.query()).held.filter((l) => l.name === "brook:trio").length })));
-            }
+            // A take-over after a tab went away is asynchronous: sends may all have been
+            // acknowledged before it.
+            const look = async () => {
+              const owners = [];
+              for (const page of pages) {
+                owners.push(await page.evaluate(async () => ({ local: log instanceof brook.Log || log.local !== null, held: (await navigator.locks.query()).held.filter((l) => l.name === "brook:trio").length })));
+              }
+              return owners;
+            };
+            const owners = await until(look, (list) => list.filter((o) => o.local).length === 1);
             assert.equal(owners.filter((o) => o.local).length, 1, `one tab writes the log: ${JSON.stringify(owners)}`);
             assert.equal(owners[0].held, 1, "its Web Lock is held");
           };
