@@ -144,7 +144,7 @@ export class OpenLog {
     }
     if (this.#wasm === null) throw failure ?? new BrookError("CLOSED", "the log closed during a flush");
     // A flush was started: the core learns how it ended (its transaction failed, or was
-    // refused before it began). A flush the core refused to start it settled itself.
+    // refused before it began). A flush the core refused to start was settled by the core.
     if (started) this.invoke((wasm) => wasm.flushCompleted(failure === null));
     if (failure === null) return;
     // The failed flush took back every record after the durable end: those of sends waiting
