@@ -335,10 +335,10 @@ for (const engine of enginesUnderTest()) {
         }));
     }
 
-    // Firefox can run an event handler (here: another tab's request to the owner, arriving
-    // on a BroadcastChannel) from inside an IndexedDB call; CI saw the owner's core refuse it
-    // with wasm-bindgen's "recursive use of an object". The page does the same on purpose:
-    // its handler runs inside the flush's put and uses the log.
+    // Firefox ran an event handler (another tab's request to the owner, arriving on a
+    // BroadcastChannel) while a flush was in its IndexedDB calls; CI saw the owner's core
+    // refuse it with wasm-bindgen's "recursive use of an object". The page does the same on
+    // purpose: its code runs inside the flush's put and uses the log.
     test("an event dispatched from inside an IndexedDB call of a flush may use the log", () =>
       withContext(async (context) => {
         const page = await openPage(context);
