@@ -31,6 +31,8 @@ async function storagePersisted(asked) {
 
 /** The key of Log's change hook, for the runtime entry points (not part of the public API). */
 export const WATCH = Symbol("brook.watch");
+/** The key of Log's "is a core call on the stack" test, for tab sharing (see OpenLog.busy). */
+export const BUSY = Symbol("brook.busy");
 
 const OPEN_OPTIONS = ["path", "name", "durability", "waitForLock", "cacheBytes", "persist", "evicted"];
 const EVICTED_MODES = ["error", "open"];
@@ -320,6 +322,11 @@ export function createApi({
     [WATCH](listener) {
       this.#log.listeners.add(listener);
       return () => this.#log.listeners.delete(listener);
+    }
+
+    /** Runtime entry points only: whether a call of the core is running (see OpenLog.busy). */
+    [BUSY]() {
+      return this.#log.busy;
     }
 
     /** Stops every consumer loop (after its handler in flight), flushes and releases the log.

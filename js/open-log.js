@@ -66,14 +66,36 @@ export class OpenLog {
     }
   }
 
+  /** Calls of the core on the stack. Firefox can run an event handler, and then microtasks,
+   * at a point inside a running wasm call (seen with tabs sharing a log: another tab's
+   * request handled inside `releaseLeaseAt`, a flush's continuation inside `assignment`); a
+   * call of the core from there finds the wasm log borrowed and is refused before it starts. */
+  #depth = 0;
+
+  /** Whether a call of the core is running: what starts now would be refused (see #depth). */
+  get busy() {
+    return this.#depth > 0;
+  }
+
   /** Calls the wasm log; errors become BrookErrors, calls after close fail with CLOSED. */
   invoke(operation) {
     this.assertOpen();
+    this.#depth++;
     try {
       return operation(this.#wasm);
     } catch (error) {
       throw this.#failed(error);
+    } finally {
+      this.#depth--;
     }
+  }
+
+  /** Like invoke, for callers that can wait: when a core call is on the stack (an engine
+   * ran this inside it, see #depth), the call waits for a later task. The test and the call
+   * are one synchronous step, so nothing can start a call between them. */
+  async invokeOutside(operation) {
+    while (this.#depth > 0) await new Promise((resolve) => setTimeout(resolve, 0));
+    return this.invoke(operation);
   }
 
   /** The last error a wasm call threw that the bindings did not mean to (a trap, an engine's
@@ -85,7 +107,14 @@ export class OpenLog {
    * use of an object". */
   #failed(error) {
     if (error?.name === "BrookError") return translate(error);
-    if (this.#foreign !== null && String(error?.message).startsWith("recursive use of an object")) {
+    const refused = String(error?.message).startsWith("recursive use of an object");
+    // Refused because an outer call is running (#depth): the core is untouched and fine.
+    if (refused && this.#depth > 1) {
+      return new BrookError("IO_ERROR", "this ran inside another call of the log (the browser ran an event handler during it); call again from a later task", {
+        cause: error,
+      });
+    }
+    if (refused && this.#foreign !== null) {
       return new BrookError("IO_ERROR", `the log cannot go on after a failure inside it (${brief(this.#foreign)}); open it again`, {
         cause: this.#foreign,
       });
@@ -145,7 +174,7 @@ export class OpenLog {
     if (this.#wasm === null) throw failure ?? new BrookError("CLOSED", "the log closed during a flush");
     // A flush was started: the core learns how it ended (its transaction failed, or was
     // refused before it began). A flush the core refused to start was settled by the core.
-    if (started) this.invoke((wasm) => wasm.flushCompleted(failure === null));
+    if (started) await this.invokeOutside((wasm) => wasm.flushCompleted(failure === null));
     if (failure === null) return;
     // The failed flush took back every record after the durable end: those of sends waiting
     // for the next flush, and of sends made until the reload below is done, fail with it.

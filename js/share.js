@@ -9,7 +9,7 @@
 // Each client holds the Web Lock "brook:<name>:client:<id>" while it lives; the owner waits
 // on that lock to learn that a client tab went away and removes its consumers from groups.
 
-import { BrookError, WATCH } from "./brook.js";
+import { BrookError, BUSY, WATCH } from "./brook.js";
 import { View } from "./view.js";
 import { brief } from "./errors.js";
 import { checkedFunction, readOptions } from "./args.js";
@@ -148,9 +148,7 @@ export function serveLog(name, log, releaseServing = () => {}) {
   };
   const perClient = new Set(["consumer", "subscribe", "poll", "fetchLease", "startChunk", "commitHanded", "failed", "release", "leave", "commit", "commitOffsets", "seek", "pause", "resume", "assignment", "disconnect"]);
 
-  channel.onmessage = async ({ data }) => {
-    if (data?.to !== "owner" || !Object.hasOwn(operations, data.op)) return;
-    const { id, client, op, args = [] } = data;
+  async function handle({ id, client, op, args = [] }) {
     watchClient(client);
     try {
       const result = await (perClient.has(op) ? operations[op](client, ...args) : operations[op](...args));
@@ -158,6 +156,22 @@ export function serveLog(name, log, releaseServing = () => {}) {
     } catch (error) {
       channel.postMessage({ to: client, id, error: errorData(error) });
     }
+  }
+  // Firefox can dispatch a message inside a running call of this tab's core (OpenLog.busy),
+  // where the request's own calls would be refused: requests wait, in arrival order, for a
+  // task that runs outside any call.
+  const requests = [];
+  function handleRequests() {
+    while (requests.length > 0) {
+      if (closing) return void (requests.length = 0);
+      if (log[BUSY]()) return void setTimeout(handleRequests, 0);
+      handle(requests.shift());
+    }
+  }
+  channel.onmessage = ({ data }) => {
+    if (data?.to !== "owner" || !Object.hasOwn(operations, data.op)) return;
+    requests.push(data);
+    if (requests.length === 1) handleRequests();
   };
   // One announcement per turn, however many changes it made (a burst of sends is one refresh).
   let announced = false;

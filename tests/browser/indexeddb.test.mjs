@@ -379,6 +379,63 @@ for (const engine of enginesUnderTest()) {
         assert.deepEqual(await page.errors(), []);
       }));
 
+    test("another tab's request that arrives inside a call of the owner's log is answered", () =>
+      withContext(async (context) => {
+        const page = await openPage(context);
+        const outcome = await page.evaluate(async () => {
+          // What Firefox was seen to do: dispatch a BroadcastChannel message from inside a
+          // running wasm call. Here the owner's handler is called from the core's clock.
+          const channels = [];
+          const Channel = window.BroadcastChannel;
+          window.BroadcastChannel = class extends Channel {
+            constructor(name) {
+              super(name);
+              channels.push(this);
+            }
+          };
+          const log = await brook.Log.open({ name: "nested-share", share: true });
+          window.BroadcastChannel = Channel;
+          await log.createTopic({ topic: "t", partitions: 2 });
+          const owner = channels.find((c) => c.name === "brook:nested-share" && c.onmessage);
+          const answers = new Channel("brook:nested-share");
+          const answered = new Promise((resolve) => {
+            const got = [];
+            answers.onmessage = ({ data }) => {
+              if (data?.to === "nested-client") got.push(data);
+              if (got.length === 2) resolve(got);
+            };
+          });
+          const now = Date.now;
+          let armed = true;
+          Date.now = () => {
+            if (armed) {
+              armed = false;
+              const request = (id, op, args) => owner.onmessage({ data: { to: "owner", id, client: "nested-client", op, args } });
+              request(1, "snapshot", []);
+              request(2, "send", [{ request: { topic: "t", messages: [{ value: "from the other tab" }] } }]);
+            }
+            return now.call(Date);
+          };
+          try {
+            await log.producer().send({ topic: "t", messages: [{ value: "outer" }] });
+          } finally {
+            Date.now = now;
+          }
+          const got = (await answered).sort((a, b) => a.id - b.id);
+          answers.close();
+          const consumer = log.consumer({ groupId: "check" });
+          await consumer.subscribe({ topic: "t", fromBeginning: true });
+          const stored = (await consumer.poll({ maxRecords: 10 })).map((m) => new TextDecoder().decode(m.value)).sort();
+          await log.close();
+          return { armed, got, stored };
+        });
+        assert.equal(outcome.armed, false, "the core read the clock during the send");
+        assert.deepEqual(outcome.got.map((g) => g.error ?? null), [null, null], JSON.stringify(outcome));
+        assert.deepEqual(outcome.got[0].result.topics.map((t) => t.topic), ["t"]);
+        assert.deepEqual(outcome.stored, ["from the other tab", "outer"]);
+        assert.deepEqual(await page.errors(), []);
+      }));
+
     test("a log larger than its cache is read end to end after a reload", () =>
       withContext(async (context) => {
         const page = await openPage(context);
