@@ -1,15 +1,20 @@
 // CRC-32C (Castagnoli), the checksum of Kafka's RecordBatch v2 and of brook's own files.
 // Written here rather than taken from a crate: it is forty lines, and it runs unchanged on
-// wasm32 (slicing-by-8, no SIMD intrinsics). The tables are built at the first use, not at
-// compile time: 8 KiB of data the .wasm would otherwise carry for every download.
+// wasm32 (slicing-by-16, no SIMD intrinsics: wasm has no carry-less multiply). The tables
+// are built at the first use, not at compile time: 16 KiB of data the .wasm would otherwise
+// carry for every download.
 
 /// Reflected form of the Castagnoli polynomial 0x1EDC6F41.
 const POLYNOMIAL: u32 = 0x82F6_3B78;
 
-static TABLES: std::sync::OnceLock<[[u32; 256]; 8]> = std::sync::OnceLock::new();
+/// Bytes a step of the main loop takes. Sixteen rather than eight: half the loop's overhead
+/// per byte, for twice the tables.
+const SLICES: usize = 16;
 
-fn build_tables() -> [[u32; 256]; 8] {
-    let mut tables = [[0u32; 256]; 8];
+static TABLES: std::sync::OnceLock<[[u32; 256]; SLICES]> = std::sync::OnceLock::new();
+
+fn build_tables() -> [[u32; 256]; SLICES] {
+    let mut tables = [[0u32; 256]; SLICES];
     let mut byte = 0;
     while byte < 256 {
         let mut crc = byte as u32;
@@ -28,7 +33,7 @@ fn build_tables() -> [[u32; 256]; 8] {
     let mut byte = 0;
     while byte < 256 {
         let mut slice = 1;
-        while slice < 8 {
+        while slice < SLICES {
             let previous = tables[slice - 1][byte];
             tables[slice][byte] = (previous >> 8) ^ tables[0][(previous & 0xff) as usize];
             slice += 1;
@@ -47,18 +52,28 @@ pub fn crc32c(data: &[u8]) -> u32 {
 pub fn crc32c_update(crc: u32, data: &[u8]) -> u32 {
     let t = TABLES.get_or_init(build_tables);
     let mut crc = !crc;
-    let mut chunks = data.chunks_exact(8);
+    let mut chunks = data.chunks_exact(SLICES);
     for chunk in &mut chunks {
-        let low = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]) ^ crc;
-        let high = u32::from_le_bytes([chunk[4], chunk[5], chunk[6], chunk[7]]);
-        crc = t[7][(low & 0xff) as usize]
-            ^ t[6][((low >> 8) & 0xff) as usize]
-            ^ t[5][((low >> 16) & 0xff) as usize]
-            ^ t[4][(low >> 24) as usize]
-            ^ t[3][(high & 0xff) as usize]
-            ^ t[2][((high >> 8) & 0xff) as usize]
-            ^ t[1][((high >> 16) & 0xff) as usize]
-            ^ t[0][(high >> 24) as usize];
+        let word = |at: usize| {
+            u32::from_le_bytes([chunk[at], chunk[at + 1], chunk[at + 2], chunk[at + 3]])
+        };
+        let (a, b, c, d) = (word(0) ^ crc, word(4), word(8), word(12));
+        crc = t[15][(a & 0xff) as usize]
+            ^ t[14][((a >> 8) & 0xff) as usize]
+            ^ t[13][((a >> 16) & 0xff) as usize]
+            ^ t[12][(a >> 24) as usize]
+            ^ t[11][(b & 0xff) as usize]
+            ^ t[10][((b >> 8) & 0xff) as usize]
+            ^ t[9][((b >> 16) & 0xff) as usize]
+            ^ t[8][(b >> 24) as usize]
+            ^ t[7][(c & 0xff) as usize]
+            ^ t[6][((c >> 8) & 0xff) as usize]
+            ^ t[5][((c >> 16) & 0xff) as usize]
+            ^ t[4][(c >> 24) as usize]
+            ^ t[3][(d & 0xff) as usize]
+            ^ t[2][((d >> 8) & 0xff) as usize]
+            ^ t[1][((d >> 16) & 0xff) as usize]
+            ^ t[0][(d >> 24) as usize];
     }
     for &byte in chunks.remainder() {
         crc = (crc >> 8) ^ t[0][((crc ^ byte as u32) & 0xff) as usize];
@@ -111,5 +126,18 @@ mod tests {
             let joined: Vec<u8> = a.iter().chain(b.iter()).copied().collect();
             prop_assert_eq!(crc32c_update(crc32c(&a), &b), crc32c(&joined));
         }
+    }
+}
+#[cfg(test)]
+mod speed_tmp {
+    #[test]
+    #[ignore]
+    fn speed() {
+        let data: Vec<u8> = (0..64 << 20).map(|i| (i * 7 + 3) as u8).collect();
+        let mut x = 0;
+        let t = std::time::Instant::now();
+        for _ in 0..10 { x ^= super::crc32c(&data); }
+        let s = t.elapsed().as_secs_f64();
+        eprintln!("CRC {:.2} GB/s {x}", 0.64 * 1.073741824 / s);
     }
 }
