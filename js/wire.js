@@ -227,8 +227,8 @@ function writeMessage(out, message) {
       `it must be an object like { key, value, headers }, got ${describe(message)}`,
     );
   }
-  for (const field of Object.keys(message)) {
-    if (!MESSAGE_FIELDS.includes(field)) {
+  for (const field in message) {
+    if (!MESSAGE_FIELDS.includes(field) && Object.hasOwn(message, field)) {
       throw new BrookError(
         "INVALID_RECORD",
         `it has an unknown field ${JSON.stringify(field)}; a message has ${MESSAGE_FIELDS.join(", ")}`,

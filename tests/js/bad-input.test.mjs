@@ -182,9 +182,19 @@ test("send refuses bad records, and writes nothing of a refused send", async (t)
     [{ value: "x", headers: { a: ["x"] } }, "an array header value"],
     [{ vaule: "x" }, "a misspelt field"],
     [{ topic: "t", value: "x" }, "a consumed message's field"],
+    [
+      new Proxy({ value: "x" }, {
+        ownKeys: () => ["value", "vaule"],
+        getOwnPropertyDescriptor: () => ({ value: "x", enumerable: true, configurable: true }),
+      }),
+      "a Proxy that lists a misspelt field",
+    ],
   ];
   for (const [message, label] of badRecords)
     await refused(send([{ value: "fine" }, message]), "INVALID_RECORD", label);
+  // Only a message's own fields count, as Object.keys sees them: inherited ones are not read.
+  const inherits = Object.assign(Object.create({ vaule: "inherited" }), { value: "own" });
+  await assert.rejects(send([inherits, { vaule: "x" }]), (error) => error.code === "INVALID_RECORD" && /^message 1: /.test(error.message));
   await refused(
     send([{ value: "x" }], "compacted"),
     "INVALID_RECORD",
