@@ -203,7 +203,8 @@ export class View {
       this.#entries.set(key, { partition, value });
       this.#partitions.get(partition)?.add(key);
     }
-    this.#changed({ key, value, previous, partition, offset: message.offset });
+    // No listener: no change object either (a catch-up applies every record of the topic).
+    if (this.#listeners.size > 0) this.#changed({ key, value, previous, partition, offset: message.offset });
   }
 
   #changed(change) {
