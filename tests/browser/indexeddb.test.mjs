@@ -436,6 +436,41 @@ for (const engine of enginesUnderTest()) {
         assert.deepEqual(await page.errors(), []);
       }));
 
+    test("strings of every length and kind come back as they were sent (the page's encoder)", () =>
+      withContext(async (context) => {
+        const page = await openPage(context);
+        const outcome = await page.evaluate(async () => {
+          // Browsers write ASCII strings up to 128 units with a loop, the rest with
+          // encodeInto (wire.js): both sides of that line, and a bail-out at every position.
+          const texts = [];
+          for (const length of [0, 1, 31, 32, 33, 100, 127, 128, 129, 300]) {
+            texts.push("a".repeat(length));
+            if (length > 0) {
+              for (const odd of ["\u00e9", "\u{1f600}", "\u0000", "\u007f"]) {
+                texts.push(odd + "a".repeat(length - 1), "a".repeat(length - 1) + odd, "a".repeat(length >> 1) + odd + "a".repeat(length >> 1));
+              }
+            }
+          }
+          const log = await brook.Log.open();
+          await log.createTopic({ topic: "t", partitions: 1 });
+          await log.producer().send({ topic: "t", messages: texts.map((text, i) => ({ key: text, value: text, headers: { [`h${i}${text.slice(0, 40)}`]: text } })) });
+          const consumer = log.consumer({ groupId: "g", fromBeginning: true });
+          await consumer.subscribe({ topic: "t" });
+          const got = await consumer.poll({ maxRecords: 10_000 });
+          const decoder = new TextDecoder();
+          const wrong = [];
+          got.forEach((m, i) => {
+            const expected = texts[i];
+            const header = Object.entries(m.headers)[0];
+            if (decoder.decode(m.key) !== expected || decoder.decode(m.value) !== expected || decoder.decode(header[1]) !== expected) wrong.push(i);
+          });
+          await log.close();
+          return { sent: texts.length, got: got.length, wrong };
+        });
+        assert.equal(outcome.got, outcome.sent);
+        assert.deepEqual(outcome.wrong, []);
+      }));
+
     test("a log larger than its cache is read end to end after a reload", () =>
       withContext(async (context) => {
         const page = await openPage(context);
