@@ -262,6 +262,8 @@ export class OpenLog {
   /** One call asks the core which waiting consumers have records now; only those wake. */
   #wakeReady() {
     if (this.#waiting.size === 0) return;
+    // Inside another call of the core (see #depth): ask from a later task.
+    if (this.busy) return void setTimeout(() => this.#wakeReady(), 0);
     if (this.#wasm === null) {
       for (const member of [...this.#waiting.keys()]) this.wake(member);
       return;
@@ -285,24 +287,28 @@ export class OpenLog {
     const now = Date.now();
     if (this.#wasm === null) return;
     const due = this.#maintainedAt + MAINTAIN_INTERVAL_MS;
-    if (now < due) {
+    // Inside another call of the core (see #depth) the pass would be refused: it waits too.
+    if (now < due || this.busy) {
       // A change within the interval gets a pass at its end, so that a burst followed by
       // quiet is cleaned up too. The timer does not keep a Node process alive.
       this.#maintainTimer ??= setTimeout(() => {
         this.#maintainTimer = null;
         this.#maintainNow();
-      }, due - now);
+      }, Math.max(0, due - now));
       this.#maintainTimer.unref?.();
       return;
     }
     this.#maintainedAt = now;
     let changed;
+    this.#depth++;
     try {
       changed = this.#wasm.maintain();
     } catch (error) {
       // A failure here shows up again on the next write, where the caller sees it.
       this.#failed(error);
       return;
+    } finally {
+      this.#depth--;
     }
     // Compaction waits for IndexedDB batches: load them, and go on where it stopped.
     if (changed === undefined) {

@@ -248,3 +248,42 @@ test("strings that are not well-formed UTF-16 are refused: distinct ids never co
   // A well-formed pair is fine.
   await log.producer().send({ topic: "t", messages: [{ key: "\ud83d\ude00", value: "ok" }] });
 });
+
+test("a call made from inside another call of the log (as Firefox's event dispatch can) is refused plainly, and poisons nothing", async () => {
+  const log = await Log.open();
+  await log.createTopic({ topic: "t", partitions: 2 });
+  const producer = log.producer();
+  const nested = [];
+  const now = Date.now;
+  // The core reads the clock during a send: what runs there runs inside that call.
+  Date.now = () => {
+    // Only the reads made by the core (JS reads the clock too, between calls).
+    if (nested.length < 2 && /wasm/.test(new Error().stack)) {
+      try {
+        nested.push(log.topics().length);
+      } catch (error) {
+        nested.push(error);
+      }
+    }
+    return now.call(Date);
+  };
+  try {
+    await producer.send({ topic: "t", messages: [{ value: "outer" }] });
+  } finally {
+    Date.now = now;
+  }
+  assert.equal(nested.length, 2, "the core read the clock twice");
+  for (const error of nested) {
+    assert.ok(error instanceof BrookError, String(error));
+    assert.equal(error.code, "IO_ERROR");
+    assert.match(error.message, /inside another call of the log/);
+  }
+  // Nothing was taken for a failure that left the log borrowed: it goes on.
+  assert.equal(log.topics().length, 1);
+  await producer.send({ topic: "t", messages: [{ value: "after" }] });
+  const consumer = log.consumer({ groupId: "g", fromBeginning: true });
+  await consumer.subscribe({ topic: "t" });
+  const values = (await consumer.poll({ maxRecords: 10 })).map((m) => text(m.value)).sort();
+  assert.deepEqual(values, ["after", "outer"]);
+  await log.close();
+});
