@@ -128,16 +128,3 @@ mod tests {
         }
     }
 }
-#[cfg(test)]
-mod speed_tmp {
-    #[test]
-    #[ignore]
-    fn speed() {
-        let data: Vec<u8> = (0..64 << 20).map(|i| (i * 7 + 3) as u8).collect();
-        let mut x = 0;
-        let t = std::time::Instant::now();
-        for _ in 0..10 { x ^= super::crc32c(&data); }
-        let s = t.elapsed().as_secs_f64();
-        eprintln!("CRC {:.2} GB/s {x}", 0.64 * 1.073741824 / s);
-    }
-}
