@@ -231,9 +231,9 @@ impl WasmLog {
                     // The transaction is made at the promise's first poll, after this call
                     // has let go of the log: Firefox ran another tab's request to this
                     // owner during these IndexedDB calls, and its calls of this log must
-                    // not find it borrowed (it was seen doing so inside other calls too,
-                    // which this does not solve). The promise is polled before anything
-                    // spawned later, so reads still come after this write.
+                    // not find it borrowed. (Inside the core's own calls, OpenLog.busy and
+                    // share.js make such requests wait.) The promise is polled before
+                    // anything spawned later, so reads still come after this write.
                     Some(changes) => {
                         let database = database.clone();
                         Ok(wasm_bindgen_futures::future_to_promise(async move {
