@@ -223,7 +223,7 @@ export class Consumer {
         return member();
     };
     const source = {
-      fetch: () => decodeLease(log.invoke((wasm) => wasm.fetchLease(joined(), maxRecords, this.#maxBytes))),
+      fetch: () => decodeLease(log.readBuffer((wasm) => wasm.fetchLease(joined(), maxRecords, this.#maxBytes))),
       idle: (stopping) => (log.hasPendingLoads() ? log.loadPending() : log.waitForRecords(member(), stopping)),
       prefetch: () => {
         // Batches the next fetch needs load from IndexedDB while these are handled.
@@ -358,7 +358,7 @@ export class Consumer {
     if (this.#loop !== null) {
       throw invalidArgument("this consumer is running (run); poll and run do not mix");
     }
-    const read = () => decodePoll(this.#log.invoke((wasm) => wasm.poll(this.#member, maxRecords, maxBytes)));
+    const read = () => decodePoll(this.#log.readBuffer((wasm) => wasm.poll(this.#member, maxRecords, maxBytes)));
     let chunks = read();
     // Records that IndexedDB must load first: load them and poll again.
     for (let round = 0; chunks.length === 0 && this.#log.hasPendingLoads(); round++) {

@@ -90,6 +90,33 @@ export class OpenLog {
     }
   }
 
+  /** A poll's or leased fetch's buffer: `read(wasm)` returns where the core left it in wasm
+   * memory (bindings `read_descriptor`: its head, with long runs of records left in the
+   * batches that store them), and this copies it, put together, into one buffer of its own,
+   * before any other call can change that memory. */
+  readBuffer(read) {
+    return this.invoke((wasm) => {
+      const described = read(wasm);
+      const memory = new Uint8Array(this.#core.wasmMemory().buffer);
+      const [head, headLength, length] = described;
+      const bytes = new Uint8Array(length);
+      let from = 0; // in the head
+      let to = 0; // in bytes
+      for (let index = 3; index < described.length; index += 3) {
+        const at = described[index];
+        const start = described[index + 1];
+        const pieceLength = described[index + 2];
+        bytes.set(memory.subarray(head + from, head + at), to);
+        to += at - from;
+        bytes.set(memory.subarray(start, start + pieceLength), to);
+        to += pieceLength;
+        from = at;
+      }
+      bytes.set(memory.subarray(head + from, head + headLength), to);
+      return bytes;
+    });
+  }
+
   /** Like invoke, for callers that can wait: when a core call is on the stack (an engine
    * ran this inside it, see #depth), the call waits for a later task. The test and the call
    * are one synchronous step, so nothing can start a call between them. */

@@ -495,7 +495,10 @@ impl Partition {
                 && records_max - outcome.records >= batch.header().record_count as u32;
             if whole {
                 // The common case: the whole batch, handed on as stored, decoded by no one here.
-                let run = batch.run();
+                let run = RecordRun {
+                    owner: Some(&bytes),
+                    ..batch.run()
+                };
                 if run.count > 0 {
                     visit(&run);
                 }
@@ -528,7 +531,10 @@ impl Partition {
                     let run = batch
                         .run_between(from, records.position(), count)
                         .ok_or_else(no_longer_decodes)?;
-                    visit(&run);
+                    visit(&RecordRun {
+                        owner: Some(&bytes),
+                        ..run
+                    });
                 }
                 if records.has_more() {
                     // Stopped inside the batch: the next read goes on from here.

@@ -469,6 +469,7 @@ impl<'a> RecordBatch<'a> {
             base_timestamp: self.header.base_timestamp,
             count: self.header.record_count as u32,
             bytes: self.bytes.get(RECORDS_OFFSET..).unwrap_or_default(),
+            owner: None,
         }
     }
 
@@ -481,6 +482,7 @@ impl<'a> RecordBatch<'a> {
             base_timestamp: self.header.base_timestamp,
             count,
             bytes,
+            owner: None,
         })
     }
 
@@ -507,6 +509,9 @@ pub struct RecordRun<'a> {
     pub base_timestamp: i64,
     pub count: u32,
     pub bytes: &'a [u8],
+    /// The stored batch that `bytes` lie in, when the reader may keep it alive: a poll then
+    /// hands the bytes to JS to copy from where they are stored (`wire::Gathered`).
+    pub owner: Option<&'a std::rc::Rc<Vec<u8>>>,
 }
 
 impl<'a> RecordRun<'a> {

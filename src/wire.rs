@@ -20,7 +20,11 @@
 //   varlong timestamp delta, varint offset delta, varint key length (-1 = null), key,
 //   varint value length, value, varint header count, per header varint key length, key,
 //   varint value length, value). The bytes were verified (CRC-32C and every record's
-//   structure) when their batch was loaded; they are copied once, not decoded, here.
+//   structure) when their batch was loaded; they are not decoded here, and long runs are not
+//   copied here either: the bindings hand JS the buffer as a head with pieces to put in from
+//   the batches that store them (`Gathered`), so that each record is copied once, into JS.
+
+use std::rc::Rc;
 
 use crate::consumer_offsets::Failure;
 use crate::error::{Error, ErrorKind, Result};
@@ -219,6 +223,60 @@ pub struct PollWriter {
     chunks: u32,
     /// (topic, partition) of the open chunk and where its record count sits.
     open: Option<(String, u32, usize)>,
+    /// Long runs left where they are stored, to be put in at their place in `out`.
+    pieces: Vec<Piece>,
+}
+
+/// Runs at least this long are not copied into the poll buffer: the buffer names them, and JS
+/// copies them from where they are stored into its own buffer, once rather than twice. A
+/// shorter run costs less to copy here than a piece costs JS (a view and a `set`).
+const GATHER_BYTES_MIN: usize = 4096;
+
+/// A run's bytes, left in the stored batch they lie in, that go at `at` in the poll buffer.
+#[derive(Debug)]
+pub struct Piece {
+    pub at: usize,
+    owner: Rc<Vec<u8>>,
+    start: usize,
+    len: usize,
+}
+
+impl Piece {
+    pub fn bytes(&self) -> &[u8] {
+        &self.owner[self.start..self.start + self.len]
+    }
+}
+
+/// A poll buffer as `head` with `pieces` to put in: what the bindings hand to JS to put
+/// together (the pieces stay alive while this is held).
+#[derive(Debug, Default)]
+pub struct Gathered {
+    pub head: Vec<u8>,
+    pub pieces: Vec<Piece>,
+}
+
+impl Gathered {
+    /// The poll buffer's length, pieces included.
+    pub fn len(&self) -> usize {
+        self.head.len() + self.pieces.iter().map(|p| p.len).sum::<usize>()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The poll buffer, put together.
+    pub fn assemble(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len());
+        let mut from = 0;
+        for piece in &self.pieces {
+            out.extend_from_slice(&self.head[from..piece.at]);
+            out.extend_from_slice(piece.bytes());
+            from = piece.at;
+        }
+        out.extend_from_slice(&self.head[from..]);
+        out
+    }
 }
 
 impl Default for PollWriter {
@@ -229,22 +287,27 @@ impl Default for PollWriter {
 
 impl PollWriter {
     pub fn new() -> PollWriter {
-        PollWriter {
-            out: vec![0; 4],
-            count_at: 0,
-            chunks: 0,
-            open: None,
-        }
+        PollWriter::reusing(Vec::new(), false)
     }
 
     /// A buffer that starts with an f64 lease id (`set_lease`) before the chunk count: what a
     /// leased fetch returns.
     pub fn leased() -> PollWriter {
+        PollWriter::reusing(Vec::new(), true)
+    }
+
+    /// A writer into `buffer`'s allocation (its contents are dropped): a reader that polls
+    /// often keeps one buffer rather than growing a new one each time.
+    pub fn reusing(mut buffer: Vec<u8>, leased: bool) -> PollWriter {
+        buffer.clear();
+        let count_at = if leased { 8 } else { 0 };
+        buffer.resize(count_at + 4, 0);
         PollWriter {
-            out: vec![0; 12],
-            count_at: 8,
+            out: buffer,
+            count_at,
             chunks: 0,
             open: None,
+            pieces: Vec::new(),
         }
     }
 
@@ -301,7 +364,27 @@ impl PollWriter {
         self.put_f64(run.base_timestamp as f64);
         self.put_u32(run.count);
         self.put_u32(run.bytes.len() as u32);
-        self.out.extend_from_slice(run.bytes);
+        if let Some(piece) = self.piece(run) {
+            self.pieces.push(piece);
+        } else {
+            self.out.extend_from_slice(run.bytes);
+        }
+    }
+
+    /// `run` as a piece, when it is long and lies in a stored batch the writer can keep.
+    fn piece(&self, run: &RecordRun<'_>) -> Option<Piece> {
+        if run.bytes.len() < GATHER_BYTES_MIN {
+            return None;
+        }
+        let owner = run.owner?;
+        // Where the run lies in its batch; it always does, but this is not assumed.
+        let start = (run.bytes.as_ptr() as usize).checked_sub(owner.as_ptr() as usize)?;
+        (start.checked_add(run.bytes.len())? <= owner.len()).then(|| Piece {
+            at: self.out.len(),
+            owner: Rc::clone(owner),
+            start,
+            len: run.bytes.len(),
+        })
     }
 
     fn add_u32_at(&mut self, at: usize, add: u32) {
@@ -312,10 +395,23 @@ impl PollWriter {
     }
 
     /// The buffer, with its chunk count filled in.
-    pub fn finish(mut self) -> Vec<u8> {
+    pub fn finish(self) -> Vec<u8> {
+        let gathered = self.finish_gathered();
+        if gathered.pieces.is_empty() {
+            gathered.head
+        } else {
+            gathered.assemble()
+        }
+    }
+
+    /// The buffer with its chunk count filled in, its long runs left where they are stored.
+    pub fn finish_gathered(mut self) -> Gathered {
         let chunks = self.chunks.to_le_bytes();
         self.out[self.count_at..self.count_at + 4].copy_from_slice(&chunks);
-        self.out
+        Gathered {
+            head: self.out,
+            pieces: self.pieces,
+        }
     }
 }
 
@@ -512,5 +608,63 @@ mod tests {
         assert_eq!(&header[12..20], &5f64.to_le_bytes());
         assert_eq!(&header[20..24], &1u32.to_le_bytes());
         assert_eq!(&header[24..28], &1u32.to_le_bytes());
+    }
+
+    #[test]
+    fn long_runs_of_stored_batches_are_left_in_place_and_put_together_as_if_copied() {
+        let long = vec![7u8; GATHER_BYTES_MIN];
+        let inputs = [
+            RecordInput {
+                value: Some(&long),
+                ..Default::default()
+            },
+            RecordInput {
+                value: Some(b"short"),
+                ..Default::default()
+            },
+        ];
+        let mut bytes = Vec::new();
+        crate::record_batch::encode_batch(&mut bytes, 0, 1, inputs.iter()).unwrap();
+        let stored = Rc::new(bytes);
+        let batch = crate::record_batch::verify_batch(&stored).unwrap();
+        let mut records = batch.records();
+        records.next();
+        let first = batch.run_between(0, records.position(), 1).unwrap();
+        let second = batch
+            .run_between(records.position(), batch.run().bytes.len(), 1)
+            .unwrap();
+        let elsewhere = Rc::new(vec![0u8; 2 * GATHER_BYTES_MIN]);
+        // Reads in every shape: a long run, a short one, one whose owner does not hold it.
+        let runs = [
+            (batch.run(), Some(&stored)),
+            (first, Some(&stored)),
+            (second, Some(&stored)),
+            (first, Some(&elsewhere)),
+            (batch.run(), None),
+        ];
+        let mut copied = PollWriter::leased();
+        let mut gathered = PollWriter::reusing(vec![1, 2, 3], true);
+        for (index, (run, owner)) in runs.iter().enumerate() {
+            let partition = index as u32 % 2;
+            copied.run("t", partition, 2, None, run);
+            let with_owner = RecordRun {
+                owner: *owner,
+                ..*run
+            };
+            gathered.run("t", partition, 2, None, &with_owner);
+        }
+        copied.set_lease(9);
+        gathered.set_lease(9);
+        let copied = copied.finish_gathered();
+        assert!(copied.pieces.is_empty(), "runs without an owner are copied");
+        let gathered = gathered.finish_gathered();
+        let in_place: Vec<usize> = gathered.pieces.iter().map(|p| p.len).collect();
+        assert_eq!(
+            in_place,
+            vec![batch.run().bytes.len(), first.bytes.len()],
+            "only the long runs of the batch that holds them are left in place"
+        );
+        assert_eq!(gathered.len(), copied.head.len());
+        assert_eq!(gathered.assemble(), copied.head);
     }
 }

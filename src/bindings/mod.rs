@@ -31,7 +31,7 @@ use crate::group::{ChunkStart, FailureNote, MemberId};
 use crate::keyed_store::KeyedStore;
 use crate::log::{Clock, FlushStatus, Log, LogOptions, Producer};
 use crate::store::Step;
-use crate::wire::{decode_send, PollWriter};
+use crate::wire::{decode_send, Gathered, PollWriter};
 
 #[wasm_bindgen(start)]
 fn start() {
@@ -60,6 +60,31 @@ pub struct WasmLog {
     log: Log,
     /// The IndexedDB database and the keyed store over it, for logs opened by name.
     indexed_db: Option<(web_sys::IdbDatabase, KeyedStore)>,
+    /// The last poll's or leased fetch's buffer, which JS copies out at once; it (and the
+    /// batches its pieces lie in) is kept until the next read, which reuses its head.
+    read: Gathered,
+}
+
+/// A read's head buffer of at most this capacity is kept for the next read.
+const READ_HEAD_KEPT_BYTES: usize = 4 * 1024 * 1024;
+
+/// Where a read's buffer lies in wasm memory, for JS to copy it into one buffer of its own:
+/// [head address, head length, buffer length, then per piece: its place in the head, its
+/// address, its length] (u32s: wasm32 addresses). JS copies it before any other call.
+fn read_descriptor(read: &Gathered) -> Vec<u32> {
+    // Lossless: the bindings run on wasm32, where usize is 32 bits.
+    let address = |bytes: &[u8]| bytes.as_ptr() as u32;
+    let mut descriptor = Vec::with_capacity(3 + 3 * read.pieces.len());
+    descriptor.extend([
+        address(&read.head),
+        read.head.len() as u32,
+        read.len() as u32,
+    ]);
+    for piece in &read.pieces {
+        let bytes = piece.bytes();
+        descriptor.extend([piece.at as u32, address(bytes), bytes.len() as u32]);
+    }
+    descriptor
 }
 
 /// An IndexedDB database as opened: its manifest and segment summaries (no batches), what
@@ -125,6 +150,14 @@ fn seed_from(seed: f64) -> u64 {
     seed.to_bits() ^ 0x9E37_79B9_7F4A_7C15
 }
 
+impl WasmLog {
+    /// The last read's buffer put together (for tests in Rust; JS copies it out itself).
+    #[doc(hidden)]
+    pub fn read_bytes(&self) -> Vec<u8> {
+        self.read.assemble()
+    }
+}
+
 #[wasm_bindgen]
 impl WasmLog {
     /// A log in memory.
@@ -174,7 +207,11 @@ impl WasmLog {
             // A synchronous store reads at once.
             log.finish_open().map_err(to_js)?;
         }
-        Ok(WasmLog { log, indexed_db })
+        Ok(WasmLog {
+            log,
+            indexed_db,
+            read: Gathered::default(),
+        })
     }
 
     /// Continues an open (reading the committed offsets): true once open; false when it needs
@@ -396,14 +433,14 @@ impl WasmLog {
         self.log.leave_group(member_id(member)?).map_err(to_js)
     }
 
-    /// Up to `max_records` records as a packed buffer (see `wire`); with auto commit they are
-    /// committed as they are returned (pull style).
+    /// Up to `max_records` records as a packed buffer (see `wire`), described as `readBuffer`
+    /// says; with auto commit they are committed as they are returned (pull style).
     pub fn poll(
         &mut self,
         member: f64,
         max_records: JsValue,
         max_bytes: JsValue,
-    ) -> JsResult<Vec<u8>> {
+    ) -> JsResult<Vec<u32>> {
         self.read_member(member, max_records, max_bytes, false)
     }
 
@@ -415,7 +452,7 @@ impl WasmLog {
         member: f64,
         max_records: JsValue,
         max_bytes: JsValue,
-    ) -> JsResult<Vec<u8>> {
+    ) -> JsResult<Vec<u32>> {
         self.read_member(member, max_records, max_bytes, true)
     }
 
@@ -506,14 +543,17 @@ impl WasmLog {
         max_records: JsValue,
         max_bytes: JsValue,
         leased: bool,
-    ) -> JsResult<Vec<u8>> {
+    ) -> JsResult<Vec<u32>> {
         let member = member_id(member)?;
         let (records_max, bytes_max) = fetch_limits(&max_records, &max_bytes)?;
-        let mut writer = if leased {
-            PollWriter::leased()
-        } else {
-            PollWriter::new()
-        };
+        // JS copied the last read's buffer out as soon as it got it: let go of the batches
+        // its pieces kept, and keep its head's allocation, unless one read made it large.
+        self.read.pieces.clear();
+        let mut head = std::mem::take(&mut self.read.head);
+        if head.capacity() > READ_HEAD_KEPT_BYTES {
+            head = Vec::new();
+        }
+        let mut writer = PollWriter::reusing(head, leased);
         // High watermarks are read before the read borrows the log: they are what the batch
         // reports (eachBatch's highWatermark), and records cannot be added during the read.
         // So are the delivery failures of each partition's record that failed last.
@@ -549,7 +589,8 @@ impl WasmLog {
                 .poll(member, records_max, bytes_max, &mut visit)
                 .map_err(to_js)?;
         }
-        Ok(writer.finish())
+        self.read = writer.finish_gathered();
+        Ok(read_descriptor(&self.read))
     }
 
     /// Checks a consumer's `maxRecords` and `maxBytes` when it is created, as every poll will.

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Log } from "../../js/node.js";
-import { text } from "./helpers.mjs";
+import { tempDir, text } from "./helpers.mjs";
 
 async function roundTrip(t, messages) {
   const log = await Log.open();
@@ -82,4 +82,70 @@ test("a header named __proto__ is a header like any other, not the headers objec
   assert.equal(text(Object.getOwnPropertyDescriptor(message.headers, "__proto__").value), "p");
   assert.equal(Object.getPrototypeOf(message.headers), Object.prototype);
   assert.equal(text(message.headers.toString), "s");
+});
+
+// A poll hands long runs of records to JS to copy from the batches that store them (wire.rs
+// `Gathered`): the copy must be whole and in place, stay valid after the log moves on, and
+// hold when the batch cache is smaller than one read (batches evicted while it is built).
+test("runs of long and short records come back whole, from memory and from files with a small cache", async (t) => {
+  const sizes = [0, 1, 100, 4095, 4096, 4097, 5000, 70_000];
+  const valueOf = (id) => {
+    const value = new Uint8Array(sizes[id % sizes.length]);
+    for (let index = 0; index < value.length; index++) value[index] = (id * 31 + index * 7) & 0xff;
+    return value;
+  };
+  const sends = [1, 7, 40, 1, 3, 25];
+  const total = sends.reduce((sum, count) => sum + count, 0);
+  const dir = tempDir(t);
+  for (const [name, options] of [
+    ["memory", {}],
+    ["files, a 64 KiB cache", { path: dir, cacheBytes: 64 * 1024 }],
+  ]) {
+    const log = await Log.open(options);
+    await log.createTopic({ topic: "t", partitions: 3 });
+    const producer = log.producer();
+    let id = 0;
+    for (const count of sends) {
+      const messages = Array.from({ length: count }, () => ({ key: `k${id}`, value: valueOf(id++) }));
+      await producer.send({ topic: "t", messages });
+    }
+    const check = (messages, how) => {
+      for (const message of messages) {
+        const id = Number(text(message.key).slice(1));
+        assert.deepEqual(message.value, valueOf(id), `${name}, ${how}: the value of k${id}`);
+      }
+    };
+    // Reads that cut batches (maxRecords 5) and reads that take them whole.
+    for (const maxRecords of [5, 500]) {
+      const consumer = log.consumer({ groupId: `poll-${maxRecords}`, fromBeginning: true, maxBytes: 64 * 1024 });
+      await consumer.subscribe({ topic: "t" });
+      const held = [];
+      for (let round = 0; held.length < total && round < 1000; round++) {
+        const messages = await consumer.poll({ maxRecords });
+        check(messages, `poll of ${maxRecords}`);
+        held.push(...messages);
+      }
+      assert.equal(held.length, total, `${name}: poll of ${maxRecords} read everything`);
+      await consumer.disconnect();
+      // The log moves on (more records, other reads); what was handed out stays as it was.
+      await producer.send({ topic: "t", messages: [{ key: "later", value: new Uint8Array(9000).fill(0xee) }] });
+      check(held, `poll of ${maxRecords}, held past later calls`);
+    }
+    const consumer = log.consumer({ groupId: "batches", fromBeginning: true });
+    await consumer.subscribe({ topic: "t" });
+    let seen = 0;
+    await new Promise((resolve, reject) => {
+      consumer
+        .run({
+          eachBatch: async ({ batch }) => {
+            check(batch.messages.filter((m) => text(m.key) !== "later"), "eachBatch");
+            seen += batch.messages.length;
+            if (seen >= total + 2) resolve();
+          },
+        })
+        .catch(reject);
+    });
+    await consumer.disconnect();
+    await log.close();
+  }
 });
