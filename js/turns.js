@@ -33,6 +33,11 @@ function turned() {
   watching = false;
 }
 
+/** What every caller that breathes in this turn waits for: one task, not a task each. Tasks
+ * run their microtasks before the next task starts, so senders let go by a task each would
+ * each send and flush alone, and a strict file log would fsync once per send. */
+let nextTurn = null;
+
 /** Undefined while brook's share of this turn is young; past a slice, a promise that
  * resolves in the next task. `await breathe()` costs one microtask in the common case. */
 export function breathe() {
@@ -43,5 +48,11 @@ export function breathe() {
     return undefined;
   }
   if (now() - turnStartedAt < SLICE_MS) return undefined;
-  return new Promise((resolve) => task(resolve));
+  nextTurn ??= new Promise((resolve) =>
+    task(() => {
+      nextTurn = null;
+      resolve();
+    }),
+  );
+  return nextTurn;
 }

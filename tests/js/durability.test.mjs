@@ -192,6 +192,31 @@ test("strict sends issued together share a flush and all resolve", async (t) => 
   assert.equal(calls.persist, 1);
 });
 
+// brook yields the thread once its callbacks held it for a slice (turns.js): the senders it
+// lets go must go on in one task, or each sends and flushes alone (an fsync per send).
+test("concurrent strict senders keep sharing flushes once brook lets the event loop breathe", async (t) => {
+  const path = tempDir(t);
+  await prepareEvents(t, path, 0);
+  const log = await openFiles(t, path);
+  const producer = log.producer();
+  const calls = countCalls(t, ["persist"]);
+  const senders = 16;
+  let sends = 0;
+  // Long enough for many slices of 10 ms.
+  const deadline = performance.now() + 300;
+  await Promise.all(
+    Array.from({ length: senders }, async (_, sender) => {
+      while (performance.now() < deadline) {
+        await producer.send({ topic: "events", messages: [{ value: `value-${sender}` }] });
+        sends += 1;
+      }
+    }),
+  );
+  assert.ok(sends > 10 * senders, `enough sends to measure (${sends})`);
+  // Sharing: about one flush per round of the 16 senders; alone: one per send.
+  assert.ok(calls.persist * 4 < sends, `${calls.persist} flushes for ${sends} sends`);
+});
+
 test("a failed flush rejects every send that waited on it", async (t) => {
   const path = tempDir(t);
   await prepareEvents(t, path, 0);
