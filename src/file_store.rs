@@ -27,6 +27,7 @@ use crate::store::{
     BatchBytes, BatchSlot, DamagedRange, OpenedPartition, PartitionKey, PartitionRecovery,
     SegmentSummary, Step, Store,
 };
+use crate::topic::CONSUMER_OFFSETS_TOPIC;
 use crate::varint::Reader;
 
 /// One index entry per this many bytes of batches: about one header read per lookup.
@@ -283,6 +284,44 @@ impl FileStore {
         self.log_starts = decode_checkpoint(&bytes)?;
         self.checkpoint_found = true;
         Ok(())
+    }
+
+    /// Writes the checkpoint if it changed, and, `strict`, syncs the files written since
+    /// their last sync: the records' files first, then the commits' (a commit is not durable
+    /// ahead of what it commits). In the `background` where the host can and several files
+    /// would sync at once (Node: off the thread; Pending until the bindings report back),
+    /// else here.
+    fn flush_files(&mut self, strict: bool, background: bool) -> Result<Step<()>> {
+        if self.checkpoint_dirty {
+            self.store_checkpoint()?;
+        }
+        if !strict || self.dirty.is_empty() {
+            return Ok(Step::Ready(()));
+        }
+        let commits_prefix = format!("{CONSUMER_OFFSETS_TOPIC}-");
+        let (mut commits, mut records): (Vec<String>, Vec<String>) = self
+            .dirty
+            .iter()
+            .cloned()
+            .partition(|path| path.starts_with(&commits_prefix));
+        sort_unstable(&mut records);
+        sort_unstable(&mut commits);
+        let groups: Vec<Vec<String>> = [records, commits]
+            .into_iter()
+            .filter(|group| !group.is_empty())
+            .collect();
+        // One file at a time gains nothing from the background, and the hand-off costs more
+        // than it frees (a send of one record: 0.22 ms here, 0.31 ms there).
+        let parallel = groups.iter().any(|group| group.len() > 1);
+        if background && parallel && self.files.start_sync(&groups)? {
+            self.dirty.clear();
+            return Ok(Step::Pending);
+        }
+        for path in groups.iter().flatten() {
+            self.files.sync(path)?;
+            self.dirty.remove(path);
+        }
+        Ok(Step::Ready(()))
     }
 
     fn store_checkpoint(&mut self) -> Result<()> {
@@ -1040,26 +1079,19 @@ impl Store for FileStore {
     }
 
     fn flush(&mut self, strict: bool) -> Result<Step<()>> {
-        if self.checkpoint_dirty {
-            self.store_checkpoint()?;
-        }
-        if strict {
-            let mut dirty: Vec<String> = self.dirty.iter().cloned().collect();
-            sort_unstable(&mut dirty);
-            for path in dirty {
-                self.files.sync(&path)?;
-                self.dirty.remove(&path);
-            }
-        }
-        Ok(Step::Ready(()))
+        self.flush_files(strict, true)
     }
 
     fn reads_are_free(&self) -> bool {
         false
     }
 
+    fn failed_flush_is_final(&self) -> bool {
+        true
+    }
+
     fn close(&mut self, active: &[(PartitionKey, SegmentSummary, i64)]) -> Result<()> {
-        self.flush(true)?;
+        self.flush_files(true, false)?;
         for (partition, segment, _) in active {
             self.write_index(&partition.directory(), segment.base_offset)?;
         }

@@ -27,6 +27,13 @@ pub trait Files {
     fn truncate(&mut self, path: &str, length: u64) -> Result<()>;
     /// Makes everything written to the file so far durable (fsync).
     fn sync(&mut self, path: &str) -> Result<()>;
+    /// Starts making everything written so far to the files of `groups` durable, in the
+    /// background: a group's files at once, the groups one after another. The bindings learn
+    /// how it ended and report it to the log (`Log::flush_completed`). false: this host
+    /// cannot, and the caller syncs the files itself.
+    fn start_sync(&mut self, _groups: &[Vec<String>]) -> Result<bool> {
+        Ok(false)
+    }
     /// Names of the entries of a directory ("" is the root), sorted; a missing directory is empty.
     fn list(&mut self, directory: &str) -> Result<Vec<String>>;
     /// Atomically and durably replaces `to` with `from` (rename, then sync the directory).

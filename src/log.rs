@@ -874,9 +874,20 @@ impl Log {
         self.flush_in_flight = false;
         if ok {
             self.flushed();
-        } else {
-            self.undo_flush();
+            return;
         }
+        if self.store.failed_flush_is_final() {
+            // A failed fsync, as in `flush`: what this flush wrote cannot be trusted.
+            let error = Error::new(ErrorKind::Io, "a flush's fsync failed");
+            for topic in self.topics.values_mut() {
+                for partition in &mut topic.partitions {
+                    if partition.has_flush_in_flight() {
+                        partition.poison(&error);
+                    }
+                }
+            }
+        }
+        self.undo_flush();
     }
 
     pub fn is_flush_in_flight(&self) -> bool {

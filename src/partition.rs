@@ -348,6 +348,11 @@ impl Partition {
         }
     }
 
+    /// Whether an asynchronous flush of this partition's writes is under way.
+    pub fn has_flush_in_flight(&self) -> bool {
+        self.in_flight_end.is_some()
+    }
+
     /// A failed fsync: the kernel may have dropped the dirty pages, so a retry that succeeds
     /// proves nothing; refuse writes until a reopen reads the file again.
     pub fn poison(&mut self, error: &Error) {

@@ -231,6 +231,11 @@ pub trait Store {
     fn flush(&mut self, strict: bool) -> Result<Step<()>>;
     /// Whether reads cost nothing (the batches are in memory): the log then keeps no cache.
     fn reads_are_free(&self) -> bool;
+    /// Whether an asynchronous flush that failed leaves the partitions it wrote unusable
+    /// until a reopen (a failed fsync), rather than to be reloaded by the bindings.
+    fn failed_flush_is_final(&self) -> bool {
+        false
+    }
     /// A clean close: what the next open needs to skip its scan (the active segments' ends).
     fn close(&mut self, active: &[(PartitionKey, SegmentSummary, i64)]) -> Result<()>;
 }

@@ -3,6 +3,9 @@
 // `Files` trait one to one. Only in the Node build (feature "files"): the browser build leaves
 // it and the file store out, 43 KiB of the .wasm a page downloads.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
 
@@ -30,6 +33,13 @@ extern "C" {
     fn truncate(this: &HostStorage, path: &str, length: f64) -> std::result::Result<(), JsValue>;
     #[wasm_bindgen(method, catch)]
     fn sync(this: &HostStorage, path: &str) -> std::result::Result<(), JsValue>;
+    /// Optional: syncs groups of files in the background (see `Files::start_sync`), or
+    /// returns undefined when it would rather not (too many files at once).
+    #[wasm_bindgen(method, catch, js_name = syncInBackground)]
+    fn sync_in_background(
+        this: &HostStorage,
+        groups: Vec<js_sys::Array>,
+    ) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(method, catch)]
     fn list(this: &HostStorage, directory: &str) -> std::result::Result<Vec<String>, JsValue>;
     #[wasm_bindgen(method, catch)]
@@ -65,13 +75,27 @@ fn from_host(operation: &str, path: &str, error: JsValue) -> Error {
     }
 }
 
+/// Where a sync started in the background leaves its promise, for the bindings to hand to JS
+/// (`persist`).
+pub type BackgroundSync = Rc<RefCell<Option<js_sys::Promise>>>;
+
 pub struct JsHostStorage {
     host: HostStorage,
+    /// Set when the host syncs in the background.
+    background: Option<BackgroundSync>,
 }
 
 impl JsHostStorage {
-    pub fn new(host: HostStorage) -> JsHostStorage {
-        JsHostStorage { host }
+    /// A store over `host`, and where its background syncs go, if the host has them.
+    pub fn new(host: HostStorage) -> (JsHostStorage, Option<BackgroundSync>) {
+        let background = js_sys::Reflect::has(&host, &JsValue::from_str("syncInBackground"))
+            .unwrap_or(false)
+            .then(BackgroundSync::default);
+        let store = JsHostStorage {
+            host,
+            background: background.clone(),
+        };
+        (store, background)
     }
 }
 
@@ -111,6 +135,25 @@ impl Files for JsHostStorage {
 
     fn sync(&mut self, path: &str) -> Result<()> {
         self.host.sync(path).map_err(|e| from_host("sync", path, e))
+    }
+
+    fn start_sync(&mut self, groups: &[Vec<String>]) -> Result<bool> {
+        let Some(background) = &self.background else {
+            return Ok(false);
+        };
+        let groups = groups
+            .iter()
+            .map(|paths| paths.iter().map(|p| JsValue::from_str(p)).collect())
+            .collect();
+        let started = self
+            .host
+            .sync_in_background(groups)
+            .map_err(|e| from_host("sync", "", e))?;
+        if started.is_undefined() {
+            return Ok(false);
+        }
+        background.replace(Some(started.unchecked_into()));
+        Ok(true)
     }
 
     fn list(&mut self, directory: &str) -> Result<Vec<String>> {

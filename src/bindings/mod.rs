@@ -63,6 +63,10 @@ pub struct WasmLog {
     /// The last poll's or leased fetch's buffer, which JS copies out at once; it (and the
     /// batches its pieces lie in) is kept until the next read, which reuses its head.
     read: Gathered,
+    /// Files: where a strict flush leaves the promise of its syncs, when the host makes them
+    /// in the background.
+    #[cfg(feature = "files")]
+    background_sync: Option<host_storage::BackgroundSync>,
 }
 
 /// A read's head buffer of at most this capacity is kept for the next read.
@@ -171,8 +175,11 @@ impl WasmLog {
     #[cfg(feature = "files")]
     #[wasm_bindgen(js_name = openHost)]
     pub fn open_host(host: HostStorage, seed: f64, cache_bytes: JsValue) -> JsResult<WasmLog> {
-        let store = FileStore::new(Box::new(JsHostStorage::new(host)));
-        WasmLog::open_store(Box::new(store), seed, &cache_bytes, None)
+        let (host, background) = JsHostStorage::new(host);
+        let store = FileStore::new(Box::new(host));
+        let mut log = WasmLog::open_store(Box::new(store), seed, &cache_bytes, None)?;
+        log.background_sync = background;
+        Ok(log)
     }
 
     /// A log in an IndexedDB database read by `loadIndexedDb`. Not ready until `finishOpen`
@@ -211,6 +218,8 @@ impl WasmLog {
             log,
             indexed_db,
             read: Gathered::default(),
+            #[cfg(feature = "files")]
+            background_sync: None,
         })
     }
 
@@ -249,15 +258,20 @@ impl WasmLog {
         })
     }
 
-    /// Makes everything sent so far durable. Files and memory: done when it returns
-    /// (undefined). IndexedDB: a promise of the flush's one transaction, after which the
-    /// caller reports `flushCompleted(ok)` (a transaction refused before it began rejects
+    /// Makes everything sent so far durable. Memory, and files whose host syncs in place:
+    /// done when it returns (undefined). IndexedDB: a promise of the flush's one transaction;
+    /// strict files whose host syncs in the background: a promise of the syncs. After either
+    /// the caller reports `flushCompleted(ok)` (a transaction refused before it began rejects
     /// too); null when a flush is in flight already.
     pub fn persist(&mut self, strict: bool) -> JsResult<JsValue> {
         match self.log.flush(strict).map_err(to_js)? {
             FlushStatus::Done => Ok(JsValue::UNDEFINED),
             FlushStatus::Busy => Ok(JsValue::NULL),
             FlushStatus::Started => {
+                #[cfg(feature = "files")]
+                if let Some(promise) = self.background_sync.as_ref().and_then(|b| b.take()) {
+                    return Ok(promise.into());
+                }
                 let Some((database, store)) = &self.indexed_db else {
                     return Err(js_error(
                         ErrorKind::Io,

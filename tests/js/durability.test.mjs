@@ -4,7 +4,8 @@
 
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { readdirSync, statSync } from "node:fs";
+import fs, { readdirSync, statSync } from "node:fs";
+import { syncBuiltinESMExports } from "node:module";
 import { join } from "node:path";
 import { test } from "node:test";
 import { BrookError, Log } from "../../js/node.js";
@@ -215,6 +216,120 @@ test("concurrent strict senders keep sharing flushes once brook lets the event l
   assert.ok(sends > 10 * senders, `enough sends to measure (${sends})`);
   // Sharing: about one flush per round of the 16 senders; alone: one per send.
   assert.ok(calls.persist * 4 < sends, `${calls.persist} flushes for ${sends} sends`);
+});
+
+/** Puts `wrap(original)` in the place of node:fs's callback fdatasync (js/node.js's
+ * background syncs) for the rest of the test. */
+function wrapFdatasync(t, wrap) {
+  const original = fs.fdatasync;
+  fs.fdatasync = wrap(original);
+  syncBuiltinESMExports();
+  t.after(() => {
+    fs.fdatasync = original;
+    syncBuiltinESMExports();
+  });
+}
+
+/** A strict log at `path` with topic "spread" of `partitions` partitions. */
+async function spreadLog(t, path, partitions) {
+  const log = await openFiles(t, path);
+  await log.createTopic({ topic: "spread", partitions });
+  return log;
+}
+
+const spreadMessages = (count, from = 0) =>
+  Array.from({ length: count }, (_, i) => ({ key: `key-${from + i}`, value: `value-${from + i}` }));
+
+// A strict flush of several files syncs them off the thread, at once (node.js
+// syncInBackground): the send resolves only once every one is done, and the event loop runs
+// meanwhile.
+test("a strict send over several partitions resolves after every file's fdatasync, and the event loop runs during them", async (t) => {
+  const log = await spreadLog(t, tempDir(t), 3);
+  const synced = [];
+  wrapFdatasync(t, (original) => (fd, callback) => {
+    // Each sync takes 30 ms; a timer set after the send must run before it resolves.
+    setTimeout(() => original(fd, (error) => {
+      synced.push(performance.now());
+      callback(error);
+    }), 30);
+  });
+  let timerRan = false;
+  const sent = log.producer().send({ topic: "spread", messages: spreadMessages(30) });
+  setTimeout(() => (timerRan = true), 0);
+  const placed = await sent;
+  const resolvedAt = performance.now();
+  assert.equal(new Set(placed.map((p) => p.partition)).size, 3, "the send touched three partitions");
+  assert.ok(synced.length >= 3, `every partition's file was synced (${synced.length})`);
+  assert.ok(synced.every((at) => at <= resolvedAt), "the send resolved after the syncs");
+  assert.ok(timerRan, "a timer ran while the files synced");
+  const consumer = log.consumer({ groupId: "g", fromBeginning: true });
+  await consumer.subscribe({ topic: "spread" });
+  assert.equal((await consumer.poll({ maxRecords: 100 })).length, 30);
+});
+
+test("a background fdatasync that fails rejects the send, takes its records back, and stops the partitions until a reopen", async (t) => {
+  const path = tempDir(t);
+  let log = await spreadLog(t, path, 3);
+  const producer = log.producer();
+  await producer.send({ topic: "spread", messages: spreadMessages(30) });
+  let failing = true;
+  wrapFdatasync(t, (original) => (fd, callback) => {
+    if (!failing) return original(fd, callback);
+    failing = false;
+    setImmediate(() => callback(Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" })));
+  });
+  await assert.rejects(producer.send({ topic: "spread", messages: spreadMessages(30, 30) }), (error) => {
+    assert.ok(error instanceof BrookError);
+    assert.equal(error.code, "IO_ERROR");
+    assert.match(error.message, /EIO/);
+    return true;
+  });
+  await assert.rejects(producer.send({ topic: "spread", messages: spreadMessages(30, 60) }), /stopped taking writes after an earlier failure/);
+  await log.close();
+  log = await openFiles(t, path);
+  const consumer = log.consumer({ groupId: "g", fromBeginning: true });
+  await consumer.subscribe({ topic: "spread" });
+  const values = (await consumer.poll({ maxRecords: 1000 })).map((m) => text(m.value)).sort();
+  assert.deepEqual(values, spreadMessages(30).map((m) => m.value).sort(), "what was acknowledged, and nothing else");
+  await log.producer().send({ topic: "spread", messages: spreadMessages(3, 90) });
+});
+
+// A background sync keeps its descriptors open until it is done, while the log keeps at most
+// 64 open (node.js DESCRIPTORS_MAX): one evicted during the sync is closed after it, never
+// under it (a closed number could be reused for another file and synced in its place).
+test("descriptors evicted while a background sync uses them are closed after it", async (t) => {
+  const path = tempDir(t);
+  // No cache: every read below goes to the files, and opens their descriptors.
+  const log = await openFiles(t, path, { cacheBytes: 0 });
+  await log.createTopic({ topic: "spread", partitions: 80 });
+  const producer = log.producer();
+  const toEach = (count, value) => Array.from({ length: count }, (_, partition) => ({ partition, value }));
+  await producer.send({ topic: "spread", messages: toEach(80, "first") }); // 80 files: in place
+  const changed = [];
+  let release;
+  const held = new Promise((resolve) => (release = resolve));
+  wrapFdatasync(t, (original) => (fd, callback) => {
+    const file = fs.fstatSync(fd).ino;
+    held.then(() => {
+      let now;
+      try {
+        now = fs.fstatSync(fd).ino;
+      } catch (error) {
+        now = error.code;
+      }
+      if (now !== file) changed.push(now);
+      original(fd, callback);
+    });
+  });
+  const syncing = producer.send({ topic: "spread", messages: toEach(3, "second") });
+  // Reading every partition opens all 80 files, evicting the three being synced.
+  // Without auto commit: its poll would wait for the flush held below.
+  const reader = log.consumer({ groupId: "reader", fromBeginning: true, autoCommit: false });
+  await reader.subscribe({ topic: "spread" });
+  assert.equal((await reader.poll({ maxRecords: 1000 })).length, 80);
+  release();
+  await syncing;
+  assert.deepEqual(changed, [], "every descriptor still named its file when its sync ran");
 });
 
 test("a failed flush rejects every send that waited on it", async (t) => {
