@@ -180,20 +180,29 @@ class NodeFileStorage {
   syncInBackground(groups) {
     // Its descriptors stay open until it is done: a flush of many files syncs in place.
     if (groups.reduce((count, paths) => count + paths.length, 0) > BACKGROUND_SYNC_FILES_MAX) return undefined;
-    const taken = groups.map((paths) =>
-      paths.map((path) => {
-        const fd = this.#descriptor(path);
-        this.#syncing.set(fd, (this.#syncing.get(fd) ?? 0) + 1);
-        this.#dirty.delete(path);
-        return { path, fd };
-      }),
-    );
     const release = ({ fd }) => {
       const left = this.#syncing.get(fd) - 1;
       if (left > 0) return this.#syncing.set(fd, left);
       this.#syncing.delete(fd);
       if (this.#closeAfterSync.delete(fd)) closeSync(fd);
     };
+    const taken = [];
+    try {
+      for (const paths of groups) {
+        const group = [];
+        taken.push(group);
+        for (const path of paths) {
+          const fd = this.#descriptor(path);
+          this.#syncing.set(fd, (this.#syncing.get(fd) ?? 0) + 1);
+          group.push({ path, fd });
+        }
+      }
+    } catch (error) {
+      // A file that cannot be opened (EMFILE): nothing is synced, and nothing stays pinned.
+      taken.flat().forEach(release);
+      throw error;
+    }
+    for (const { path } of taken.flat()) this.#dirty.delete(path);
     const syncOne = ({ path, fd }) =>
       new Promise((resolve, reject) => {
         fdatasync(fd, (error) => (error ? reject(syncFailure(path, error)) : resolve()));
