@@ -366,6 +366,8 @@ export class Consumer {
       await this.#log.loadPending();
       chunks = read();
     }
+    // What the next poll needs (the core reads ahead) loads from IndexedDB meanwhile.
+    if (chunks.length > 0 && this.#log.hasPendingLoads()) this.#log.loadPending().catch(() => {});
     if (chunks.length > 0 && this.#autoCommit) await this.#log.durable();
     return chunks.flatMap(undeadMessages);
   }

@@ -189,6 +189,9 @@ struct KeyedState {
     journal: Vec<Change>,
     in_flight: Option<Vec<Change>>,
     loads: Vec<Load>,
+    /// Loads the bindings took and have not answered yet: a read that needs one of them
+    /// waits for it rather than asking for it again.
+    loading: Vec<Load>,
     /// Flushes committed so far (`Load::taken_at`).
     flushes: u64,
     /// Summaries of segments as loaded that need writing back (an older layout's store).
@@ -430,13 +433,15 @@ impl KeyedStore {
                 journal: Vec::new(),
                 in_flight: None,
                 loads: Vec::new(),
+                loading: Vec::new(),
                 flushes: 0,
                 recovery: HashMap::new(),
             })),
         }
     }
 
-    /// The loads queued by reads since the last call.
+    /// The loads queued by reads since the last call; each is in flight until `supply` or
+    /// `loads_failed` answers it.
     pub fn take_loads(&self) -> Vec<Load> {
         let mut state = self.state.borrow_mut();
         let flushes = state.flushes;
@@ -444,11 +449,22 @@ impl KeyedStore {
         for load in &mut loads {
             load.taken_at = flushes;
         }
+        state.loading.extend(loads.iter().cloned());
         loads
     }
 
+    /// Whether a load is queued or in flight: a read that found nothing may find its batches
+    /// once the loads are answered.
     pub fn has_loads(&self) -> bool {
-        !self.state.borrow().loads.is_empty()
+        let state = self.state.borrow();
+        !state.loads.is_empty() || !state.loading.is_empty()
+    }
+
+    /// Loads that could not be read (the database refused): no longer in flight, so that the
+    /// reads that wait for them ask again.
+    pub fn loads_failed(&self, loads: &[Load]) {
+        let mut state = self.state.borrow_mut();
+        state.loading.retain(|taken| !loads.contains(taken));
     }
 
     /// The bindings' answer to a load: the run of batches it asked for, in key order, and
@@ -456,6 +472,9 @@ impl KeyedStore {
     pub fn supply(&self, load: &Load, run: BatchRun, to_segment_end: bool) {
         let mut state = self.state.borrow_mut();
         let state = &mut *state;
+        if let Some(index) = state.loading.iter().position(|taken| taken == load) {
+            state.loading.swap_remove(index);
+        }
         // Read before a deletion in this partition became durable: it may hold batches that
         // are gone (or a deleted topic's). Dropped; the read asks again.
         let Some(partition) = state.partitions.get_mut(&load.partition) else {
@@ -627,8 +646,13 @@ impl KeyedStore {
 }
 
 impl KeyedState {
-    /// Queues a load once: several consumers waiting at the same offset need one read.
+    /// Queues a load once: several consumers waiting at the same offset need one read, and a
+    /// load in flight is not asked for again.
     fn queue_load(&mut self, partition: &PartitionKey, segment: &SegmentSummary, offset: i64) {
+        let same = |load: &Load| load.partition == *partition && load.offset == offset;
+        if self.loads.iter().chain(&self.loading).any(same) {
+            return;
+        }
         let load = Load {
             partition: partition.clone(),
             segment_base: segment.base_offset,
@@ -639,8 +663,32 @@ impl KeyedState {
                 .clamp(1, LOAD_BATCHES_MAX as u64) as u32,
             taken_at: 0,
         };
-        if !self.loads.contains(&load) {
-            self.loads.push(load);
+        self.loads.push(load);
+    }
+
+    /// Reading ahead: once a partition's loaded batches beyond `read` hold less than half a
+    /// load, the next load is queued, so that a consumer going on through the partition finds
+    /// it loaded (the bindings start it when the reader lets them: a run loop's prefetch, a
+    /// poll that returns) instead of waiting for it.
+    fn read_ahead(&mut self, partition: &PartitionKey, segment: &SegmentSummary, read: i64) {
+        let Some(target) = self.partitions.get(partition) else {
+            return;
+        };
+        let ahead = target.loaded.bytes.range(read + 1..segment.next_offset);
+        let mut last = read;
+        let mut bytes = 0u64;
+        for (&base, batch) in ahead {
+            last = base;
+            bytes += batch.len() as u64;
+        }
+        if bytes >= LOAD_BYTES_MAX / 2 {
+            return;
+        }
+        // Where the last load stopped, if it stopped within the segment.
+        if let Some(&(next, NextKey::Unknown)) = target.loaded.links.get(&last) {
+            if next > last && next < segment.next_offset {
+                self.queue_load(partition, segment, next);
+            }
         }
     }
 
@@ -1042,6 +1090,7 @@ impl Store for KeyedStore {
             }));
         }
         if let Some(bytes) = target.loaded.bytes.remove(&slot.base_offset) {
+            state.read_ahead(partition, segment, slot.base_offset);
             return Ok(Step::Ready(BatchBytes {
                 bytes,
                 verified: false,

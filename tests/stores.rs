@@ -957,3 +957,110 @@ fn compaction_after_a_merge_of_emptied_segments_reads_to_the_end() {
     ];
     run_compaction(steps).unwrap();
 }
+
+#[test]
+fn a_reader_finds_the_next_load_queued_before_it_needs_it_and_asks_for_none_twice() {
+    // 40 batches of 100 KiB in one partition: ten to a load (1 MiB). Loads are answered one
+    // step late, as the bindings' are (the consumer handles records meanwhile).
+    let mut image = KeyedImage::default();
+    let (mut log, store) = open_keyed(&image);
+    log.create_topic("t", 1, TopicConfig::default()).unwrap();
+    let mut producer = log.producer(PartitionerKind::Default);
+    let value = vec![7u8; 100 * 1024];
+    for _ in 0..40 {
+        let message = Message {
+            record: RecordInput {
+                value: Some(&value),
+                ..Default::default()
+            },
+            partition: Some(0),
+        };
+        log.send(&mut producer, "t", &[message]).unwrap();
+        flush_now(&mut log, &store, &mut image);
+    }
+    log.close().unwrap();
+    let keyed = KeyedStore::persisted(KeyedImage {
+        batches: Default::default(),
+        ..image.clone()
+    });
+    let options = LogOptions {
+        cache_bytes: 0,
+        ..LogOptions::new(Box::new(ManualClock::new(NOW + 1)), 12)
+    };
+    let mut log = Log::open_started(Box::new(keyed.clone()), options).unwrap();
+    while log.finish_open().unwrap() == Step::Pending {
+        supply(&keyed, &image);
+    }
+    let answer = |loads: Vec<brook::Load>| {
+        for load in loads {
+            let (run, reached_end) = image.load(&load);
+            keyed.supply(&load, run, reached_end);
+        }
+    };
+    let (mut next, mut misses, mut read) = (0, 0, 0);
+    let mut asked: Vec<i64> = Vec::new();
+    let mut in_flight: Vec<brook::Load> = Vec::new();
+    while next < 40 {
+        let step = log
+            .read("t", 0, next, 1, FETCH_BYTES_MAX, &mut |_| read += 1)
+            .unwrap();
+        match step {
+            Step::Ready(outcome) => {
+                next = outcome.next_offset;
+                answer(std::mem::take(&mut in_flight));
+                in_flight = keyed.take_loads();
+            }
+            Step::Pending => {
+                misses += 1;
+                assert!(
+                    keyed.has_loads(),
+                    "a read that waits has a load to wait for"
+                );
+                let queued = keyed.take_loads();
+                asked.extend(queued.iter().map(|l| l.offset));
+                answer(std::mem::take(&mut in_flight));
+                answer(queued);
+                continue;
+            }
+        }
+        asked.extend(in_flight.iter().map(|l| l.offset));
+    }
+    assert_eq!(read, 40);
+    let mut distinct = asked.clone();
+    distinct.dedup();
+    assert_eq!(distinct, asked, "no load asked for twice: {asked:?}");
+    assert_eq!(asked.len(), 4, "ten batches to a load: {asked:?}");
+    // Only the first read waits: each later load was asked for half a load ahead.
+    assert_eq!(misses, 1, "loads asked for: {asked:?}");
+    assert!(!keyed.has_loads());
+
+    // A load that fails is asked for again by the read that waits for it.
+    let keyed = KeyedStore::persisted(KeyedImage {
+        batches: Default::default(),
+        ..image.clone()
+    });
+    let options = LogOptions {
+        cache_bytes: 0,
+        ..LogOptions::new(Box::new(ManualClock::new(NOW + 2)), 13)
+    };
+    let mut log = Log::open_started(Box::new(keyed.clone()), options).unwrap();
+    while log.finish_open().unwrap() == Step::Pending {
+        supply(&keyed, &image);
+    }
+    let mut read_at_0 = || {
+        log.read("t", 0, 0, 1, FETCH_BYTES_MAX, &mut |_| {})
+            .unwrap()
+    };
+    assert_eq!(read_at_0(), Step::Pending);
+    let failed = keyed.take_loads();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(read_at_0(), Step::Pending);
+    assert!(
+        keyed.take_loads().is_empty(),
+        "in flight: not asked for twice"
+    );
+    keyed.loads_failed(&failed);
+    assert!(!keyed.has_loads());
+    assert_eq!(read_at_0(), Step::Pending);
+    assert_eq!(keyed.take_loads(), failed);
+}

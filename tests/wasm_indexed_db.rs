@@ -231,6 +231,47 @@ async fn a_log_larger_than_its_cache_reads_back_through_loads() {
             assert_eq!(*value, want[index]);
         }
     }
+    // Committed inside batches (of 25): after a reload the loads start from the batch that
+    // holds each offset, below it, and bring what follows.
+    let commit = |partition: u32, offset: u32| {
+        object(&[
+            ("topic", "t".into()),
+            ("partition", partition.into()),
+            ("offset", offset.into()),
+        ])
+    };
+    log.commit(member, Array::of2(&commit(0, 412), &commit(1, 700)).into())
+        .unwrap();
+    persist(&mut log, true).await;
+    log.close().unwrap();
+    let mut log = open_with_cache(name, 0.into()).await;
+    let options = object(&[("groupId", "g".into()), ("autoCommit", false.into())]);
+    let member = log.join_group(options, "t".into()).unwrap();
+    let mut seen: Vec<(u32, f64, String)> = Vec::new();
+    for _ in 0..1000 {
+        log.poll(member, 100.into(), 1_000_000.into()).unwrap();
+        let buffer = log.read_bytes();
+        let got = records(&buffer);
+        if got.is_empty() && !log.has_pending_loads() {
+            break;
+        }
+        seen.extend(got);
+        if log.has_pending_loads() {
+            JsFuture::from(log.load_pending()).await.unwrap();
+        }
+    }
+    for (partition, from) in [(0, 412.0), (1, 700.0)] {
+        let offsets: Vec<f64> = seen
+            .iter()
+            .filter(|r| r.0 == partition)
+            .map(|r| r.1)
+            .collect();
+        let want: Vec<f64> = (from as u32..750).map(f64::from).collect();
+        assert_eq!(
+            offsets, want,
+            "partition {partition}: from its committed offset"
+        );
+    }
     log.close().unwrap();
     delete_indexed_db(name.to_owned()).await.unwrap();
 }

@@ -322,15 +322,19 @@ pub async fn load(db: &IdbDatabase) -> Result<Opened, JsValue> {
     Ok(opened)
 }
 
-/// Reads what `loads` ask for, each in one readonly transaction: the batch holding (or
-/// following) the offset within its segment, and those after it. Returns each load's run and
-/// whether it reached the segment's end.
+/// Reads what `loads` ask for, in one readonly transaction: the batch holding (or following)
+/// the offset within its segment, and those after it. Returns each load's run and whether it
+/// reached the segment's end.
+///
+/// Every load's requests go out at once (the database answers them in order) rather than one
+/// round trip after another; a second one only for a load whose offset a batch starting below
+/// it may hold (a group's committed offset inside a batch, a gap compaction left).
 pub async fn fetch(db: &IdbDatabase, loads: &[Load]) -> Result<Vec<(BatchRun, bool)>, JsValue> {
     let transaction = transaction(db, &[BATCHES], "readonly", "default")?;
     let batches = transaction
         .object_store(BATCHES)
         .map_err(|e| idb_error("read", e))?;
-    let mut runs = Vec::with_capacity(loads.len());
+    let mut requests = Vec::with_capacity(loads.len());
     for load in loads {
         // The greatest key at or below the offset, within the segment.
         let below = IdbKeyRange::bound(
@@ -338,9 +342,24 @@ pub async fn fetch(db: &IdbDatabase, loads: &[Load]) -> Result<Vec<(BatchRun, bo
             &key_value(&load.partition, load.offset),
         )
         .map_err(|e| idb_error("key range", e))?;
-        let cursor = batches
-            .open_key_cursor_with_range_and_direction(&below, web_sys::IdbCursorDirection::Prev);
-        let floor = match get(cursor).await? {
+        let floor =
+            requested(batches.open_key_cursor_with_range_and_direction(
+                &below,
+                web_sys::IdbCursorDirection::Prev,
+            ))?;
+        let from_offset = range(
+            &load.partition,
+            load.offset,
+            load.segment_next.max(load.offset + 1),
+        )?;
+        let limit = LoadBudget::new(load).keys_max(None);
+        let keys = requested(batches.get_all_keys_with_key_and_limit(&from_offset, limit))?;
+        let values = requested(batches.get_all_with_key_and_limit(&from_offset, limit))?;
+        requests.push((floor, keys, values, limit));
+    }
+    let mut runs = Vec::with_capacity(loads.len());
+    for (load, (floor, keys, values, limit)) in loads.iter().zip(requests) {
+        let floor = match answer(floor).await? {
             value if value.is_null() || value.is_undefined() => None,
             value => {
                 let cursor: web_sys::IdbCursor = value.unchecked_into();
@@ -352,32 +371,30 @@ pub async fn fetch(db: &IdbDatabase, loads: &[Load]) -> Result<Vec<(BatchRun, bo
                     .map(|k| k.base_offset)
             }
         };
-        let start = floor.unwrap_or(load.offset);
-        let range = range(&load.partition, start, load.segment_next.max(start + 1))?;
         let mut budget = LoadBudget::new(load);
-        let limit = budget.keys_max(floor);
-        let keys = batches.get_all_keys_with_key_and_limit(&range, limit);
-        let values = batches.get_all_with_key_and_limit(&range, limit);
-        let keys: Array = get(keys).await?.unchecked_into();
-        let values: Array = get(values).await?.unchecked_into();
-        let mut reached_end = keys.length() < limit;
         // Into wasm memory only up to the load's budget: batches larger than the segment's
         // average would otherwise bring far more than planned.
         let mut run: BatchRun = Vec::new();
+        if let Some(floor) = floor.filter(|&floor| floor < load.offset) {
+            let value = answer(requested(batches.get(&key_value(&load.partition, floor)))?).await?;
+            if let Some(value) = value.dyn_ref::<Uint8Array>() {
+                // It needs its end (its header) before it is taken: one ending before the
+                // offset comes uncounted.
+                let header_len = value.length().min(BATCH_HEADER_SIZE as u32);
+                let next_offset = stored_next_offset(&value.subarray(0, header_len).to_vec());
+                // The first batch of a load: always admitted.
+                budget.admit(floor, value.length() as u64, next_offset);
+                run.push((floor, Rc::new(value.to_vec())));
+            }
+        }
+        let keys: Array = answer(keys).await?.unchecked_into();
+        let values: Array = answer(values).await?.unchecked_into();
+        let mut reached_end = keys.length() < limit;
         for (k, v) in keys.iter().zip(values.iter()) {
             let (Some(key), Some(value)) = (parse_key(&k), v.dyn_ref::<Uint8Array>()) else {
                 continue;
             };
-            // Only a floor below the offset needs its end (its header) before it is taken.
-            let next_offset = (key.base_offset < load.offset).then(|| {
-                let header_len = value.length().min(BATCH_HEADER_SIZE as u32);
-                stored_next_offset(&value.subarray(0, header_len).to_vec())
-            });
-            if !budget.admit(
-                key.base_offset,
-                value.length() as u64,
-                next_offset.flatten(),
-            ) {
+            if !budget.admit(key.base_offset, value.length() as u64, None) {
                 reached_end = false;
                 break;
             }
@@ -386,6 +403,16 @@ pub async fn fetch(db: &IdbDatabase, loads: &[Load]) -> Result<Vec<(BatchRun, bo
         runs.push((run, reached_end));
     }
     Ok(runs)
+}
+
+/// A request's answer, listened for now (its events may come before the caller awaits it).
+fn requested(request: Result<IdbRequest, JsValue>) -> Result<JsFuture, JsValue> {
+    let request = request.map_err(|e| idb_error("read", e))?;
+    Ok(JsFuture::from(request_promise(&request)))
+}
+
+async fn answer(request: JsFuture) -> Result<JsValue, JsValue> {
+    request.await.map_err(|e| idb_error("read", e))
 }
 
 /// Applies `changes` in one readwrite transaction, made at the first poll; done on

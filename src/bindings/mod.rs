@@ -250,7 +250,13 @@ impl WasmLog {
             if loads.is_empty() {
                 return Ok(JsValue::UNDEFINED);
             }
-            let runs = idb::fetch(&database, &loads).await?;
+            let runs = match idb::fetch(&database, &loads).await {
+                Ok(runs) => runs,
+                Err(error) => {
+                    store.loads_failed(&loads);
+                    return Err(error);
+                }
+            };
             for (load, (run, reached_end)) in loads.iter().zip(runs) {
                 store.supply(load, run, reached_end);
             }
