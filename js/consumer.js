@@ -11,7 +11,7 @@ import { Producer } from "./producer.js";
 import { checkedBoolean, checkedFunction, checkedText, describe, guarded, readArray, readFields, readOptions, readPlain } from "./args.js";
 import { breathe } from "./turns.js";
 import { deliver } from "./delivery.js";
-import { decodeLease, decodePoll, undeadMessages } from "./wire.js";
+import { decodeLease, decodePoll, pollMessages } from "./wire.js";
 
 const CONSUMER_OPTIONS = [
   "groupId",
@@ -369,7 +369,7 @@ export class Consumer {
     // What the next poll needs (the core reads ahead) loads from IndexedDB meanwhile.
     if (chunks.length > 0 && this.#log.hasPendingLoads()) this.#log.loadPending().catch(() => {});
     if (chunks.length > 0 && this.#autoCommit) await this.#log.durable();
-    return chunks.flatMap(undeadMessages);
+    return pollMessages(chunks);
   }
 
   /** Commits a delivered message: the group resumes after it. */

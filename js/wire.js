@@ -427,6 +427,18 @@ export function decodeLease(bytes) {
   return { lease, chunks: decodePoll(bytes.subarray(8)) };
 }
 
+/** The messages of a poll's chunks, in order, without those that went to the dead-letter
+ * topic. (A loop: Array.prototype.flatMap took a sixth of a 1 KiB poll's time in Node.) */
+export function pollMessages(chunks) {
+  if (chunks.length === 1) return undeadMessages(chunks[0]);
+  const messages = [];
+  for (const chunk of chunks) {
+    const list = undeadMessages(chunk);
+    for (let index = 0; index < list.length; index++) messages.push(list[index]);
+  }
+  return messages;
+}
+
 /** A chunk's messages without the one that went to the dead-letter topic, if any. */
 export function undeadMessages(chunk) {
   return chunk.deadLettered < 0 ? chunk.messages : chunk.messages.filter((m) => m.offset !== chunk.deadLettered);
