@@ -76,6 +76,23 @@ fn open_keyed(image: &KeyedImage) -> (Log, KeyedStore) {
     panic!("the open never finished");
 }
 
+/// Opens a log over the durable image with no cache at all: every batch read is loaded.
+fn open_keyed_uncached(image: &KeyedImage, clock_step: i64, seed: u64) -> (Log, KeyedStore) {
+    let keyed = KeyedStore::persisted(KeyedImage {
+        batches: Default::default(),
+        ..image.clone()
+    });
+    let options = LogOptions {
+        cache_bytes: 0,
+        ..LogOptions::new(Box::new(ManualClock::new(NOW + clock_step)), seed)
+    };
+    let mut log = Log::open_started(Box::new(keyed.clone()), options).unwrap();
+    while log.finish_open().unwrap() == Step::Pending {
+        supply(&keyed, image);
+    }
+    (log, keyed)
+}
+
 /// Every durable record of partition `p`: (offset, value), reading through loads.
 fn read_all(
     log: &mut Log,
@@ -513,21 +530,7 @@ fn compaction_of_a_partition_larger_than_the_cache_resumes_across_loads() {
     flush_now(&mut log, &store, &mut image);
     log.close().unwrap();
     // Reopened with no cache at all: every batch must be loaded to be read.
-    (log, store) = {
-        let keyed = KeyedStore::persisted(KeyedImage {
-            batches: Default::default(),
-            ..image.clone()
-        });
-        let options = LogOptions {
-            cache_bytes: 0,
-            ..LogOptions::new(Box::new(ManualClock::new(NOW + 1)), 12)
-        };
-        let mut log = Log::open_started(Box::new(keyed.clone()), options).unwrap();
-        while log.finish_open().unwrap() == Step::Pending {
-            supply(&keyed, &image);
-        }
-        (log, keyed)
-    };
+    (log, store) = open_keyed_uncached(&image, 1, 12);
     let mut changed = None;
     for _ in 0..10_000 {
         match log.maintain().unwrap() {
@@ -979,18 +982,7 @@ fn a_reader_finds_the_next_load_queued_before_it_needs_it_and_asks_for_none_twic
         flush_now(&mut log, &store, &mut image);
     }
     log.close().unwrap();
-    let keyed = KeyedStore::persisted(KeyedImage {
-        batches: Default::default(),
-        ..image.clone()
-    });
-    let options = LogOptions {
-        cache_bytes: 0,
-        ..LogOptions::new(Box::new(ManualClock::new(NOW + 1)), 12)
-    };
-    let mut log = Log::open_started(Box::new(keyed.clone()), options).unwrap();
-    while log.finish_open().unwrap() == Step::Pending {
-        supply(&keyed, &image);
-    }
+    let (mut log, keyed) = open_keyed_uncached(&image, 1, 12);
     let answer = |loads: Vec<brook::Load>| {
         for load in loads {
             let (run, reached_end) = image.load(&load);
@@ -1035,18 +1027,7 @@ fn a_reader_finds_the_next_load_queued_before_it_needs_it_and_asks_for_none_twic
     assert!(!keyed.has_loads());
 
     // A load that fails is asked for again by the read that waits for it.
-    let keyed = KeyedStore::persisted(KeyedImage {
-        batches: Default::default(),
-        ..image.clone()
-    });
-    let options = LogOptions {
-        cache_bytes: 0,
-        ..LogOptions::new(Box::new(ManualClock::new(NOW + 2)), 13)
-    };
-    let mut log = Log::open_started(Box::new(keyed.clone()), options).unwrap();
-    while log.finish_open().unwrap() == Step::Pending {
-        supply(&keyed, &image);
-    }
+    let (mut log, keyed) = open_keyed_uncached(&image, 2, 13);
     let mut read_at_0 = || {
         log.read("t", 0, 0, 1, FETCH_BYTES_MAX, &mut |_| {})
             .unwrap()
