@@ -499,8 +499,14 @@ impl KeyedStore {
                 continue;
             }
             // A damaged value's end is unknown: it ends where it starts (the reader resyncs).
-            let next = stored_next_offset(bytes).unwrap_or(*base);
+            let end = stored_next_offset(bytes);
+            let next = end.unwrap_or(*base);
             loaded.links.insert(*base, (next, follows));
+            // A floor that ends before the offset came for what follows it: the reader is past
+            // it, and its bytes, kept, would stay unread.
+            if *base < load.offset && end.is_some_and(|end| end <= load.offset) {
+                continue;
+            }
             loaded.bytes.insert(*base, bytes.clone());
         }
         // No durable batch holds the offset (compaction emptied the stretch, or nothing is
@@ -684,12 +690,16 @@ impl KeyedState {
         if bytes >= LOAD_BYTES_MAX / 2 {
             return;
         }
-        // Where the last load stopped, if it stopped within the segment.
-        if let Some(&(next, NextKey::Unknown)) = target.loaded.links.get(&last) {
-            if next > last && next < segment.next_offset {
-                self.queue_load(partition, segment, next);
-            }
+        // Where the last load stopped, if it stopped within the segment. (A load there that
+        // finds an empty stretch brings this batch as its floor, and with it what follows:
+        // it is not asked for again.)
+        let Some(&(next, NextKey::Unknown)) = target.loaded.links.get(&last) else {
+            return;
+        };
+        if next <= last || next >= segment.next_offset {
+            return;
         }
+        self.queue_load(partition, segment, next);
     }
 
     fn partition(&mut self, partition: &PartitionKey) -> Result<&mut KeyedPartition> {
