@@ -489,12 +489,15 @@ impl<'a> RecordBatch<'a> {
     /// The records after the place where an earlier iteration over this batch stopped.
     pub fn records_from(&self, point: ResumePoint) -> Records<'a> {
         let rest = self.bytes.get(RECORDS_OFFSET + point.position..);
+        let count = self.header.record_count;
+        let dense = count > 0 && i64::from(count) == i64::from(self.header.last_offset_delta) + 1;
         Records {
             reader: Reader::new(rest.unwrap_or_default()),
             start: point.position,
             base_offset: self.header.base_offset,
             base_timestamp: self.header.base_timestamp,
             left: if rest.is_some() { point.left } else { 0 },
+            dense_count: dense.then_some(count as u32),
             failed: rest.is_none(),
         }
     }
@@ -539,6 +542,7 @@ impl<'a> RecordRun<'a> {
             base_offset: self.base_offset,
             base_timestamp: self.base_timestamp,
             left: self.count,
+            dense_count: None,
             failed: false,
         }
     }
@@ -673,6 +677,10 @@ pub struct Records<'a> {
     base_offset: i64,
     base_timestamp: i64,
     left: u32,
+    /// The batch's record count when its offsets are dense: as many records as offsets (a
+    /// verified batch's deltas strictly increase up to the last one, so then the i-th record
+    /// is at delta i, and a skim need not decode it). None: a run, or a compacted batch.
+    dense_count: Option<u32>,
     /// A record did not decode (the batch was not verified after all): the iteration ended.
     failed: bool,
 }
@@ -717,6 +725,10 @@ impl Records<'_> {
         if self.left == 0 {
             return None;
         }
+        // Dense offsets: this record's delta is its index, and only its length is read.
+        let index = self
+            .dense_count
+            .and_then(|count| count.checked_sub(self.left));
         self.left -= 1;
         let skimmed = (|| -> Result<i64, ReadError> {
             let length = self.reader.varint()?;
@@ -724,6 +736,9 @@ impl Records<'_> {
                 usize::try_from(length)
                     .map_err(|_| ReadError::Malformed("negative record length"))?,
             )?;
+            if let Some(index) = index {
+                return Ok(self.base_offset + i64::from(index));
+            }
             let mut body = Reader::new(body);
             body.i8()?;
             body.varlong()?;
