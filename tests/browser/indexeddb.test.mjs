@@ -513,6 +513,41 @@ for (const engine of enginesUnderTest()) {
         }
       }));
 
+    test("a consumer that reads ahead through loads while more is sent gets every record once", () =>
+      withContext(async (context) => {
+        const page = await openPage(context);
+        const result = await page.evaluate(async () => {
+          const log = await brook.Log.open({ name: "ahead", cacheBytes: 0, durability: "relaxed" });
+          await log.createTopic({ topic: "t", partitions: 3, segmentBytes: 256 * 1024 });
+          const value = new Uint8Array(2000);
+          const send = (from, count) =>
+            log.producer().send({ topic: "t", messages: Array.from({ length: count }, (_, i) => ({ key: `k${from + i}`, value })) });
+          // History to read through loads (each 1 MiB at most, the next one asked for ahead).
+          for (let from = 0; from < 3000; from += 300) await send(from, 300);
+          const seen = new Set();
+          let repeated = 0;
+          const consumer = log.consumer({ groupId: "g", fromBeginning: true });
+          await consumer.subscribe({ topic: "t" });
+          const all = new Promise((resolve, reject) => {
+            consumer.run({
+              eachMessage: async ({ partition, message }) => {
+                const id = `${partition}:${message.offset}`;
+                if (seen.has(id)) repeated++;
+                seen.add(id);
+                if (seen.size >= 9000) resolve();
+              },
+              onError: reject,
+            });
+          });
+          for (let from = 3000; from < 9000; from += 100) await send(from, 100);
+          await all;
+          await consumer.disconnect();
+          await log.close();
+          return { seen: seen.size, repeated };
+        });
+        assert.deepEqual(result, { seen: 9000, repeated: 0 });
+      }));
+
     test("an IndexedDB log written by brook 0.1 opens with all its records and commits, upgraded in place", () =>
       withContext(async (context) => {
         const page = await openPage(context);
