@@ -227,7 +227,7 @@ export class Consumer {
       idle: (stopping) => (log.hasPendingLoads() ? log.loadPending() : log.waitForRecords(member(), stopping)),
       prefetch: () => {
         // Batches the next fetch needs load from IndexedDB while these are handled.
-        if (log.hasPendingLoads()) log.loadPending().catch(() => {});
+        log.loadInBackground();
       },
       start: async (lease, index, offset, claimTo) => {
         source.hand(index, offset);
@@ -367,7 +367,7 @@ export class Consumer {
       chunks = read();
     }
     // What the next poll needs (the core reads ahead) loads from IndexedDB meanwhile.
-    if (chunks.length > 0 && this.#log.hasPendingLoads()) this.#log.loadPending().catch(() => {});
+    if (chunks.length > 0) this.#log.loadInBackground();
     if (chunks.length > 0 && this.#autoCommit) await this.#log.durable();
     return pollMessages(chunks);
   }

@@ -242,6 +242,12 @@ export class OpenLog {
     return this.#wasm !== null && this.invoke((wasm) => wasm.hasPendingLoads());
   }
 
+  /** Starts the loads reads asked for (a read that waits, or one reading ahead) without
+   * waiting for them; a failure comes back to the read that needs the batches. */
+  loadInBackground() {
+    if (this.hasPendingLoads()) this.loadPending().catch(() => {});
+  }
+
   /** Reads from IndexedDB the batches that waiting reads asked for; one read at a time, and
    * a reader that arrives while one runs waits for it and then for its own. */
   async loadPending() {

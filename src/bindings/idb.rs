@@ -24,7 +24,6 @@ use crate::keyed_store::{
     check_stored_batch, decode_summary, encode_summary, stored_next_offset, summarize_segment,
     BatchKey, BatchRun, Change, KeyedImage, Load, LoadBudget, LOAD_BATCHES_MAX,
 };
-use crate::record_batch::BATCH_HEADER_SIZE;
 use crate::sorted_map::{sort_unstable, SortedMap};
 use crate::store::{PartitionKey, PartitionRecovery, SegmentSummary};
 
@@ -378,13 +377,11 @@ pub async fn fetch(db: &IdbDatabase, loads: &[Load]) -> Result<Vec<(BatchRun, bo
         if let Some(floor) = floor.filter(|&floor| floor < load.offset) {
             let value = answer(requested(batches.get(&key_value(&load.partition, floor)))?).await?;
             if let Some(value) = value.dyn_ref::<Uint8Array>() {
-                // It needs its end (its header) before it is taken: one ending before the
-                // offset comes uncounted.
-                let header_len = value.length().min(BATCH_HEADER_SIZE as u32);
-                let next_offset = stored_next_offset(&value.subarray(0, header_len).to_vec());
-                // The first batch of a load: always admitted.
-                budget.admit(floor, value.length() as u64, next_offset);
-                run.push((floor, Rc::new(value.to_vec())));
+                // The first batch of a load: always admitted, uncounted when it ends before
+                // the offset (its header says where).
+                let bytes = value.to_vec();
+                budget.admit(floor, bytes.len() as u64, stored_next_offset(&bytes));
+                run.push((floor, Rc::new(bytes)));
             }
         }
         let keys: Array = answer(keys).await?.unchecked_into();
