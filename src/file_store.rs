@@ -804,13 +804,11 @@ impl Store for FileStore {
         partition: &PartitionKey,
         segment: &SegmentSummary,
         batch: std::rc::Rc<Vec<u8>>,
-        base_offset: i64,
-        next_offset: i64,
+        header: &BatchHeader,
     ) -> Result<BatchSlot> {
         let file = self.segment(partition, segment.base_offset)?;
         let path = file.path.clone();
         let position = file.summary.size;
-        let header = BatchHeader::parse(&batch).map_err(|e| e.into_error("a batch to append"))?;
         if self.broken.contains(&path) {
             return Err(Error::io(
                 "append",
@@ -828,11 +826,11 @@ impl Store for FileStore {
             return Err(error);
         }
         self.segment(partition, segment.base_offset)?
-            .push(&header, position);
+            .push(header, position);
         Ok(BatchSlot {
             location: position,
-            base_offset,
-            next_offset,
+            base_offset: header.base_offset,
+            next_offset: header.next_offset(),
             size: batch.len() as u32,
         })
     }

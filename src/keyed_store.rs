@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::record_batch::{BatchHeader, RecordBatch};
+use crate::record_batch::{merge_batches, BatchHeader, RecordBatch};
 use crate::sorted_map::SortedMap;
 use crate::store::{
     BatchBytes, BatchSlot, DamagedRange, OpenedPartition, PartitionKey, PartitionRecovery,
@@ -961,13 +961,12 @@ impl Store for KeyedStore {
         partition: &PartitionKey,
         segment: &SegmentSummary,
         batch: Rc<Vec<u8>>,
-        base_offset: i64,
-        next_offset: i64,
+        header: &BatchHeader,
     ) -> Result<BatchSlot> {
         let mut state = self.state.borrow_mut();
         let mode = state.mode;
         let size = batch.len() as u32;
-        let header = header_of(&batch)?;
+        let (base_offset, next_offset) = (header.base_offset, header.next_offset());
         let bytes = batch;
         let target = state.partition(partition)?;
         target.batches.insert(base_offset, bytes.clone());
@@ -1238,6 +1237,52 @@ impl Store for KeyedStore {
             });
         }
         Ok(summary)
+    }
+
+    fn coalesce_tail(
+        &mut self,
+        partition: &PartitionKey,
+        segment: &SegmentSummary,
+        first: i64,
+    ) -> Result<Option<SegmentSummary>> {
+        let mut state = self.state.borrow_mut();
+        if state.mode != Mode::Memory {
+            // Persisted batches stay as written: a merge would rewrite durable values.
+            return Ok(None);
+        }
+        let target = state.partition(partition)?;
+        let Some(summary) = target.segments.get(&segment.base_offset).copied() else {
+            return Ok(None);
+        };
+        if first < summary.base_offset {
+            return Ok(None);
+        }
+        // The active segment is the partition's last: its batches from `first` on end the map.
+        let tail = target.batches.range(first..);
+        let (count, bytes) = (
+            tail.len() as u64,
+            tail.map(|(_, b)| b.len() as u64).sum::<u64>(),
+        );
+        let merged = merge_batches(target.batches.range(first..).map(|(_, b)| b.as_slice()));
+        let Some(merged) = merged.filter(|m| stored_next_offset(m) == Some(summary.next_offset))
+        else {
+            return Ok(None);
+        };
+        while target
+            .batches
+            .last_key_value()
+            .is_some_and(|(&base, _)| base >= first)
+        {
+            target.batches.pop_last();
+        }
+        let summary = SegmentSummary {
+            size: summary.size.saturating_sub(bytes) + merged.len() as u64,
+            batches: summary.batches.saturating_sub(count) + 1,
+            ..summary
+        };
+        target.batches.insert(first, Rc::new(merged));
+        target.segments.insert(segment.base_offset, summary);
+        Ok(Some(summary))
     }
 
     fn flush(&mut self, _strict: bool) -> Result<Step<()>> {

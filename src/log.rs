@@ -895,9 +895,14 @@ impl Log {
     }
 
     fn flushed(&mut self) {
+        let coalesce = self.store.reads_are_free();
         for topic in self.topics.values_mut() {
             for partition in &mut topic.partitions {
                 partition.flushed();
+                if coalesce {
+                    // Only memory to save: a merge that fails leaves the batches as they were.
+                    let _ = partition.coalesce_tail(&mut *self.store);
+                }
             }
         }
         let end = self

@@ -13,6 +13,13 @@
 // store's flush succeeds; one that fails takes them back, and the log rolls back to what is
 // durable. Memory holds only segment summaries, the pending batches, and a few read cursors;
 // record bytes come from the store through the log's cache.
+//
+// A log in memory also merges what flushes of a few records leave behind: once the end of
+// the active segment holds COALESCE_BATCHES small batches, they become one batch of the same
+// records (same offsets, timestamps, keys, values and headers). Sent one at a time, each
+// record would otherwise keep its own 61-byte header and allocation, twice the payload's
+// memory. Stores that persist keep the batches as written: rewriting durable bytes would cost
+// a write per merge, and their memory holds no batches anyway.
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -55,6 +62,19 @@ struct ReadCursor {
 /// Consumers of several groups read one partition at different places: keep a few cursors.
 const READ_CURSORS_MAX: usize = 8;
 
+/// A batch this small (a send of a few records) is merged with the ones around it in memory.
+const COALESCE_BATCH_BYTES_MAX: u64 = 512;
+/// How many small batches at the end of the active segment a memory log merges at once: each
+/// record is re-encoded once, and its share of the header is then 4 bytes.
+const COALESCE_BATCHES: u32 = 16;
+
+/// The small batches that end the active segment (memory logs): from `first` to its end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct SmallTail {
+    first: i64,
+    batches: u32,
+}
+
 /// A batch written by the flush in flight, for undoing it.
 #[derive(Clone, Copy, Debug)]
 struct Written {
@@ -87,6 +107,8 @@ pub struct Partition {
     compacted_below: i64,
     /// A compaction pass that waits for its store to load batches.
     compaction: Option<Compaction>,
+    /// Memory logs: the run of small batches at the end, to merge once it is long enough.
+    small_tail: Option<SmallTail>,
 }
 
 /// How far a compaction pass got: the keys' latest offsets, then segment by segment.
@@ -135,6 +157,7 @@ impl Partition {
             cursors: Vec::new(),
             compacted_below: 0,
             compaction: None,
+            small_tail: None,
         }
     }
 
@@ -254,6 +277,7 @@ impl Partition {
             let header = *verified.header();
             let size = batch.len() as u64;
             if !self.active().is_empty() && self.active().size + size > segment_bytes {
+                self.small_tail = None;
                 let sealed = *self.active();
                 if let Err(error) = store.roll(&self.key, &sealed, header.base_offset) {
                     self.undo_written(store);
@@ -264,13 +288,7 @@ impl Partition {
             }
             let segment_before = *self.active();
             let batch = Rc::new(batch);
-            match store.append(
-                &self.key,
-                &segment_before,
-                batch.clone(),
-                header.base_offset,
-                header.next_offset(),
-            ) {
+            match store.append(&self.key, &segment_before, batch.clone(), &header) {
                 Ok(slot) => {
                     let last = self.segments.len() - 1;
                     self.segments[last].add(
@@ -283,6 +301,19 @@ impl Partition {
                         segment_before,
                         slot,
                     });
+                    if store.reads_are_free() {
+                        self.small_tail = match self.small_tail {
+                            _ if size > COALESCE_BATCH_BYTES_MAX => None,
+                            Some(tail) => Some(SmallTail {
+                                batches: tail.batches + 1,
+                                ..tail
+                            }),
+                            None => Some(SmallTail {
+                                first: header.base_offset,
+                                batches: 1,
+                            }),
+                        };
+                    }
                     if let Some(cache) = cache.as_deref_mut() {
                         cache.insert(self.id, header.base_offset, batch);
                     }
@@ -321,6 +352,7 @@ impl Partition {
             }
         }
         self.written.clear();
+        self.small_tail = None;
         self.pending = None;
         self.ready.clear();
         self.in_flight_end = None;
@@ -339,6 +371,37 @@ impl Partition {
         });
         self.durable = self.durable.max(end);
         self.written.clear();
+    }
+
+    /// Memory logs: merges the small batches that end the active segment into one, once there
+    /// are COALESCE_BATCHES of them and all of it is durable. A merge the store declines
+    /// changes nothing (it is only memory to save).
+    pub fn coalesce_tail(&mut self, store: &mut dyn Store) -> Result<()> {
+        let Some(tail) = self.small_tail else {
+            return Ok(());
+        };
+        if tail.batches < COALESCE_BATCHES {
+            return Ok(());
+        }
+        self.small_tail = None;
+        let segment = *self.active();
+        let settled = self.written.is_empty()
+            && !self.has_pending()
+            && self.failed.is_none()
+            && self.compaction.is_none()
+            && self.durable == self.high
+            && segment.next_offset == self.high;
+        if !settled || tail.first < segment.base_offset || tail.first >= segment.next_offset {
+            return Ok(());
+        }
+        if let Some(summary) = store.coalesce_tail(&self.key, &segment, tail.first)? {
+            let last = self.segments.len() - 1;
+            self.segments[last] = summary;
+            // A cursor to a merged batch names one that is gone, and its resume point counts
+            // the records left in the old batch.
+            self.cursors.retain(|c| c.slot.base_offset < tail.first);
+        }
+        Ok(())
     }
 
     /// An asynchronous flush of what was written started: it becomes durable when it commits.
@@ -678,6 +741,7 @@ impl Partition {
         }
         let mut deleted = 0;
         self.cursors.clear();
+        self.small_tail = None;
         let mut cache = cache;
         // Bounded by the segment count; the active segment always stays.
         while self.segments.len() > 1 {

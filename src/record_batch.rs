@@ -198,6 +198,75 @@ impl BatchBuilder {
     }
 }
 
+/// One batch holding the records of `batches`, which follow one another (each starts where
+/// the one before ends) and are as `BatchBuilder` makes them: no compression, no producer,
+/// dense offsets. Records keep their offsets, timestamps, keys, values and headers; only their
+/// deltas are rewritten (the key, value and headers bytes are copied as they are). None when
+/// the batches are not like that, or their records would not fit one batch.
+pub fn merge_batches<'b, I>(batches: I) -> Option<Vec<u8>>
+where
+    I: IntoIterator<Item = &'b [u8]>,
+    I::IntoIter: Clone,
+{
+    let batches = batches.into_iter();
+    // About the batches' size (their headers go, some deltas grow): usually one allocation.
+    let capacity: usize = batches.clone().map(<[u8]>::len).sum();
+    let mut merged: Option<BatchBuilder> = None;
+    for bytes in batches {
+        let header = BatchHeader::parse(bytes).ok()?;
+        let builder = merged.get_or_insert_with(|| {
+            let mut bytes = Vec::with_capacity(capacity.max(BATCH_HEADER_SIZE));
+            bytes.resize(BATCH_HEADER_SIZE, 0);
+            BatchBuilder {
+                bytes,
+                base_offset: header.base_offset,
+                base_timestamp: header.base_timestamp,
+                max_timestamp: header.base_timestamp,
+                count: 0,
+            }
+        });
+        let as_built = header.attributes == 0
+            && header.producer_id == -1
+            && header.base_offset == builder.next_offset()
+            && header.record_count == header.last_offset_delta.saturating_add(1)
+            && bytes.len() == header.size();
+        if !as_built {
+            return None;
+        }
+        let mut records = Reader::new(&bytes[BATCH_HEADER_SIZE..]);
+        for index in 0..header.record_count {
+            let length = usize::try_from(records.varint().ok()?).ok()?;
+            let mut body = Reader::new(records.take(length).ok()?);
+            let attributes = body.i8().ok()? as u8;
+            let timestamp = header.base_timestamp.wrapping_add(body.varlong().ok()?);
+            if body.varint().ok()? != index {
+                return None;
+            }
+            // Key, value and headers, as they are.
+            let rest = body.take(body.remaining()).ok()?;
+            let timestamp_delta = timestamp.wrapping_sub(builder.base_timestamp);
+            let offset_delta = builder.count as i32;
+            let out = &mut builder.bytes;
+            let body_size =
+                1 + varlong_size(timestamp_delta) + varint_size(offset_delta) + rest.len();
+            put_varint(out, body_size as i32);
+            out.push(attributes);
+            put_varlong(out, timestamp_delta);
+            put_varint(out, offset_delta);
+            out.extend_from_slice(rest);
+            builder.max_timestamp = builder.max_timestamp.max(timestamp);
+            builder.count += 1;
+        }
+        let whole = records.remaining() == 0
+            && builder.bytes.len() <= BATCH_BYTES_MAX
+            && (builder.count as usize) <= BATCH_RECORDS_MAX;
+        if !whole {
+            return None;
+        }
+    }
+    merged.map(BatchBuilder::finish)
+}
+
 /// Appends one batch holding `records` to `out`, offsets from `base_offset`. The caller checks
 /// sizes first (see `RecordInput::encoded_size`); this refuses what no batch may hold.
 pub fn encode_batch<'r, I>(
@@ -247,6 +316,14 @@ pub struct BatchHeader {
     pub record_count: i32,
 }
 
+/// The `N` bytes of a header field at `at`.
+#[inline(always)]
+fn field<const N: usize>(header: &[u8; BATCH_HEADER_SIZE], at: usize) -> [u8; N] {
+    let mut bytes = [0; N];
+    bytes.copy_from_slice(&header[at..at + N]);
+    bytes
+}
+
 /// Why bytes are not a batch: too few of them yet, or bad for good.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DecodeError {
@@ -285,25 +362,25 @@ impl BatchHeader {
                 .flatten();
             return Err(DecodeError::Incomplete { needed });
         }
-        let mut reader = Reader::new(bytes);
-        let header = (|| -> Result<BatchHeader, ReadError> {
-            Ok(BatchHeader {
-                base_offset: reader.i64()?,
-                batch_length: reader.i32()?,
-                partition_leader_epoch: reader.i32()?,
-                magic: reader.i8()?,
-                crc: reader.u32()?,
-                attributes: reader.i16()?,
-                last_offset_delta: reader.i32()?,
-                base_timestamp: reader.i64()?,
-                max_timestamp: reader.i64()?,
-                producer_id: reader.i64()?,
-                producer_epoch: reader.i16()?,
-                base_sequence: reader.i32()?,
-                record_count: reader.i32()?,
-            })
-        })()
-        .map_err(|_| DecodeError::Incomplete { needed: None })?;
+        // Fixed offsets in a fixed-size array: no bounds check or error path per field.
+        let Some(fixed) = bytes.first_chunk::<BATCH_HEADER_SIZE>() else {
+            return Err(DecodeError::Incomplete { needed: None });
+        };
+        let header = BatchHeader {
+            base_offset: i64::from_be_bytes(field(fixed, BASE_OFFSET_OFFSET)),
+            batch_length: i32::from_be_bytes(field(fixed, BATCH_LENGTH_OFFSET)),
+            partition_leader_epoch: i32::from_be_bytes(field(fixed, PARTITION_LEADER_EPOCH_OFFSET)),
+            magic: fixed[MAGIC_OFFSET] as i8,
+            crc: u32::from_be_bytes(field(fixed, CRC_OFFSET)),
+            attributes: i16::from_be_bytes(field(fixed, ATTRIBUTES_OFFSET)),
+            last_offset_delta: i32::from_be_bytes(field(fixed, LAST_OFFSET_DELTA_OFFSET)),
+            base_timestamp: i64::from_be_bytes(field(fixed, BASE_TIMESTAMP_OFFSET)),
+            max_timestamp: i64::from_be_bytes(field(fixed, MAX_TIMESTAMP_OFFSET)),
+            producer_id: i64::from_be_bytes(field(fixed, PRODUCER_ID_OFFSET)),
+            producer_epoch: i16::from_be_bytes(field(fixed, PRODUCER_EPOCH_OFFSET)),
+            base_sequence: i32::from_be_bytes(field(fixed, BASE_SEQUENCE_OFFSET)),
+            record_count: i32::from_be_bytes(field(fixed, RECORDS_COUNT_OFFSET)),
+        };
         header.check()?;
         Ok(header)
     }
@@ -871,6 +948,54 @@ mod tests {
         let mut out = Vec::new();
         encode_batch(&mut out, base_offset, now, records.iter()).unwrap();
         out
+    }
+
+    #[test]
+    fn merged_batches_hold_the_same_records_and_only_batches_that_follow_one_another_merge() {
+        let headers = [Header {
+            key: "h",
+            value: None,
+        }];
+        let records = [
+            RecordInput {
+                key: Some(b"a"),
+                value: Some(b"one"),
+                headers: &headers,
+                timestamp: Some(1_000),
+            },
+            RecordInput {
+                key: None,
+                value: None,
+                headers: &[],
+                timestamp: Some(-5),
+            },
+            RecordInput {
+                key: Some(b""),
+                value: Some(&[7; 300]),
+                headers: &[],
+                timestamp: Some(i64::MAX),
+            },
+        ];
+        let parts = [
+            encode(10, 0, &records[..1]),
+            encode(11, 0, &records[1..]),
+            encode(13, 0, &records[..1]),
+        ];
+        let merged = merge_batches(parts.iter().map(Vec::as_slice)).unwrap();
+        let expected = encode(10, 0, &[records[0], records[1], records[2], records[0]]);
+        assert_eq!(merged, expected, "as if sent in one batch");
+        verify_batch(&merged).unwrap();
+        // A gap, a batch out of order, a producer's batch, a compressed one: left alone.
+        assert_eq!(merge_batches([&parts[0][..], &parts[2][..]]), None);
+        assert_eq!(merge_batches([&parts[1][..], &parts[0][..]]), None);
+        for (at, byte) in [(PRODUCER_ID_OFFSET + 7, 5u8), (ATTRIBUTES_OFFSET + 1, 1)] {
+            let mut odd = parts[1].clone();
+            odd[at] = byte;
+            assert_eq!(merge_batches([&parts[0][..], &odd[..]]), None);
+        }
+        let mut cut = parts[1].clone();
+        cut.pop();
+        assert_eq!(merge_batches([&parts[0][..], &cut[..]]), None);
     }
 
     #[test]

@@ -14,6 +14,7 @@
 // at the previous successful flush.
 
 use crate::error::Result;
+use crate::record_batch::BatchHeader;
 
 /// A partition as the store names it: "<topic>-<partition>", its directory (files) or key
 /// prefix (keyed), with its topic and number.
@@ -162,13 +163,13 @@ pub trait Store {
     fn remove_partition(&mut self, partition: &PartitionKey) -> Result<()>;
 
     /// Appends a verified batch at the end of the active segment `segment`; returns its slot.
+    /// `header` is the batch's, as the caller parsed it.
     fn append(
         &mut self,
         partition: &PartitionKey,
         segment: &SegmentSummary,
         batch: std::rc::Rc<Vec<u8>>,
-        base_offset: i64,
-        next_offset: i64,
+        header: &BatchHeader,
     ) -> Result<BatchSlot>;
     /// Takes back the appends to `segment` from `slot` on (a flush that failed).
     fn undo_appends(
@@ -224,6 +225,20 @@ pub trait Store {
         segment: &SegmentSummary,
         batches: &[Vec<u8>],
     ) -> Result<SegmentSummary>;
+
+    /// Merges the batches of the active segment `segment` from the one at `first` to its end
+    /// into one batch of the same records (a memory log's small sends; see partition.rs), and
+    /// returns the segment's summary after it. None, changing nothing, when the store keeps
+    /// batches as written or these cannot be merged.
+    fn coalesce_tail(
+        &mut self,
+        partition: &PartitionKey,
+        segment: &SegmentSummary,
+        first: i64,
+    ) -> Result<Option<SegmentSummary>> {
+        let _ = (partition, segment, first);
+        Ok(None)
+    }
 
     /// Makes everything written so far durable: `strict` as fsync or a strict transaction,
     /// relaxed as written to the OS or a relaxed transaction. `Ready` when done; `Pending` when

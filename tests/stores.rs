@@ -9,8 +9,8 @@
 // every send queued behind it, and the offsets after the durable end are handed out again.
 
 use brook::{
-    Change, FileStore, FlushStatus, KeyedImage, KeyedStore, Log, LogOptions, ManualClock,
-    MemoryFiles, Message, PartitionerKind, RecordInput, Step, TopicConfig, FETCH_BYTES_MAX,
+    Change, FileStore, FlushStatus, Header, KeyedImage, KeyedStore, Log, LogOptions, ManualClock,
+    MemoryFiles, Message, PartitionerKind, Record, RecordInput, Step, TopicConfig, FETCH_BYTES_MAX,
 };
 use proptest::prelude::*;
 
@@ -494,6 +494,109 @@ fn an_in_memory_log_holds_little_more_than_its_records() {
     // 100,000 records of 108 bytes of payload: the batches hold about 118 per record.
     let per_record = store.bytes_held() as f64 / 100_000.0;
     assert!(per_record < 125.0, "{per_record} bytes per record");
+}
+
+#[test]
+fn an_in_memory_log_sent_one_record_at_a_time_merges_its_batches_and_reads_back_every_record_as_sent(
+) {
+    // Each send of one record is its own batch (61 bytes of header); a memory log merges them
+    // 16 at a time. A reader that stops inside the batches being merged goes on where it was.
+    for segment_bytes in [TopicConfig::default().segment_bytes, 4000] {
+        let store = KeyedStore::in_memory();
+        let mut log = Log::open(Box::new(store.clone()), options()).unwrap();
+        let config = TopicConfig {
+            segment_bytes,
+            ..TopicConfig::default()
+        };
+        log.create_topic("t", 1, config).unwrap();
+        let mut producer = log.producer(PartitionerKind::Default);
+        let headers = [
+            Header {
+                key: "h",
+                value: Some(b"v"),
+            },
+            Header {
+                key: "none",
+                value: None,
+            },
+        ];
+        let mut expected = Vec::new();
+        let mut read = Vec::new();
+        for i in 0..100i64 {
+            let key = format!("key-{i}");
+            let value = vec![b'a' + (i % 26) as u8; (i as usize * 7) % 120];
+            let record = RecordInput {
+                key: (i % 5 != 0).then_some(key.as_bytes()),
+                value: (i % 7 != 3).then_some(&value[..]),
+                headers: if i % 3 == 0 { &headers } else { &[] },
+                // Out of order, and some far in the past: deltas of either sign.
+                timestamp: Some(NOW + (i * 7919) % 200 - 100 - (i % 11 == 0) as i64 * 86_400_000),
+            };
+            let placed = log
+                .send(
+                    &mut producer,
+                    "t",
+                    &[Message {
+                        record,
+                        partition: None,
+                    }],
+                )
+                .unwrap();
+            assert_eq!(placed[0].offset, i);
+            log.flush(true).unwrap();
+            expected.push(Record {
+                offset: i,
+                timestamp: record.timestamp.unwrap(),
+                key: record.key.map(<[u8]>::to_vec),
+                value: record.value.map(<[u8]>::to_vec),
+                headers: record
+                    .headers
+                    .iter()
+                    .map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec)))
+                    .collect(),
+            });
+            // A reader one record a send behind keeps cursors to batches about to be merged.
+            if i % 2 == 1 {
+                read.extend(log.read_records("t", 0, read.len() as i64, 1).unwrap());
+            }
+        }
+        read.extend(log.read_records("t", 0, read.len() as i64, 1000).unwrap());
+        assert_eq!(
+            read, expected,
+            "read while sending, segments of {segment_bytes}"
+        );
+        assert_eq!(log.read_records("t", 0, 0, 1000).unwrap(), expected);
+        for from in [0, 15, 16, 17, 50, 95, 99] {
+            assert_eq!(
+                log.read_records("t", 0, from, 1000).unwrap(),
+                expected[from as usize..],
+                "from {from}"
+            );
+        }
+        let image = store.memory_image();
+        let mut batches = 0;
+        for (key, bytes) in image.batches.iter() {
+            let batch = brook::verify_batch(bytes).unwrap();
+            assert_eq!(batch.base_offset(), key.base_offset);
+            batches += 1;
+        }
+        if segment_bytes == TopicConfig::default().segment_bytes {
+            assert_eq!(
+                batches,
+                100 / 16 + 100 % 16,
+                "16 at a time, the last 4 not yet"
+            );
+        } else {
+            assert!(
+                batches < 50,
+                "{batches} batches in segments of {segment_bytes}"
+            );
+        }
+        // What the log counts agrees with what the store holds.
+        let held: usize = image.batches.values().map(|b| b.len()).sum();
+        let summaries: u64 = image.segments.values().map(|s| s.size).sum();
+        assert_eq!(held as u64, summaries);
+    }
 }
 
 #[test]
