@@ -27,8 +27,11 @@ import * as core from "../pkg/node/brook_core.js";
 import { createApi } from "./brook.js";
 import { BrookError as CoreError } from "./errors.js";
 import { acquireLock } from "./lock.js";
+import { useTextWriter } from "./wire.js";
 
 const WASM_URL = new URL("../pkg/node/brook_core_bg.wasm", import.meta.url);
+// Sends write their strings with Buffer#write, at an offset (see useTextWriter).
+useTextWriter((bytes) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 /** Every write lands at the end of the file, whatever else moved it. */
 const APPEND_FLAGS = constants.O_RDWR | constants.O_APPEND;
 /** Platforms (Windows) and file systems that cannot fsync a directory say so with these. */

@@ -10,7 +10,7 @@ import { tempDir, text } from "./helpers.mjs";
 async function roundTrip(t, messages) {
   const log = await Log.open();
   t.after(() => log.close());
-  await log.createTopic({ topic: "t", partitions: 1, maxMessageBytes: 4 * 1024 * 1024 });
+  await log.createTopic({ topic: "t", partitions: 1, maxMessageBytes: 8 * 1024 * 1024 });
   await log.producer().send({ topic: "t", messages });
   const consumer = log.consumer({ groupId: "g", fromBeginning: true });
   await consumer.subscribe({ topic: "t" });
@@ -23,6 +23,10 @@ test("keys, values and headers of every input kind come back as the same bytes",
     ["ascii", "plain text"],
     ["two-byte", "é".repeat(40_000)],
     ["astral", "🦀 brook ".repeat(10_000)],
+    // In Node, strings up to 65,536 units go through Buffer#write, with room for 3 bytes a unit.
+    ["three-byte, filling the worst case", "✓".repeat(65_536)],
+    ["astral pairs up to the writer's limit", "🦀".repeat(32_768)],
+    ["one unit past the writer's limit", `${"é".repeat(65_536)}x`],
     ["empty string", ""],
     // Short strings take an ASCII loop (wire.js); each of these leaves it at another place.
     ["short, non-ASCII first", "é-key"],
