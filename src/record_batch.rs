@@ -175,22 +175,25 @@ impl BatchBuilder {
     pub fn finish(mut self) -> Vec<u8> {
         let out = &mut self.bytes;
         let batch_length = (out.len() - LOG_OVERHEAD) as i32;
-        let mut header = Vec::with_capacity(BATCH_HEADER_SIZE);
-        header.extend_from_slice(&self.base_offset.to_be_bytes());
-        header.extend_from_slice(&batch_length.to_be_bytes());
-        header.extend_from_slice(&0i32.to_be_bytes()); // partitionLeaderEpoch: brook is leader 0
-        header.push(MAGIC as u8);
-        header.extend_from_slice(&[0; 4]); // crc, filled in below
-        header.extend_from_slice(&0i16.to_be_bytes()); // attributes: no compression, create time
-        header.extend_from_slice(&(self.count.saturating_sub(1) as i32).to_be_bytes());
-        header.extend_from_slice(&self.base_timestamp.to_be_bytes());
-        header.extend_from_slice(&self.max_timestamp.to_be_bytes());
-        header.extend_from_slice(&(-1i64).to_be_bytes()); // producerId: not idempotent
-        header.extend_from_slice(&(-1i16).to_be_bytes()); // producerEpoch
-        header.extend_from_slice(&(-1i32).to_be_bytes()); // baseSequence
-        header.extend_from_slice(&(self.count as i32).to_be_bytes());
-        debug_assert_eq!(header.len(), BATCH_HEADER_SIZE);
-        out[..BATCH_HEADER_SIZE].copy_from_slice(&header);
+        // Written in place: the header's room was reserved by `new`.
+        let header = &mut out[..BATCH_HEADER_SIZE];
+        let mut put = |at: usize, bytes: &[u8]| header[at..at + bytes.len()].copy_from_slice(bytes);
+        put(BASE_OFFSET_OFFSET, &self.base_offset.to_be_bytes());
+        put(BATCH_LENGTH_OFFSET, &batch_length.to_be_bytes());
+        put(PARTITION_LEADER_EPOCH_OFFSET, &0i32.to_be_bytes()); // brook is leader 0
+        put(MAGIC_OFFSET, &[MAGIC as u8]);
+        put(CRC_OFFSET, &[0; 4]); // filled in below
+        put(ATTRIBUTES_OFFSET, &0i16.to_be_bytes()); // no compression, create time
+        put(
+            LAST_OFFSET_DELTA_OFFSET,
+            &(self.count.saturating_sub(1) as i32).to_be_bytes(),
+        );
+        put(BASE_TIMESTAMP_OFFSET, &self.base_timestamp.to_be_bytes());
+        put(MAX_TIMESTAMP_OFFSET, &self.max_timestamp.to_be_bytes());
+        put(PRODUCER_ID_OFFSET, &(-1i64).to_be_bytes()); // not idempotent
+        put(PRODUCER_EPOCH_OFFSET, &(-1i16).to_be_bytes());
+        put(BASE_SEQUENCE_OFFSET, &(-1i32).to_be_bytes());
+        put(RECORDS_COUNT_OFFSET, &(self.count as i32).to_be_bytes());
         let crc = crc32c(&out[ATTRIBUTES_OFFSET..]);
         out[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
         out.shrink_to_fit();
@@ -316,12 +319,21 @@ pub struct BatchHeader {
     pub record_count: i32,
 }
 
-/// The `N` bytes of a header field at `at`.
+/// Big-endian fields of a batch header at fixed offsets: with the offsets constant and the
+/// array's size known, these compile to plain loads (no bounds check, no call).
 #[inline(always)]
-fn field<const N: usize>(header: &[u8; BATCH_HEADER_SIZE], at: usize) -> [u8; N] {
-    let mut bytes = [0; N];
-    bytes.copy_from_slice(&header[at..at + N]);
-    bytes
+fn be_i16(header: &[u8; BATCH_HEADER_SIZE], at: usize) -> i16 {
+    i16::from_be_bytes([header[at], header[at + 1]])
+}
+
+#[inline(always)]
+fn be_i32(header: &[u8; BATCH_HEADER_SIZE], at: usize) -> i32 {
+    i32::from_be_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
+}
+
+#[inline(always)]
+fn be_i64(header: &[u8; BATCH_HEADER_SIZE], at: usize) -> i64 {
+    (be_i32(header, at) as i64) << 32 | be_i32(header, at + 4) as u32 as i64
 }
 
 /// Why bytes are not a batch: too few of them yet, or bad for good.
@@ -367,19 +379,19 @@ impl BatchHeader {
             return Err(DecodeError::Incomplete { needed: None });
         };
         let header = BatchHeader {
-            base_offset: i64::from_be_bytes(field(fixed, BASE_OFFSET_OFFSET)),
-            batch_length: i32::from_be_bytes(field(fixed, BATCH_LENGTH_OFFSET)),
-            partition_leader_epoch: i32::from_be_bytes(field(fixed, PARTITION_LEADER_EPOCH_OFFSET)),
+            base_offset: be_i64(fixed, BASE_OFFSET_OFFSET),
+            batch_length: be_i32(fixed, BATCH_LENGTH_OFFSET),
+            partition_leader_epoch: be_i32(fixed, PARTITION_LEADER_EPOCH_OFFSET),
             magic: fixed[MAGIC_OFFSET] as i8,
-            crc: u32::from_be_bytes(field(fixed, CRC_OFFSET)),
-            attributes: i16::from_be_bytes(field(fixed, ATTRIBUTES_OFFSET)),
-            last_offset_delta: i32::from_be_bytes(field(fixed, LAST_OFFSET_DELTA_OFFSET)),
-            base_timestamp: i64::from_be_bytes(field(fixed, BASE_TIMESTAMP_OFFSET)),
-            max_timestamp: i64::from_be_bytes(field(fixed, MAX_TIMESTAMP_OFFSET)),
-            producer_id: i64::from_be_bytes(field(fixed, PRODUCER_ID_OFFSET)),
-            producer_epoch: i16::from_be_bytes(field(fixed, PRODUCER_EPOCH_OFFSET)),
-            base_sequence: i32::from_be_bytes(field(fixed, BASE_SEQUENCE_OFFSET)),
-            record_count: i32::from_be_bytes(field(fixed, RECORDS_COUNT_OFFSET)),
+            crc: be_i32(fixed, CRC_OFFSET) as u32,
+            attributes: be_i16(fixed, ATTRIBUTES_OFFSET),
+            last_offset_delta: be_i32(fixed, LAST_OFFSET_DELTA_OFFSET),
+            base_timestamp: be_i64(fixed, BASE_TIMESTAMP_OFFSET),
+            max_timestamp: be_i64(fixed, MAX_TIMESTAMP_OFFSET),
+            producer_id: be_i64(fixed, PRODUCER_ID_OFFSET),
+            producer_epoch: be_i16(fixed, PRODUCER_EPOCH_OFFSET),
+            base_sequence: be_i32(fixed, BASE_SEQUENCE_OFFSET),
+            record_count: be_i32(fixed, RECORDS_COUNT_OFFSET),
         };
         header.check()?;
         Ok(header)

@@ -153,3 +153,29 @@ test("runs of long and short records come back whole, from memory and from files
     await log.close();
   }
 });
+
+test("one producer sending to several topics in turn puts each send in its own topic", async (t) => {
+  // The core keeps the last send's topic to skip converting it again: a different topic,
+  // an equal string made anew, or a refused one in between must all land right.
+  const log = await Log.open();
+  t.after(() => log.close());
+  for (const topic of ["a", "b", "ab"]) await log.createTopic({ topic, partitions: 1 });
+  const producer = log.producer();
+  const made = (name) => [...name].join("");
+  const sends = ["a", "b", "a", made("a"), "ab", made("ab"), "b"];
+  for (const [index, topic] of sends.entries()) {
+    const [placed] = await producer.send({ topic, messages: [{ value: `${index}` }] });
+    assert.equal(placed.topic, topic);
+    if (index === 2) {
+      await assert.rejects(producer.send({ topic: 7, messages: [{ value: "x" }] }), { code: "INVALID_ARGUMENT" });
+      await assert.rejects(producer.send({ topic: "missing", messages: [{ value: "x" }] }), { code: "UNKNOWN_TOPIC" });
+    }
+  }
+  const expected = { a: ["0", "2", "3"], b: ["1", "6"], ab: ["4", "5"] };
+  for (const [topic, values] of Object.entries(expected)) {
+    const consumer = log.consumer({ groupId: `g-${topic}`, fromBeginning: true });
+    await consumer.subscribe({ topic });
+    const got = (await consumer.poll({ maxRecords: 100 })).map((m) => text(m.value));
+    assert.deepEqual(got, values, topic);
+  }
+});
