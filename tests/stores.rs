@@ -599,6 +599,97 @@ fn an_in_memory_log_sent_one_record_at_a_time_merges_its_batches_and_reads_back_
     }
 }
 
+#[derive(Clone, Debug)]
+enum MemoryOp {
+    /// Send this many records, of this value size, to a partition.
+    Send(u32, usize, usize),
+    /// Read a partition from this share of its records, at most this many.
+    Read(u32, f64, u32),
+    /// Read on from where the last read of a partition stopped, as a consumer does.
+    Next(u32, u32),
+}
+
+fn memory_op() -> impl Strategy<Value = MemoryOp> {
+    prop_oneof![
+        // Small sends (merged), and now and then one too large to merge, which ends a run.
+        6 => (0..3u32, 1..4usize, 0..120usize).prop_map(|(p, n, size)| MemoryOp::Send(p, n, size)),
+        1 => (0..3u32, 1..4usize, 300..400usize).prop_map(|(p, n, size)| MemoryOp::Send(p, n, size)),
+        1 => (0..3u32, 0.0..1.0f64, 1..40u32).prop_map(|(p, at, max)| MemoryOp::Read(p, at, max)),
+        2 => (0..3u32, 1..4u32).prop_map(|(p, max)| MemoryOp::Next(p, max)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// Small sends to a memory log, whose batches are merged 16 at a time, with reads from
+    /// anywhere in between (their cursors land inside batches about to be merged) and
+    /// segments that roll: every read gives exactly the records sent there, in order.
+    #[test]
+    fn a_memory_log_merging_small_batches_reads_back_what_was_sent(
+        ops in proptest::collection::vec(memory_op(), 1..300),
+        segment_bytes in prop_oneof![Just(3_000u64), Just(TopicConfig::default().segment_bytes)],
+    ) {
+        let store = KeyedStore::in_memory();
+        let mut log = Log::open(Box::new(store.clone()), options()).unwrap();
+        let config = TopicConfig { segment_bytes, ..TopicConfig::default() };
+        log.create_topic("t", 3, config).unwrap();
+        let mut producer = log.producer(PartitionerKind::Default);
+        let mut model: Vec<Vec<Vec<u8>>> = vec![Vec::new(); 3];
+        let mut next = [0usize; 3];
+        for op in ops {
+            match op {
+                MemoryOp::Send(partition, count, size) => {
+                    let values: Vec<Vec<u8>> = (0..count)
+                        .map(|i| {
+                            let n = model[partition as usize].len() + i;
+                            let mut value = format!("{partition}-{n}-").into_bytes();
+                            value.resize(value.len() + size, b'a' + (n % 26) as u8);
+                            value
+                        })
+                        .collect();
+                    let messages: Vec<Message> = values
+                        .iter()
+                        .map(|v| Message {
+                            record: RecordInput { value: Some(v), ..Default::default() },
+                            partition: Some(partition),
+                        })
+                        .collect();
+                    log.send(&mut producer, "t", &messages).unwrap();
+                    log.flush(true).unwrap();
+                    model[partition as usize].extend(values);
+                }
+                MemoryOp::Read(_, _, max) | MemoryOp::Next(_, max) => {
+                    let (partition, from) = match op {
+                        MemoryOp::Read(partition, at, _) => {
+                            (partition, (at * model[partition as usize].len() as f64) as usize)
+                        }
+                        MemoryOp::Next(partition, _) => (partition, next[partition as usize]),
+                        MemoryOp::Send(..) => unreachable!(),
+                    };
+                    let sent = &model[partition as usize];
+                    let records = log.read_records("t", partition, from as i64, max).unwrap();
+                    let expected = &sent[from..sent.len().min(from + max as usize)];
+                    prop_assert_eq!(records.len(), expected.len());
+                    next[partition as usize] = from + records.len();
+                    for (index, (record, value)) in records.iter().zip(expected).enumerate() {
+                        prop_assert_eq!(record.offset, (from + index) as i64);
+                        prop_assert_eq!(record.value.as_deref(), Some(&value[..]));
+                    }
+                }
+            }
+        }
+        for (partition, sent) in model.iter().enumerate() {
+            let records = log.read_records("t", partition as u32, 0, 100_000).unwrap();
+            let values: Vec<&[u8]> = records.iter().filter_map(|r| r.value.as_deref()).collect();
+            let expected: Vec<&[u8]> = sent.iter().map(Vec::as_slice).collect();
+            prop_assert_eq!(values, expected);
+        }
+        for bytes in store.memory_image().batches.values() {
+            prop_assert!(brook::verify_batch(bytes).is_ok());
+        }
+    }
+}
+
 #[test]
 fn compaction_of_a_partition_larger_than_the_cache_resumes_across_loads() {
     // Compaction reads the whole partition twice; with IndexedDB each read may wait for a
