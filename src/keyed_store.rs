@@ -1258,21 +1258,18 @@ impl Store for KeyedStore {
             return Ok(None);
         }
         // The active segment is the partition's last: its batches from `first` on end the map.
-        let tail = target.batches.range(first..);
-        let (count, bytes) = (
-            tail.len() as u64,
-            tail.map(|(_, b)| b.len() as u64).sum::<u64>(),
-        );
         let merged = merge_batches(target.batches.range(first..).map(|(_, b)| b.as_slice()));
         let Some(merged) = merged.filter(|m| stored_next_offset(m) == Some(summary.next_offset))
         else {
             return Ok(None);
         };
-        while target
+        let (mut count, mut bytes) = (0u64, 0u64);
+        while let Some((_, batch)) = target
             .batches
             .last_key_value()
-            .is_some_and(|(&base, _)| base >= first)
+            .filter(|(&base, _)| base >= first)
         {
+            (count, bytes) = (count + 1, bytes + batch.len() as u64);
             target.batches.pop_last();
         }
         let summary = SegmentSummary {
