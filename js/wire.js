@@ -176,6 +176,9 @@ class SendBuffer {
 }
 
 const sendBuffer = new SendBuffer();
+/** Set while `sendBuffer` is being filled: a getter or Proxy of a message may send (or
+ * encode) meanwhile, and that send must not reset the buffer under the one it interrupted. */
+let sendBufferBusy = false;
 
 /** Whether a view's memory was detached (transferred to a worker, or a closed buffer): its
  * length reads as 0 then, which must not pass as an empty value. */
@@ -295,12 +298,16 @@ function writeMessage(out, message) {
 /** Encodes `messages` (read once, each element and field) into the send buffer. Anything a
  * caller's object throws while being read becomes INVALID_RECORD naming the message. */
 export function encodeMessages(messages) {
-  sendBuffer.reset();
+  // A send from inside another's encoding (a message's getter) gets a buffer of its own.
+  const out = sendBufferBusy ? new SendBuffer() : sendBuffer;
+  const shared = out === sendBuffer;
+  sendBufferBusy = true;
+  out.reset();
   let index = 0;
   try {
-    for (; index < messages.length; index++) writeMessage(sendBuffer, messages[index]);
+    for (; index < messages.length; index++) writeMessage(out, messages[index]);
   } catch (error) {
-    sendBuffer.reset();
+    out.reset();
     if (error instanceof BrookError) {
       if (error.code === "MESSAGE_TOO_LARGE") throw error;
       throw new BrookError(error.code, `message ${index}: ${error.message}`, { cause: error.cause });
@@ -308,8 +315,10 @@ export function encodeMessages(messages) {
     throw new BrookError("INVALID_RECORD", `message ${index} could not be read (${brief(error)})`, {
       cause: error,
     });
+  } finally {
+    if (shared) sendBufferBusy = false;
   }
-  return sendBuffer.contents();
+  return out.contents();
 }
 
 // ---- Poll buffers (wire.rs, "Poll"): chunks of records, one partition each ----

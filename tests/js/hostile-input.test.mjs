@@ -287,3 +287,54 @@ test("a call made from inside another call of the log (as Firefox's event dispat
   assert.deepEqual(values, ["after", "outer"]);
   await log.close();
 });
+
+test("a message whose getters send while it is being encoded loses nothing, neither send's records", async (t) => {
+  // Found by attacking the send path: the send inside the getter reset the buffer the outer
+  // send was being encoded into, and the outer's first message was replaced by the inner's.
+  const log = await Log.open();
+  t.after(() => log.close());
+  await log.createTopic({ topic: "t", partitions: 1 });
+  const producer = log.producer();
+  const inner = [];
+  const sendInside = (label) => {
+    inner.push(producer.send({ topic: "t", messages: [{ key: `inner-${label}`, value: `inner ${label}`.repeat(50) }] }));
+  };
+  const byGetter = { key: "outer-key", get value() { sendInside("getter"); return "outer value"; } };
+  const byProxy = new Proxy({ key: "proxy-key", value: "proxy value" }, {
+    get(target, field) {
+      if (field === "value") sendInside("proxy");
+      return target[field];
+    },
+  });
+  const headers = { get h() { sendInside("header"); return "header value"; } };
+  const outer = [
+    { key: "first", value: "first value" },
+    byGetter,
+    { key: "third", value: "third value", headers },
+    byProxy,
+  ];
+  const placed = await producer.send({ topic: "t", messages: outer });
+  const innerPlaced = (await Promise.all(inner)).map(([p]) => p);
+  assert.equal(innerPlaced.length, 3);
+  const consumer = log.consumer({ groupId: "g", fromBeginning: true });
+  await consumer.subscribe({ topic: "t" });
+  const byOffset = new Map((await consumer.poll({ maxRecords: 100 })).map((m) => [Number(m.offset), m]));
+  assert.equal(byOffset.size, 7);
+  const expected = [
+    ["first", "first value"],
+    ["outer-key", "outer value"],
+    ["third", "third value"],
+    ["proxy-key", "proxy value"],
+  ];
+  for (const [index, [key, value]] of expected.entries()) {
+    const message = byOffset.get(placed[index].offset);
+    assert.equal(text(message.key), key);
+    assert.equal(text(message.value), value);
+  }
+  assert.equal(text(byOffset.get(placed[2].offset).headers.h), "header value");
+  for (const [index, label] of ["getter", "header", "proxy"].entries()) {
+    const message = byOffset.get(innerPlaced[index].offset);
+    assert.equal(text(message.key), `inner-${label}`);
+    assert.equal(text(message.value), `inner ${label}`.repeat(50));
+  }
+});
