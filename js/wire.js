@@ -55,7 +55,8 @@ export function useTextWriter(over) {
 }
 
 /** A growable byte buffer. One serves every send: encoding and `core.send` run without an
- * await in between, so sends never interleave in it. */
+ * await in between, so sends never interleave in it (one started by a message's getter while
+ * it is being encoded gets a buffer of its own: see `encodeMessages`). */
 class SendBuffer {
   constructor() {
     this.#replace(new Uint8Array(SEND_BUFFER_BYTES_INITIAL));

@@ -895,14 +895,11 @@ impl Log {
     }
 
     fn flushed(&mut self) {
-        let coalesce = self.store.reads_are_free();
         for topic in self.topics.values_mut() {
             for partition in &mut topic.partitions {
                 partition.flushed();
-                if coalesce {
-                    // Only memory to save: a merge that fails leaves the batches as they were.
-                    let _ = partition.coalesce_tail(&mut *self.store);
-                }
+                // Nothing to do but where a memory log's sends left small batches.
+                partition.coalesce_tail(&mut *self.store);
             }
         }
         let end = self

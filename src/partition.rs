@@ -374,14 +374,14 @@ impl Partition {
     }
 
     /// Memory logs: merges the small batches that end the active segment into one, once there
-    /// are COALESCE_BATCHES of them and all of it is durable. A merge the store declines
-    /// changes nothing (it is only memory to save).
-    pub fn coalesce_tail(&mut self, store: &mut dyn Store) -> Result<()> {
+    /// are COALESCE_BATCHES of them and all of it is durable. A merge the store declines or
+    /// fails changes nothing (it is only memory to save).
+    pub fn coalesce_tail(&mut self, store: &mut dyn Store) {
         let Some(tail) = self.small_tail else {
-            return Ok(());
+            return;
         };
         if tail.batches < COALESCE_BATCHES {
-            return Ok(());
+            return;
         }
         self.small_tail = None;
         let segment = *self.active();
@@ -392,16 +392,15 @@ impl Partition {
             && self.durable == self.high
             && segment.next_offset == self.high;
         if !settled || tail.first < segment.base_offset || tail.first >= segment.next_offset {
-            return Ok(());
+            return;
         }
-        if let Some(summary) = store.coalesce_tail(&self.key, &segment, tail.first)? {
+        if let Ok(Some(summary)) = store.coalesce_tail(&self.key, &segment, tail.first) {
             let last = self.segments.len() - 1;
             self.segments[last] = summary;
             // A cursor to a merged batch names one that is gone, and its resume point counts
             // the records left in the old batch.
             self.cursors.retain(|c| c.slot.base_offset < tail.first);
         }
-        Ok(())
     }
 
     /// An asynchronous flush of what was written started: it becomes durable when it commits.

@@ -60,8 +60,12 @@ pub struct RecordInput<'a> {
 impl RecordInput<'_> {
     /// Bytes of the record body (after its length varint) with these deltas.
     pub(crate) fn body_size(&self, timestamp_delta: i64, offset_delta: i32) -> usize {
-        let mut size = 1 + varlong_size(timestamp_delta) + varint_size(offset_delta);
-        size += nullable_size(self.key) + nullable_size(self.value);
+        1 + varlong_size(timestamp_delta) + varint_size(offset_delta) + self.fields_size()
+    }
+
+    /// Bytes of its key, value and headers as a record encodes them.
+    fn fields_size(&self) -> usize {
+        let mut size = nullable_size(self.key) + nullable_size(self.value);
         size += varint_size(self.headers.len() as i32);
         for header in self.headers {
             size += varint_size(header.key.len() as i32) + header.key.len();
@@ -111,7 +115,11 @@ pub struct BatchBuilder {
 
 impl BatchBuilder {
     pub fn new(base_offset: i64, base_timestamp: i64) -> BatchBuilder {
-        let mut bytes = Vec::with_capacity(BATCH_HEADER_SIZE + 256);
+        BatchBuilder::with_capacity(base_offset, base_timestamp, BATCH_HEADER_SIZE + 256)
+    }
+
+    fn with_capacity(base_offset: i64, base_timestamp: i64, capacity: usize) -> BatchBuilder {
+        let mut bytes = Vec::with_capacity(capacity.max(BATCH_HEADER_SIZE));
         bytes.resize(BATCH_HEADER_SIZE, 0);
         BatchBuilder {
             bytes,
@@ -148,15 +156,10 @@ impl BatchBuilder {
 
     /// Appends a record; its offset is `next_offset()`.
     pub fn push(&mut self, record: &RecordInput<'_>, timestamp: i64) {
-        let timestamp_delta = timestamp.wrapping_sub(self.base_timestamp);
-        let offset_delta = self.count as i32;
+        let fields = record.fields_size();
+        self.begin_record(0, timestamp, fields); // record attributes: unused
         let out = &mut self.bytes;
-        let body_size = record.body_size(timestamp_delta, offset_delta);
-        put_varint(out, body_size as i32);
-        let body_start = out.len();
-        out.push(0); // record attributes: unused
-        put_varlong(out, timestamp_delta);
-        put_varint(out, offset_delta);
+        let fields_start = out.len();
         put_nullable(out, record.key);
         put_nullable(out, record.value);
         put_varint(out, record.headers.len() as i32);
@@ -165,7 +168,22 @@ impl BatchBuilder {
             out.extend_from_slice(header.key.as_bytes());
             put_nullable(out, header.value);
         }
-        debug_assert_eq!(out.len() - body_start, body_size);
+        debug_assert_eq!(out.len() - fields_start, fields);
+    }
+
+    /// Starts the next record, at `timestamp`: its length, attributes and deltas; the caller
+    /// writes its key, value and headers, `fields` bytes of them, next. Inlined: it runs
+    /// once per record sent.
+    #[inline(always)]
+    fn begin_record(&mut self, attributes: u8, timestamp: i64, fields: usize) {
+        let timestamp_delta = timestamp.wrapping_sub(self.base_timestamp);
+        let offset_delta = self.count as i32;
+        let body_size = 1 + varlong_size(timestamp_delta) + varint_size(offset_delta) + fields;
+        let out = &mut self.bytes;
+        put_varint(out, body_size as i32);
+        out.push(attributes);
+        put_varlong(out, timestamp_delta);
+        put_varint(out, offset_delta);
         self.max_timestamp = self.max_timestamp.max(timestamp);
         self.count += 1;
     }
@@ -218,15 +236,7 @@ where
     for bytes in batches {
         let header = BatchHeader::parse(bytes).ok()?;
         let builder = merged.get_or_insert_with(|| {
-            let mut bytes = Vec::with_capacity(capacity.max(BATCH_HEADER_SIZE));
-            bytes.resize(BATCH_HEADER_SIZE, 0);
-            BatchBuilder {
-                bytes,
-                base_offset: header.base_offset,
-                base_timestamp: header.base_timestamp,
-                max_timestamp: header.base_timestamp,
-                count: 0,
-            }
+            BatchBuilder::with_capacity(header.base_offset, header.base_timestamp, capacity)
         });
         let as_built = header.attributes == 0
             && header.producer_id == -1
@@ -246,19 +256,9 @@ where
                 return None;
             }
             // Key, value and headers, as they are.
-            let rest = body.take(body.remaining()).ok()?;
-            let timestamp_delta = timestamp.wrapping_sub(builder.base_timestamp);
-            let offset_delta = builder.count as i32;
-            let out = &mut builder.bytes;
-            let body_size =
-                1 + varlong_size(timestamp_delta) + varint_size(offset_delta) + rest.len();
-            put_varint(out, body_size as i32);
-            out.push(attributes);
-            put_varlong(out, timestamp_delta);
-            put_varint(out, offset_delta);
-            out.extend_from_slice(rest);
-            builder.max_timestamp = builder.max_timestamp.max(timestamp);
-            builder.count += 1;
+            let fields = body.take(body.remaining()).ok()?;
+            builder.begin_record(attributes, timestamp, fields.len());
+            builder.bytes.extend_from_slice(fields);
         }
         let whole = records.remaining() == 0
             && builder.bytes.len() <= BATCH_BYTES_MAX
