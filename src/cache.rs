@@ -52,9 +52,10 @@ impl BatchCache {
         }
     }
 
-    /// Keeps a verified batch; one larger than the whole cache is not kept.
+    /// Keeps a verified batch; one larger than the whole cache is not kept. Counted by its
+    /// capacity: what it holds of memory (`batch_buffer` rounds a read batch's up).
     pub fn insert(&mut self, partition: u32, base_offset: i64, batch: Rc<Vec<u8>>) {
-        let size = batch.len() as u64;
+        let size = batch.capacity() as u64;
         if size > self.bytes_max {
             return;
         }
@@ -80,7 +81,7 @@ impl BatchCache {
 
     pub fn remove(&mut self, partition: u32, base_offset: i64) {
         if let Some((batch, _)) = self.entries.remove(&(partition, base_offset)) {
-            self.bytes -= batch.len() as u64;
+            self.bytes -= batch.capacity() as u64;
         }
     }
 

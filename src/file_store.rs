@@ -975,7 +975,7 @@ impl Store for FileStore {
         } else {
             (slot.size as usize).min(BATCH_BYTES_MAX)
         };
-        let mut bytes = vec![0u8; size];
+        let mut bytes = crate::store::batch_buffer(size);
         let read = self.files.read_at(&path, slot.location, &mut bytes)?;
         bytes.truncate(read);
         Ok(Step::Ready(BatchBytes {

@@ -379,7 +379,7 @@ pub async fn fetch(db: &IdbDatabase, loads: &[Load]) -> Result<Vec<(BatchRun, bo
             if let Some(value) = value.dyn_ref::<Uint8Array>() {
                 // The first batch of a load: always admitted, uncounted when it ends before
                 // the offset (its header says where).
-                let bytes = value.to_vec();
+                let bytes = copied(value);
                 budget.admit(floor, bytes.len() as u64, stored_next_offset(&bytes));
                 run.push((floor, Rc::new(bytes)));
             }
@@ -395,11 +395,18 @@ pub async fn fetch(db: &IdbDatabase, loads: &[Load]) -> Result<Vec<(BatchRun, bo
                 reached_end = false;
                 break;
             }
-            run.push((key.base_offset, Rc::new(value.to_vec())));
+            run.push((key.base_offset, Rc::new(copied(value))));
         }
         runs.push((run, reached_end));
     }
     Ok(runs)
+}
+
+/// A stored batch's bytes in wasm memory, in a buffer sized as `batch_buffer` sizes them.
+fn copied(value: &Uint8Array) -> Vec<u8> {
+    let mut bytes = crate::store::batch_buffer(value.length() as usize);
+    value.copy_to(&mut bytes);
+    bytes
 }
 
 /// A request's answer, listened for now (its events may come before the caller awaits it).
