@@ -24,6 +24,7 @@ use crate::keyed_store::{
     check_stored_batch, decode_summary, encode_summary, stored_next_offset, summarize_segment,
     BatchKey, BatchRun, Change, KeyedImage, Load, LoadBudget, LOAD_BATCHES_MAX,
 };
+use crate::record_batch::BATCH_BYTES_MAX;
 use crate::sorted_map::{sort_unstable, SortedMap};
 use crate::store::{PartitionKey, PartitionRecovery, SegmentSummary};
 
@@ -256,7 +257,7 @@ pub async fn load(db: &IdbDatabase) -> Result<Opened, JsValue> {
         let Some(key) = parse_key(&key) else { continue };
         all.get_or_insert_with(key.partition.clone(), Default::default)
             .push(key.base_offset);
-        match value.dyn_ref::<Uint8Array>().map(Uint8Array::to_vec) {
+        match value.dyn_ref::<Uint8Array>().map(stored_bytes) {
             Some(bytes) => match decode_summary(key.base_offset, &bytes) {
                 Some(summary) => {
                     opened.image.segments.insert(key, summary);
@@ -294,7 +295,7 @@ pub async fn load(db: &IdbDatabase) -> Result<Opened, JsValue> {
                     let Some(key) = parse_key(&k) else { continue };
                     let bytes = v
                         .dyn_ref::<Uint8Array>()
-                        .map(Uint8Array::to_vec)
+                        .map(stored_bytes)
                         .unwrap_or_default();
                     checked.push(check_stored_batch(key.base_offset, &bytes));
                 }
@@ -379,7 +380,7 @@ pub async fn fetch(db: &IdbDatabase, loads: &[Load]) -> Result<Vec<(BatchRun, bo
             if let Some(value) = value.dyn_ref::<Uint8Array>() {
                 // The first batch of a load: always admitted, uncounted when it ends before
                 // the offset (its header says where).
-                let bytes = copied(value);
+                let bytes = stored_bytes(value);
                 budget.admit(floor, bytes.len() as u64, stored_next_offset(&bytes));
                 run.push((floor, Rc::new(bytes)));
             }
@@ -395,17 +396,21 @@ pub async fn fetch(db: &IdbDatabase, loads: &[Load]) -> Result<Vec<(BatchRun, bo
                 reached_end = false;
                 break;
             }
-            run.push((key.base_offset, Rc::new(copied(value))));
+            run.push((key.base_offset, Rc::new(stored_bytes(value))));
         }
         runs.push((run, reached_end));
     }
     Ok(runs)
 }
 
-/// A stored batch's bytes in wasm memory, in a buffer sized as `batch_buffer` sizes them.
-fn copied(value: &Uint8Array) -> Vec<u8> {
-    let mut bytes = crate::store::batch_buffer(value.length() as usize);
-    value.copy_to(&mut bytes);
+/// A stored batch's (or segment summary's) bytes in wasm memory, in a buffer sized as
+/// `batch_buffer` sizes them. A value longer than any batch is damage whatever it holds: only
+/// one byte more than a batch's most is copied (its checks fail on the length), so that a
+/// damaged gigabyte-long value cannot take the instance's memory down.
+fn stored_bytes(value: &Uint8Array) -> Vec<u8> {
+    let len = (value.length() as usize).min(BATCH_BYTES_MAX + 1);
+    let mut bytes = crate::store::batch_buffer(len);
+    value.subarray(0, len as u32).copy_to(&mut bytes);
     bytes
 }
 
