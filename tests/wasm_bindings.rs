@@ -322,3 +322,46 @@ fn a_leased_fetch_shares_its_tables_through_wasm_memory() {
         Some(1.0)
     );
 }
+
+#[wasm_bindgen_test]
+fn the_heap_grows_wasm_memory_in_steps_that_scale_with_it() {
+    // std's allocator grows the memory by what each allocation needs: a 40 KiB batch at a
+    // time, a grow (and, in V8, a garbage collection) each. brook's grows by a sixteenth.
+    let pages = || core::arch::wasm32::memory_size(0);
+    let mut grows = 0;
+    let mut last = pages();
+    let mut kept = Vec::new();
+    for index in 0..1_000u32 {
+        let mut batch = Vec::with_capacity(40 * 1024);
+        batch.resize(40 * 1024, index as u8);
+        kept.push(batch);
+        if pages() != last {
+            grows += 1;
+            last = pages();
+        }
+    }
+    assert!(last >= 600, "40 MB were allocated: {last} pages");
+    assert!(
+        grows <= 80,
+        "{grows} grows for 40 MB; one per allocation would be about 600"
+    );
+    assert!(kept
+        .iter()
+        .enumerate()
+        .all(|(i, b)| b.iter().all(|&v| v == i as u8)));
+    // Freed memory is used again before the memory grows.
+    drop(kept);
+    let again: Vec<Vec<u8>> = (0..500).map(|_| vec![1u8; 40 * 1024]).collect();
+    assert_eq!(pages(), last);
+    // A request the memory cannot hold fails as an error, and the heap goes on working.
+    let mut huge: Vec<u8> = Vec::new();
+    assert!(huge.try_reserve(3_900_000_000).is_err());
+    assert_eq!(again.len(), 500);
+    assert_eq!(
+        vec![7u8; 1 << 20]
+            .iter()
+            .map(|&v| v as usize)
+            .sum::<usize>(),
+        7 << 20
+    );
+}

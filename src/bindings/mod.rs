@@ -4,6 +4,7 @@
 // one call per send and one per poll. The JS wrapper (js/brook.js) turns this into the
 // KafkaJS-shaped API.
 
+mod heap;
 #[cfg(feature = "files")]
 mod host_storage;
 mod idb;
