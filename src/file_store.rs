@@ -238,10 +238,19 @@ fn decode_index(bytes: &[u8], base: i64) -> Option<(SegmentSummary, SparseIndex,
 }
 
 /// A store of segment files over `Files`.
+fn missing_segment(partition: &PartitionKey, base: i64) -> Error {
+    Error::io(
+        "read",
+        &partition.directory(),
+        format!("no segment at {base}"),
+    )
+}
+
 pub struct FileStore {
     files: Box<dyn Files>,
-    /// Open segments by partition directory, by base offset.
-    partitions: HashMap<String, SortedMap<i64, SegmentFile>>,
+    /// Open segments by partition, by base offset. Keyed by the partition rather than its
+    /// directory's name: every append looks its segment up, and a name costs a format.
+    partitions: HashMap<PartitionKey, SortedMap<i64, SegmentFile>>,
     /// Log starts of the checkpoint (what retention deleted is not missing).
     log_starts: SortedMap<String, i64>,
     /// Segment files written since their last sync.
@@ -337,15 +346,9 @@ impl FileStore {
 
     fn segment(&mut self, partition: &PartitionKey, base: i64) -> Result<&mut SegmentFile> {
         self.partitions
-            .get_mut(&partition.directory())
+            .get_mut(partition)
             .and_then(|segments| segments.get_mut(&base))
-            .ok_or_else(|| {
-                Error::io(
-                    "read",
-                    &partition.directory(),
-                    format!("no segment at {base}"),
-                )
-            })
+            .ok_or_else(|| missing_segment(partition, base))
     }
 
     /// Starts a partition's first (empty) segment at `base`, keeping whatever else is in its
@@ -359,7 +362,7 @@ impl FileStore {
         }
         let mut segments = SortedMap::new();
         segments.insert(base, segment);
-        self.partitions.insert(directory.clone(), segments);
+        self.partitions.insert(partition.clone(), segments);
         if self.log_starts.get(&directory) != Some(&base) {
             self.log_starts.insert(directory, base);
             self.checkpoint_dirty = true;
@@ -377,10 +380,10 @@ impl FileStore {
     /// Writes the index of a segment, and syncs it: a torn or lost index fails its checksum
     /// and the next open reads the segment instead, but it can then tell a compaction gap from
     /// a damaged base offset only by what it finds.
-    fn write_index(&mut self, directory: &str, base: i64) -> Result<()> {
+    fn write_index(&mut self, partition: &PartitionKey, base: i64) -> Result<()> {
         let Some(segment) = self
             .partitions
-            .get_mut(directory)
+            .get_mut(partition)
             .and_then(|s| s.get_mut(&base))
         else {
             return Ok(());
@@ -390,7 +393,7 @@ impl FileStore {
         }
         let bytes = encode_index(segment);
         segment.index_stale = false;
-        let path = format!("{directory}/{}", index_file_name(base));
+        let path = format!("{}/{}", partition.directory(), index_file_name(base));
         self.files.open(&path)?;
         self.files.truncate(&path, 0)?;
         self.files.append(&path, &bytes)?;
@@ -768,9 +771,9 @@ impl Store for FileStore {
         // Sealed segments that had to be read get an index, so the next open need not.
         let sealed: Vec<i64> = segments.keys().copied().filter(|&b| b != active).collect();
         let summaries = segments.values().map(|s| s.summary).collect();
-        self.partitions.insert(directory.clone(), segments);
+        self.partitions.insert(partition.clone(), segments);
         for base in sealed {
-            self.write_index(&directory, base)?;
+            self.write_index(partition, base)?;
         }
         Ok(OpenedPartition {
             segments: summaries,
@@ -789,7 +792,7 @@ impl Store for FileStore {
 
     fn remove_partition(&mut self, partition: &PartitionKey) -> Result<()> {
         let directory = partition.directory();
-        self.partitions.remove(&directory);
+        self.partitions.remove(partition);
         if self.log_starts.remove(&directory).is_some() {
             self.checkpoint_dirty = true;
         }
@@ -806,27 +809,33 @@ impl Store for FileStore {
         batch: std::rc::Rc<Vec<u8>>,
         header: &BatchHeader,
     ) -> Result<BatchSlot> {
-        let file = self.segment(partition, segment.base_offset)?;
-        let path = file.path.clone();
+        // The segment is looked up once and its path borrowed, not cloned: an append of one
+        // small batch is a hot path (a send of one, relaxed).
+        let file = self
+            .partitions
+            .get_mut(partition)
+            .and_then(|segments| segments.get_mut(&segment.base_offset))
+            .ok_or_else(|| missing_segment(partition, segment.base_offset))?;
         let position = file.summary.size;
-        if self.broken.contains(&path) {
+        if self.broken.contains(&file.path) {
             return Err(Error::io(
                 "append",
-                &path,
+                &file.path,
                 "an earlier failed write could not be taken back; close the log and open it again",
             ));
         }
-        self.dirty.insert(path.clone());
-        if let Err(error) = self.files.append(&path, &batch) {
+        if !self.dirty.contains(&file.path) {
+            self.dirty.insert(file.path.clone());
+        }
+        if let Err(error) = self.files.append(&file.path, &batch) {
             // Undo a partial write so the next append does not land after garbage; if even
             // that fails, the file takes no more appends until a reopen reads it again.
-            if self.files.truncate(&path, position).is_err() {
-                self.broken.insert(path);
+            if self.files.truncate(&file.path, position).is_err() {
+                self.broken.insert(file.path.clone());
             }
             return Err(error);
         }
-        self.segment(partition, segment.base_offset)?
-            .push(header, position);
+        file.push(header, position);
         Ok(BatchSlot {
             location: position,
             base_offset: header.base_offset,
@@ -855,7 +864,7 @@ impl Store for FileStore {
         // the active segment's tail can ever be torn; its index lets every open skip it.
         self.files.sync(&path)?;
         self.dirty.remove(&path);
-        self.write_index(&directory, sealed.base_offset)?;
+        self.write_index(partition, sealed.base_offset)?;
         let segment = SegmentFile::new(&directory, base);
         let length = self.files.open(&segment.path)?;
         if length != 0 {
@@ -863,7 +872,7 @@ impl Store for FileStore {
             self.files.truncate(&segment.path, 0)?;
         }
         self.partitions
-            .entry(directory)
+            .entry(partition.clone())
             .or_default()
             .insert(base, segment);
         Ok(())
@@ -1018,7 +1027,7 @@ impl Store for FileStore {
             self.store_checkpoint()?;
         }
         let base = segment.base_offset;
-        if let Some(segments) = self.partitions.get_mut(&directory) {
+        if let Some(segments) = self.partitions.get_mut(partition) {
             segments.remove(&base);
         }
         self.dirty
@@ -1030,11 +1039,10 @@ impl Store for FileStore {
     }
 
     fn extend_segment(&mut self, partition: &PartitionKey, summary: &SegmentSummary) -> Result<()> {
-        let directory = partition.directory();
         let file = self.segment(partition, summary.base_offset)?;
         file.summary.next_offset = summary.next_offset;
         file.index_stale = true;
-        self.write_index(&directory, summary.base_offset)
+        self.write_index(partition, summary.base_offset)
     }
 
     fn replace_segment(
@@ -1069,10 +1077,10 @@ impl Store for FileStore {
         rebuilt.contiguous = false;
         let summary = rebuilt.summary;
         self.partitions
-            .entry(directory.clone())
+            .entry(partition.clone())
             .or_default()
             .insert(base, rebuilt);
-        self.write_index(&directory, base)?;
+        self.write_index(partition, base)?;
         Ok(summary)
     }
 
@@ -1091,7 +1099,7 @@ impl Store for FileStore {
     fn close(&mut self, active: &[(PartitionKey, SegmentSummary, i64)]) -> Result<()> {
         self.flush_files(true, false)?;
         for (partition, segment, _) in active {
-            self.write_index(&partition.directory(), segment.base_offset)?;
+            self.write_index(partition, segment.base_offset)?;
         }
         Ok(())
     }
