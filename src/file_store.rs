@@ -237,7 +237,7 @@ fn decode_index(bytes: &[u8], base: i64) -> Option<(SegmentSummary, SparseIndex,
     ))
 }
 
-/// A store of segment files over `Files`.
+/// The error for a lookup of a segment the store does not have open.
 fn missing_segment(partition: &PartitionKey, base: i64) -> Error {
     Error::io(
         "read",
@@ -246,6 +246,7 @@ fn missing_segment(partition: &PartitionKey, base: i64) -> Error {
     )
 }
 
+/// A store of segment files over `Files`.
 pub struct FileStore {
     files: Box<dyn Files>,
     /// Open segments by partition, by base offset. Keyed by the partition rather than its
