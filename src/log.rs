@@ -210,6 +210,9 @@ pub struct Log {
     commits_load: CommitsLoad,
     /// Bumped on every append: lets a waiting consumer tell whether anything new arrived.
     append_sequence: u64,
+    /// Per partition, the bytes (at most, encoded) the send being placed brings to it: its
+    /// pending batch makes room for them at once. Kept between sends, not reallocated.
+    send_room: Vec<usize>,
     groups: Groups,
 }
 
@@ -258,6 +261,7 @@ impl Log {
             flush_in_flight: false,
             commits_load: CommitsLoad::Loading(0),
             append_sequence: 0,
+            send_room: Vec::new(),
             groups: Groups::default(),
         };
         Ok(log)
@@ -706,7 +710,10 @@ impl Log {
     ) -> Result<Vec<Placement>> {
         self.check_open()?;
         let now = self.clock.now_ms();
-        let topic_state = self.topic(topic)?;
+        let topic_state = self
+            .topics
+            .get_mut(topic)
+            .ok_or_else(|| Error::unknown_topic(topic))?;
         if topic_state.internal {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
@@ -716,25 +723,16 @@ impl Log {
                 ),
             ));
         }
-        let partitions = place_messages(producer, topic, topic_state, messages)?;
-        self.append_placed(topic, messages, &partitions, now)
-    }
-
-    /// Appends already-checked messages to the partitions chosen for them.
-    pub(crate) fn append_placed(
-        &mut self,
-        topic: &str,
-        messages: &[Message<'_>],
-        partitions: &[u32],
-        now: i64,
-    ) -> Result<Vec<Placement>> {
-        let topic_state = self
-            .topics
-            .get_mut(topic)
-            .ok_or_else(|| Error::unknown_topic(topic))?;
+        let room = &mut self.send_room;
+        let partitions = place_messages(producer, topic, topic_state, messages, room)?;
+        for (state, &bytes) in topic_state.partitions.iter_mut().zip(room.iter()) {
+            if bytes > 0 {
+                state.reserve(bytes);
+            }
+        }
         let mut placements = Vec::with_capacity(messages.len());
         // Each message is encoded once, into its partition's pending batch.
-        for (message, &partition) in messages.iter().zip(partitions) {
+        for (message, &partition) in messages.iter().zip(&partitions) {
             let state = &mut topic_state.partitions[partition as usize];
             let offset = state.append(std::iter::once(&message.record), now)?;
             placements.push(Placement { partition, offset });
@@ -1455,12 +1453,14 @@ fn consumer_offsets_info() -> TopicInfo {
     }
 }
 
-/// Checks every message against the topic and picks its partition; writes nothing.
+/// Checks every message against the topic and picks its partition; writes nothing. Leaves in
+/// `room`, by partition, the bytes (at most, encoded) of the messages it places there.
 fn place_messages(
     producer: &mut Producer,
     topic: &str,
     topic_state: &Topic,
     messages: &[Message<'_>],
+    room: &mut Vec<usize>,
 ) -> Result<Vec<u32>> {
     if messages.is_empty() {
         return Err(Error::invalid_argument(
@@ -1480,6 +1480,8 @@ fn place_messages(
     let config = &topic_state.config;
     let sticky = producer.partitioner.begin_send(count);
     let mut partitions = Vec::with_capacity(messages.len());
+    room.clear();
+    room.resize(count as usize, 0);
     for (index, message) in messages.iter().enumerate() {
         let record = &message.record;
         let size = record.encoded_size();
@@ -1514,6 +1516,8 @@ fn place_messages(
             None => producer.partitioner.place(record.key, count, sticky),
         };
         partitions.push(partition);
+        // Saturating: on wasm32 a usize is 32 bits (the room is a hint, capped at a batch).
+        room[partition as usize] = room[partition as usize].saturating_add(size);
     }
     Ok(partitions)
 }

@@ -93,6 +93,9 @@ pub struct Partition {
     high: i64,
     /// The batch being filled by sends, and full ones waiting for the next flush.
     pending: Option<BatchBuilder>,
+    /// Bytes of records a send is about to append, for the pending batch it starts (see
+    /// `reserve`).
+    pending_room: usize,
     ready: Vec<Vec<u8>>,
     /// Written by the flush that has not completed (an asynchronous store); their end.
     written: Vec<Written>,
@@ -149,6 +152,7 @@ impl Partition {
             high: end,
             segments,
             pending: None,
+            pending_room: 0,
             ready: Vec::new(),
             written: Vec::new(),
             in_flight_end: None,
@@ -223,6 +227,15 @@ impl Partition {
         }
     }
 
+    /// Makes room in the pending batch (or the one the next append starts) for `bytes` of
+    /// encoded records: a send says how much it brings before it appends record by record.
+    pub fn reserve(&mut self, bytes: usize) {
+        match &mut self.pending {
+            Some(builder) => builder.reserve(bytes),
+            None => self.pending_room = bytes,
+        }
+    }
+
     /// Adds `records` to the pending batch (a new one when full); returns the first offset.
     /// Nothing is written: the next flush writes the batch.
     pub fn append<'r, I>(&mut self, records: I, default_timestamp: i64) -> Result<i64>
@@ -242,9 +255,10 @@ impl Partition {
                     self.ready.push(batch.finish());
                 }
             }
-            let builder = self
-                .pending
-                .get_or_insert_with(|| BatchBuilder::new(self.high, timestamp));
+            let room = std::mem::take(&mut self.pending_room);
+            let builder = self.pending.get_or_insert_with(|| {
+                BatchBuilder::with_room(self.high, timestamp, room.max(256))
+            });
             builder.push(record, timestamp);
             self.high += 1;
         }

@@ -118,6 +118,13 @@ impl BatchBuilder {
         BatchBuilder::with_capacity(base_offset, base_timestamp, BATCH_HEADER_SIZE + 256)
     }
 
+    /// A builder with room for `records_bytes` of encoded records (see `reserve`).
+    pub fn with_room(base_offset: i64, base_timestamp: i64, records_bytes: usize) -> BatchBuilder {
+        let mut builder = BatchBuilder::new(base_offset, base_timestamp);
+        builder.reserve(records_bytes);
+        builder
+    }
+
     fn with_capacity(base_offset: i64, base_timestamp: i64, capacity: usize) -> BatchBuilder {
         let mut bytes = Vec::with_capacity(capacity.max(BATCH_HEADER_SIZE));
         bytes.resize(BATCH_HEADER_SIZE, 0);
@@ -140,6 +147,14 @@ impl BatchBuilder {
 
     pub fn size(&self) -> usize {
         self.bytes.len()
+    }
+
+    /// Makes room for `records_bytes` more of encoded records, as far as a batch may grow:
+    /// one allocation for a whole send rather than a regrowth every few records. A hint: when
+    /// memory is short it does nothing, and the records grow the batch as they come.
+    pub fn reserve(&mut self, records_bytes: usize) {
+        let room = BATCH_BYTES_MAX.saturating_sub(self.bytes.len());
+        let _ = self.bytes.try_reserve(records_bytes.min(room));
     }
 
     /// The offset the next record gets.
@@ -955,6 +970,58 @@ pub fn verify_batch(bytes: &[u8]) -> Result<RecordBatch<'_>> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn room_made_for_records_is_not_regrown() {
+        // The room a send makes (the sum of its records' encoded sizes) holds them: the
+        // batch's bytes stay in the one allocation, whether the builder is new or started.
+        let value = vec![7u8; 1000];
+        let headers = [Header {
+            key: "h",
+            value: Some(b"v"),
+        }];
+        let records: Vec<RecordInput<'_>> = (0..50)
+            .map(|i| RecordInput {
+                key: Some(b"key"),
+                value: if i % 5 == 0 {
+                    None
+                } else {
+                    Some(&value[..i * 20])
+                },
+                headers: if i % 2 == 0 { &headers } else { &[] },
+                timestamp: Some(1_700_000_000_000 + i as i64 * 1_000_000),
+            })
+            .collect();
+        let room: usize = records.iter().map(RecordInput::encoded_size).sum();
+        let push_all = |builder: &mut BatchBuilder| {
+            let (start, capacity) = (builder.bytes.as_ptr(), builder.bytes.capacity());
+            for record in &records {
+                builder.push(record, record.timestamp.unwrap());
+            }
+            assert_eq!(builder.bytes.as_ptr(), start);
+            assert_eq!(builder.bytes.capacity(), capacity);
+        };
+        let mut builder = BatchBuilder::with_room(0, 1_700_000_000_000, room);
+        push_all(&mut builder);
+        let mut started = BatchBuilder::new(0, 1_700_000_000_000);
+        started.push(&records[1], 1_700_000_000_000);
+        started.reserve(room);
+        push_all(&mut started);
+        // More room than a batch may hold is capped at a batch, not allocated.
+        let mut huge = BatchBuilder::with_room(0, 0, usize::MAX);
+        assert!(huge.bytes.capacity() <= BATCH_BYTES_MAX);
+        huge.reserve(usize::MAX);
+        assert!(huge.bytes.capacity() <= BATCH_BYTES_MAX);
+        // Finished, a batch keeps no slack, and reads back whole.
+        for (builder, count) in [(builder, 50), (started, 51)] {
+            let batch = builder.finish();
+            assert_eq!(batch.len(), batch.capacity());
+            assert_eq!(
+                RecordBatch::parse(&batch).unwrap().header().record_count,
+                count
+            );
+        }
+    }
 
     fn encode(base_offset: i64, now: i64, records: &[RecordInput<'_>]) -> Vec<u8> {
         let mut out = Vec::new();
