@@ -211,7 +211,8 @@ pub struct Log {
     /// Bumped on every append: lets a waiting consumer tell whether anything new arrived.
     append_sequence: u64,
     /// Per partition, the bytes (at most, encoded) the send being placed brings to it: its
-    /// pending batch makes room for them at once. Kept between sends, not reallocated.
+    /// pending batch makes room for them at once. Kept between sends (all zero), not
+    /// reallocated.
     send_room: Vec<usize>,
     groups: Groups,
 }
@@ -723,11 +724,23 @@ impl Log {
                 ),
             ));
         }
+        // Zero between sends; a send touches only its own partitions' entries (a topic may
+        // have 10,000 partitions and a send one message).
         let room = &mut self.send_room;
-        let partitions = place_messages(producer, topic, topic_state, messages, room)?;
-        for (state, &bytes) in topic_state.partitions.iter_mut().zip(room.iter()) {
+        if room.len() < topic_state.partitions.len() {
+            room.resize(topic_state.partitions.len(), 0);
+        }
+        let partitions = match place_messages(producer, topic, topic_state, messages, room) {
+            Ok(partitions) => partitions,
+            Err(error) => {
+                room.fill(0);
+                return Err(error);
+            }
+        };
+        for &partition in &partitions {
+            let bytes = std::mem::take(&mut room[partition as usize]);
             if bytes > 0 {
-                state.reserve(bytes);
+                topic_state.partitions[partition as usize].reserve(bytes);
             }
         }
         let mut placements = Vec::with_capacity(messages.len());
@@ -1453,14 +1466,14 @@ fn consumer_offsets_info() -> TopicInfo {
     }
 }
 
-/// Checks every message against the topic and picks its partition; writes nothing. Leaves in
+/// Checks every message against the topic and picks its partition; writes nothing. Adds to
 /// `room`, by partition, the bytes (at most, encoded) of the messages it places there.
 fn place_messages(
     producer: &mut Producer,
     topic: &str,
     topic_state: &Topic,
     messages: &[Message<'_>],
-    room: &mut Vec<usize>,
+    room: &mut [usize],
 ) -> Result<Vec<u32>> {
     if messages.is_empty() {
         return Err(Error::invalid_argument(
@@ -1480,8 +1493,6 @@ fn place_messages(
     let config = &topic_state.config;
     let sticky = producer.partitioner.begin_send(count);
     let mut partitions = Vec::with_capacity(messages.len());
-    room.clear();
-    room.resize(count as usize, 0);
     for (index, message) in messages.iter().enumerate() {
         let record = &message.record;
         let size = record.encoded_size();
