@@ -95,6 +95,45 @@ pub(crate) struct Topic {
     pub(crate) config: TopicConfig,
     pub(crate) partitions: Vec<Partition>,
     pub(crate) internal: bool,
+    /// The partitions appended to since a flush last left them settled, each once: what a
+    /// flush visits, so that its cost follows what was sent (a topic may have 10,000
+    /// partitions and a send one message).
+    touched: Vec<u32>,
+}
+
+impl Topic {
+    fn new(config: TopicConfig, partitions: Vec<Partition>, internal: bool) -> Topic {
+        Topic {
+            config,
+            partitions,
+            internal,
+            touched: Vec::new(),
+        }
+    }
+
+    /// Appends one record to partition `index` (in range: placed by the caller) and lists
+    /// the partition for the next flush.
+    fn append(&mut self, index: u32, record: &RecordInput<'_>, now: i64) -> Result<i64> {
+        let partition = &mut self.partitions[index as usize];
+        if partition.touch() {
+            self.touched.push(index);
+        }
+        partition.append(std::iter::once(record), now)
+    }
+
+    /// Calls `visit` with each partition listed for a flush.
+    fn for_each_touched(&mut self, mut visit: impl FnMut(&mut Partition)) {
+        for &index in &self.touched {
+            visit(&mut self.partitions[index as usize]);
+        }
+    }
+
+    /// Takes the partitions a flush has finished with off the list.
+    fn settle(&mut self) {
+        let partitions = &mut self.partitions;
+        self.touched
+            .retain(|&index| !partitions[index as usize].settle());
+    }
 }
 
 /// A message to send: a record and, optionally, the partition it must go to.
@@ -389,11 +428,7 @@ impl Log {
             }
             topics.insert(
                 info.name,
-                Topic {
-                    config: info.config,
-                    partitions,
-                    internal: info.internal,
-                },
+                Topic::new(info.config, partitions, info.internal),
             );
         }
         Ok((topics, recovery, next_id))
@@ -480,14 +515,8 @@ impl Log {
         }
         self.check_partitions_total(partitions)?;
         let partitions = self.create_partitions_in_store(name, 0, partitions)?;
-        self.topics.insert(
-            name.to_owned(),
-            Topic {
-                config,
-                partitions: Vec::new(),
-                internal: false,
-            },
-        );
+        self.topics
+            .insert(name.to_owned(), Topic::new(config, Vec::new(), false));
         self.commit_partitions(name, partitions)
     }
 
@@ -746,8 +775,7 @@ impl Log {
         let mut placements = Vec::with_capacity(messages.len());
         // Each message is encoded once, into its partition's pending batch.
         for (message, &partition) in messages.iter().zip(&partitions) {
-            let state = &mut topic_state.partitions[partition as usize];
-            let offset = state.append(std::iter::once(&message.record), now)?;
+            let offset = topic_state.append(partition, &message.record, now)?;
             placements.push(Placement { partition, offset });
         }
         self.append_sequence += 1;
@@ -826,18 +854,18 @@ impl Log {
         } = self;
         // The records first, the commits (__consumer_offsets) last: a commit is never written
         // ahead of what it commits.
-        let (mut order, internal): (Vec<&mut Topic>, Vec<&mut Topic>) =
-            topics.values_mut().partition(|t| !t.internal);
-        order.extend(internal);
         let mut failure = None;
-        'write: for topic in &mut order {
-            let segment_bytes = topic.config.segment_bytes;
-            for partition in &mut topic.partitions {
-                if let Err(error) =
-                    partition.write_pending(&mut **store, cache.as_mut(), segment_bytes)
-                {
-                    failure = Some(error);
-                    break 'write;
+        'write: for internal in [false, true] {
+            for topic in topics.values_mut().filter(|t| t.internal == internal) {
+                let segment_bytes = topic.config.segment_bytes;
+                for &index in &topic.touched {
+                    let partition = &mut topic.partitions[index as usize];
+                    if let Err(error) =
+                        partition.write_pending(&mut **store, cache.as_mut(), segment_bytes)
+                    {
+                        failure = Some(error);
+                        break 'write;
+                    }
                 }
             }
         }
@@ -852,9 +880,7 @@ impl Log {
             }
             Ok(Step::Pending) => {
                 for topic in self.topics.values_mut() {
-                    for partition in &mut topic.partitions {
-                        partition.flush_started();
-                    }
+                    topic.for_each_touched(Partition::flush_started);
                 }
                 self.flush_in_flight = true;
                 Ok(FlushStatus::Started)
@@ -863,11 +889,11 @@ impl Log {
                 // After a failed fsync the kernel may have dropped the dirty pages: what was
                 // written is taken back, and the partitions refuse writes until a reopen.
                 for topic in self.topics.values_mut() {
-                    for partition in &mut topic.partitions {
+                    topic.for_each_touched(|partition| {
                         if partition.durable_end() < partition.high_watermark() {
                             partition.poison(&error);
                         }
-                    }
+                    });
                 }
                 self.undo_flush();
                 Err(error)
@@ -891,11 +917,11 @@ impl Log {
             // A failed fsync, as in `flush`: what this flush wrote cannot be trusted.
             let error = Error::new(ErrorKind::Io, "a flush's fsync failed");
             for topic in self.topics.values_mut() {
-                for partition in &mut topic.partitions {
+                topic.for_each_touched(|partition| {
                     if partition.has_flush_in_flight() {
                         partition.poison(&error);
                     }
-                }
+                });
             }
         }
         self.undo_flush();
@@ -906,12 +932,15 @@ impl Log {
     }
 
     fn flushed(&mut self) {
-        for topic in self.topics.values_mut() {
-            for partition in &mut topic.partitions {
+        let Log { store, topics, .. } = self;
+        for topic in topics.values_mut() {
+            topic.for_each_touched(|partition| {
                 partition.flushed();
                 // Nothing to do but where a memory log's sends left small batches.
-                partition.coalesce_tail(&mut *self.store);
-            }
+                partition.coalesce_tail(&mut **store);
+            });
+            // Those sent to while an asynchronous flush was in flight stay listed.
+            topic.settle();
         }
         let end = self
             .watermarks(CONSUMER_OFFSETS_TOPIC, 0)
@@ -922,9 +951,8 @@ impl Log {
     fn undo_flush(&mut self) {
         let Log { store, topics, .. } = self;
         for topic in topics.values_mut() {
-            for partition in &mut topic.partitions {
-                partition.undo_written(&mut **store);
-            }
+            topic.for_each_touched(|partition| partition.undo_written(&mut **store));
+            topic.settle();
         }
         let end = self
             .watermarks(CONSUMER_OFFSETS_TOPIC, 0)
@@ -934,9 +962,11 @@ impl Log {
 
     /// Whether anything was sent since the last flush.
     pub fn has_unflushed(&self) -> bool {
-        self.topics
-            .values()
-            .any(|t| t.partitions.iter().any(Partition::has_pending))
+        self.topics.values().any(|t| {
+            t.touched
+                .iter()
+                .any(|&i| t.partitions[i as usize].has_pending())
+        })
     }
 
     /// A counter bumped by every append: a waiting consumer compares it to know whether to
@@ -1038,7 +1068,7 @@ impl Partitions for LogPartitions<'_> {
                 value: value.as_deref(),
                 ..RecordInput::default()
             };
-            offsets.push(topic.partitions[0].append(std::iter::once(&record), now)?);
+            offsets.push(topic.append(0, &record, now)?);
         }
         *self.append_sequence += 1;
         Ok(offsets)

@@ -112,6 +112,8 @@ pub struct Partition {
     compaction: Option<Compaction>,
     /// Memory logs: the run of small batches at the end, to merge once it is long enough.
     small_tail: Option<SmallTail>,
+    /// On its topic's list of partitions the next flush visits (`Topic::touched`).
+    touched: bool,
 }
 
 /// How far a compaction pass got: the keys' latest offsets, then segment by segment.
@@ -162,6 +164,7 @@ impl Partition {
             compacted_below: 0,
             compaction: None,
             small_tail: None,
+            touched: false,
         }
     }
 
@@ -207,6 +210,23 @@ impl Partition {
 
     pub fn has_pending(&self) -> bool {
         self.pending.is_some() || !self.ready.is_empty()
+    }
+
+    /// Marks this partition for the next flush; true when it was not marked yet (the caller
+    /// lists it).
+    pub fn touch(&mut self) -> bool {
+        !std::mem::replace(&mut self.touched, true)
+    }
+
+    /// Unmarks this partition once a flush has nothing left to do for it: nothing pending,
+    /// nothing written that waits for a flush to complete. False when it stays marked.
+    pub fn settle(&mut self) -> bool {
+        let settled =
+            !self.has_pending() && self.written.is_empty() && self.in_flight_end.is_none();
+        if settled {
+            self.touched = false;
+        }
+        settled
     }
 
     pub fn is_failed(&self) -> bool {

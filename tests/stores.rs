@@ -126,9 +126,11 @@ enum Operation {
         count: u8,
         size: u16,
     },
-    /// Flush; an asynchronous one commits (true) or fails (false).
+    /// Flush; an asynchronous one commits (true) or fails (false), after the sends made
+    /// while it is in flight (partition, count, size).
     Flush {
         commits: bool,
+        sends_in_flight: Vec<(u32, u8, u16)>,
     },
     Crash,
     Reopen,
@@ -137,10 +139,18 @@ enum Operation {
 fn operation() -> impl Strategy<Value = Operation> {
     prop_oneof![
         6 => (0u32..3, 1u8..5, 0u16..400).prop_map(|(partition, count, size)| Operation::Send { partition, count, size }),
-        3 => Just(Operation::Flush { commits: true }),
-        1 => Just(Operation::Flush { commits: false }),
+        3 => sends_in_flight().prop_map(|sends_in_flight| Operation::Flush { commits: true, sends_in_flight }),
+        1 => sends_in_flight().prop_map(|sends_in_flight| Operation::Flush { commits: false, sends_in_flight }),
         1 => Just(Operation::Crash),
         1 => Just(Operation::Reopen),
+    ]
+}
+
+/// Mostly none: the partitions a flush writes are not always those sent to while it runs.
+fn sends_in_flight() -> impl Strategy<Value = Vec<(u32, u8, u16)>> {
+    prop_oneof![
+        2 => Just(Vec::new()),
+        1 => proptest::collection::vec((0u32..3, 1u8..4, 0u16..400), 1..4),
     ]
 }
 
@@ -151,10 +161,12 @@ fn small_segments() -> TopicConfig {
     }
 }
 
-/// The model: per partition, acknowledged values (their flush succeeded) and pending ones.
+/// The model: per partition, acknowledged values (their flush succeeded), those of the flush
+/// in flight, and pending ones.
 #[derive(Default)]
 struct Model {
     acknowledged: Vec<Vec<Vec<u8>>>,
+    flushing: Vec<Vec<Vec<u8>>>,
     pending: Vec<Vec<Vec<u8>>>,
     counter: u32,
 }
@@ -163,6 +175,7 @@ impl Model {
     fn new() -> Model {
         Model {
             acknowledged: vec![Vec::new(); 3],
+            flushing: vec![Vec::new(); 3],
             pending: vec![Vec::new(); 3],
             counter: 0,
         }
@@ -186,9 +199,23 @@ impl Model {
         }
     }
 
+    /// An asynchronous flush started: what was pending is in it.
+    fn flush_started(&mut self) {
+        std::mem::swap(&mut self.flushing, &mut self.pending);
+    }
+
+    /// The flush in flight committed; sends made meanwhile wait for the next.
+    fn flush_committed(&mut self) {
+        for p in 0..3 {
+            let flushed = std::mem::take(&mut self.flushing[p]);
+            self.acknowledged[p].extend(flushed);
+        }
+    }
+
+    /// Everything not durable fails, sends made while a flush was in flight too.
     fn fail(&mut self) {
-        for pending in &mut self.pending {
-            pending.clear();
+        for values in self.flushing.iter_mut().chain(&mut self.pending) {
+            values.clear();
         }
     }
 }
@@ -214,7 +241,8 @@ fn send(
     let mut producer = log.producer(PartitionerKind::Default);
     let placed = log.send(&mut producer, "t", &messages).unwrap();
     let p = partition as usize;
-    let expected = (model.acknowledged[p].len() + model.pending[p].len()) as i64;
+    let expected =
+        (model.acknowledged[p].len() + model.flushing[p].len() + model.pending[p].len()) as i64;
     prop_assert_eq!(
         placed[0].offset,
         expected,
@@ -262,14 +290,18 @@ proptest! {
         for operation in operations {
             match operation {
                 Operation::Send { partition, count, size } => send(&mut log, &mut model, partition, count, size)?,
-                Operation::Flush { commits } => match log.flush(true).unwrap() {
+                Operation::Flush { commits, sends_in_flight } => match log.flush(true).unwrap() {
                     FlushStatus::Started => {
                         let journal = store.take_flush().unwrap();
+                        model.flush_started();
                         // A send made while the flush is in flight waits for the next one.
+                        for (partition, count, size) in sends_in_flight {
+                            send(&mut log, &mut model, partition, count, size)?;
+                        }
                         prop_assert_eq!(log.flush(true).unwrap(), FlushStatus::Busy);
                         if commits {
                             flush_committed(&mut log, &store, &mut image, &journal);
-                            model.acknowledge();
+                            model.flush_committed();
                         } else {
                             // Refused (quota): everything not durable fails; the log reloads.
                             store = flush_failed(&mut log, &image);

@@ -1,8 +1,9 @@
 // Node, memory: produce. brook's send into an in-memory log, beside Redis Streams on loopback
 // (XADD to one stream per partition, pipelined up to 1,000 commands per round trip, through
 // ioredis) and the plain-JS log doing the same placement, framing and CRC-32C work.
-// Workloads: values of 100 B and 1 KiB, keyed over 1, 3 and 12 partitions, sends of 1, 100
-// and 10,000 messages; throughput and the latency of each send until it is acknowledged.
+// Workloads: values of 100 B and 1 KiB, keyed over 1, 3, 12 and 1,000 partitions (a topic of
+// many partitions: a send's cost must follow what it sends, not the topic's size), sends of 1,
+// 100 and 10,000 messages; throughput and the latency of each send until it is acknowledged.
 
 import Redis from "ioredis";
 import { Log } from "../../js/node.js";
@@ -12,7 +13,7 @@ import { emit, keyedMessages, label, payload, repeat, scaled, timedSends } from 
 
 const GROUP = "Node, memory: produce";
 const SIZES = [100, 1024];
-const PARTITIONS = [1, 3, 12];
+const PARTITIONS = [1, 3, 12, 1000];
 const SENDS = [1, 100, 10_000];
 /** Messages per repetition, by send size: a few tenths of a second each for brook. */
 const MESSAGES = { 1: 20_000, 100: 200_000, 10_000: 300_000 };
@@ -85,7 +86,7 @@ try {
     const value = payload(bytes);
     for (const partitions of PARTITIONS) {
       for (const size of SENDS) {
-        const workload = `${label(bytes)} · ${partitions} partition${partitions > 1 ? "s" : ""} · sends of ${size.toLocaleString("en")}`;
+        const workload = `${label(bytes)} · ${partitions.toLocaleString("en")} partition${partitions > 1 ? "s" : ""} · sends of ${size.toLocaleString("en")}`;
         const total = messagesFor(size, bytes, MESSAGES);
         const base = { group: GROUP, workload, metric: "throughput", unit: "msgs/s", higher: true };
         emit({ ...base, system: "brook", ...(await brook(partitions, size, value, total)) });
