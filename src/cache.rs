@@ -3,8 +3,10 @@
 // read and check its batches once. Keyed by a partition's number in its log and the batch's
 // base offset; sized in bytes, configurable at open.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::rc::Rc;
+
+use crate::fast_hash::FastMap;
 
 /// The default size of a log's cache.
 pub const CACHE_BYTES_DEFAULT: u64 = 16 * 1024 * 1024;
@@ -15,7 +17,7 @@ pub struct BatchCache {
     bytes_max: u64,
     bytes: u64,
     tick: u64,
-    entries: HashMap<Key, (Rc<Vec<u8>>, u64)>,
+    entries: FastMap<Key, (Rc<Vec<u8>>, u64)>,
     /// (tick, key) of every use, oldest first. A use leaves the older pairs of its key in place:
     /// a pair whose tick is not its entry's is stale and skipped at eviction, and the queue is
     /// compacted when stale pairs outnumber live ones. O(1) per use, and no ordered map's code.
@@ -28,7 +30,7 @@ impl BatchCache {
             bytes_max,
             bytes: 0,
             tick: 0,
-            entries: HashMap::new(),
+            entries: FastMap::default(),
             order: VecDeque::new(),
         }
     }

@@ -13,9 +13,10 @@
 // named like a segment) is ignored and reported, and a gap between segments or before the
 // first one (a deleted or truncated file) is reported as a damaged range.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use crate::error::{Error, Result};
+use crate::fast_hash::{FastMap, FastSet};
 use crate::files::Files;
 use crate::framed;
 use crate::manifest;
@@ -251,11 +252,11 @@ pub struct FileStore {
     files: Box<dyn Files>,
     /// Open segments by partition, by base offset. Keyed by the partition rather than its
     /// directory's name: every append looks its segment up, and a name costs a format.
-    partitions: HashMap<PartitionKey, SortedMap<i64, SegmentFile>>,
+    partitions: FastMap<PartitionKey, SortedMap<i64, SegmentFile>>,
     /// Log starts of the checkpoint (what retention deleted is not missing).
     log_starts: SortedMap<String, i64>,
     /// Segment files written since their last sync.
-    dirty: HashSet<String>,
+    dirty: FastSet<String>,
     /// Whether the root held a checkpoint at open; without one (a new log, or one written by
     /// brook 0.1) each partition's first segment is its log start, and the checkpoint is
     /// written with the next flush (`checkpoint_dirty`), so that later opens can tell a
@@ -264,7 +265,7 @@ pub struct FileStore {
     checkpoint_dirty: bool,
     /// Segment files whose failed append could not be taken back: they may end in a partial
     /// batch, so nothing more is appended to them until a reopen reads them again.
-    broken: HashSet<String>,
+    broken: FastSet<String>,
     header: [u8; BATCH_HEADER_SIZE],
 }
 
@@ -272,12 +273,12 @@ impl FileStore {
     pub fn new(files: Box<dyn Files>) -> FileStore {
         FileStore {
             files,
-            partitions: HashMap::new(),
+            partitions: FastMap::default(),
             log_starts: SortedMap::new(),
-            dirty: HashSet::new(),
+            dirty: FastSet::default(),
             checkpoint_found: false,
             checkpoint_dirty: false,
-            broken: HashSet::new(),
+            broken: FastSet::default(),
             header: [0; BATCH_HEADER_SIZE],
         }
     }

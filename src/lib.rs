@@ -47,6 +47,7 @@ mod cache;
 mod consumer_offsets;
 mod crc32c;
 mod error;
+mod fast_hash;
 mod file_store;
 mod files;
 mod framed;
