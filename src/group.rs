@@ -98,6 +98,17 @@ pub enum ChunkStart {
     DeliverWhenDurable,
 }
 
+/// Where a fetched run of records comes from, with what a consumer's batch reports of it.
+#[derive(Clone, Copy, Debug)]
+pub struct FetchedFrom<'a> {
+    pub topic: &'a str,
+    pub partition: u32,
+    /// The partition's durable end when it was read (eachBatch's `highWatermark`).
+    pub high: i64,
+    /// The delivery failures of the partition's record that failed last, for the group.
+    pub failure: Option<Failure>,
+}
+
 /// A fetch's lease: its id and, per chunk in the order the records were handed to the visitor,
 /// the partition.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -815,28 +826,38 @@ impl Groups {
         bytes_max: u64,
         commit_delivered: bool,
         src: &mut dyn Partitions,
-        visit: &mut dyn FnMut(&str, u32, &RecordRun<'_>),
+        visit: &mut dyn FnMut(&FetchedFrom<'_>, &RecordRun<'_>),
     ) -> Result<LeaseGrant> {
         check_fetch_limits(records_max, bytes_max)?;
         self.release(member, None, src)?;
         let mut pending = false;
         let state = self.member(member)?;
-        let assignment = state.assignment.clone();
         let start = state.cursor;
         let auto_commit = state.auto_commit && commit_delivered;
+        let group = state.group.clone();
         let mut delivered: u32 = 0;
         let mut bytes: u64 = 0;
         let mut to_commit = Vec::new();
         let mut chunks = Vec::new();
-        let count = assignment.len();
+        let count = self.member(member)?.assignment.len();
         for step in 0..count {
             let index = (start + step) % count;
-            let tp = &assignment[index];
-            if self.member(member)?.paused.contains(tp) {
+            // Only the partitions this fetch reaches are copied out, not the whole assignment
+            // (which nothing in the loop changes).
+            let state = self.member(member)?;
+            let Some(tp) = state.assignment.get(index) else {
+                break;
+            };
+            if state.paused.contains(tp) {
                 continue;
             }
-            let position = self.current_position(member, tp, src)?;
+            let tp = &tp.clone();
+            let (position, high) = self.current_position(member, tp, src)?;
             let mut batch_bytes = 0u64;
+            // Looked up once the partition has records to hand over: a poll may pass over
+            // thousands of partitions with none.
+            let failures = &self.failures;
+            let mut from: Option<FetchedFrom<'_>> = None;
             let outcome = match src.read(
                 &tp.0,
                 tp.1,
@@ -845,7 +866,15 @@ impl Groups {
                 bytes_max.saturating_sub(bytes).max(1),
                 &mut |run| {
                     batch_bytes += run.bytes.len() as u64;
-                    visit(&tp.0, tp.1, run)
+                    let from = from.get_or_insert_with(|| FetchedFrom {
+                        topic: &tp.0,
+                        partition: tp.1,
+                        high,
+                        failure: failures
+                            .get(&(group.clone(), tp.0.clone(), tp.1))
+                            .map(|(failure, _)| *failure),
+                    });
+                    visit(from, run)
                 },
             )? {
                 Step::Ready(outcome) => outcome,
@@ -880,7 +909,6 @@ impl Groups {
                 break;
             }
         }
-        let group = self.member(member)?.group.clone();
         if !to_commit.is_empty() {
             self.write_commits(&group, &to_commit, src)?;
         }
@@ -902,13 +930,14 @@ impl Groups {
         Ok(LeaseGrant { lease: id, ..grant })
     }
 
-    /// The member's position in an owned partition, initialised or reset as needed.
+    /// The member's position in an owned partition, initialised or reset as needed, and the
+    /// partition's durable end.
     fn current_position(
         &mut self,
         member: MemberId,
         tp: &TopicPartition,
         src: &dyn Partitions,
-    ) -> Result<i64> {
+    ) -> Result<(i64, i64)> {
         let (low, high) = src.watermarks(&tp.0, tp.1)?;
         let state = self.member(member)?;
         let reset = state.offset_reset;
@@ -923,7 +952,7 @@ impl Groups {
         self.member_mut(member)?
             .positions
             .insert(tp.clone(), position);
-        Ok(position)
+        Ok((position, high))
     }
 
     /// The delivering side is about to hand over chunk `index` of `lease` (and has written

@@ -76,9 +76,9 @@ pub use crate::file_store::{
 pub use crate::files::FsFiles;
 pub use crate::files::{Files, MemoryFiles};
 pub use crate::group::{
-    check_fetch_limits, ChunkStart, ConsumerOptions, FailureNote, FetchOutcome, GroupDescription,
-    LeaseGrant, MemberDescription, MemberId, OffsetReset, PartitionLag, FETCH_BYTES_MAX,
-    FETCH_RECORDS_MAX, MEMBERS_MAX,
+    check_fetch_limits, ChunkStart, ConsumerOptions, FailureNote, FetchOutcome, FetchedFrom,
+    GroupDescription, LeaseGrant, MemberDescription, MemberId, OffsetReset, PartitionLag,
+    FETCH_BYTES_MAX, FETCH_RECORDS_MAX, MEMBERS_MAX,
 };
 pub use crate::keyed_store::{
     check_stored_batch, decode_summary, encode_summary, stored_next_offset, summarize_segment,

@@ -8,8 +8,8 @@ use crate::cache::{BatchCache, CACHE_BYTES_DEFAULT};
 use crate::consumer_offsets::Failure;
 use crate::error::{Error, ErrorKind, Quoted, Result};
 use crate::group::{
-    ChunkStart, ConsumerOptions, FailureNote, FetchOutcome, GroupDescription, Groups, LeaseGrant,
-    MemberId, PartitionLag, Partitions, FETCH_BYTES_MAX,
+    ChunkStart, ConsumerOptions, FailureNote, FetchOutcome, FetchedFrom, GroupDescription, Groups,
+    LeaseGrant, MemberId, PartitionLag, Partitions, FETCH_BYTES_MAX,
 };
 use crate::manifest;
 use crate::partition::{Partition, ReadOutcome};
@@ -1279,6 +1279,19 @@ impl Log {
         bytes_max: u64,
         visit: &mut dyn FnMut(&str, u32, &RecordRun<'_>),
     ) -> Result<FetchOutcome> {
+        self.poll_from(member, records_max, bytes_max, &mut |from, run| {
+            visit(from.topic, from.partition, run)
+        })
+    }
+
+    /// `poll`, telling `visit` each run's partition with its durable end and failures.
+    pub fn poll_from(
+        &mut self,
+        member: MemberId,
+        records_max: u32,
+        bytes_max: u64,
+        visit: &mut dyn FnMut(&FetchedFrom<'_>, &RecordRun<'_>),
+    ) -> Result<FetchOutcome> {
         self.check_open()?;
         let (groups, mut partitions) = self.split();
         let grant = groups.fetch(member, records_max, bytes_max, true, &mut partitions, visit)?;
@@ -1296,6 +1309,19 @@ impl Log {
         records_max: u32,
         bytes_max: u64,
         visit: &mut dyn FnMut(&str, u32, &RecordRun<'_>),
+    ) -> Result<LeaseGrant> {
+        self.fetch_lease_from(member, records_max, bytes_max, &mut |from, run| {
+            visit(from.topic, from.partition, run)
+        })
+    }
+
+    /// `fetch_lease`, telling `visit` each run's partition as `poll_from` does.
+    pub fn fetch_lease_from(
+        &mut self,
+        member: MemberId,
+        records_max: u32,
+        bytes_max: u64,
+        visit: &mut dyn FnMut(&FetchedFrom<'_>, &RecordRun<'_>),
     ) -> Result<LeaseGrant> {
         self.check_open()?;
         let (groups, mut partitions) = self.split();

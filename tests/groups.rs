@@ -134,6 +134,46 @@ fn two_groups_each_see_every_record_in_partition_order() {
 }
 
 #[test]
+fn a_fetched_run_tells_its_partition_and_durable_end_not_the_end_handed_out() {
+    // 1,000 partitions with records in two: the runs come from those two only.
+    let (_, mut log) = setup(1000, 0);
+    produce(&mut log, "t", 7, &["a", "b", "c"]);
+    produce(&mut log, "t", 998, &["d"]);
+    // Sent, not flushed: offsets handed out past the durable end.
+    let mut producer = log.producer(PartitionerKind::Default);
+    let pending = Message {
+        record: RecordInput {
+            value: Some(b"pending"),
+            ..Default::default()
+        },
+        partition: Some(7),
+    };
+    log.send(&mut producer, "t", &[pending]).unwrap();
+    let member = log
+        .join_group(options("g", true, Assignor::Range), &["t"])
+        .unwrap();
+    let mut runs = Vec::new();
+    log.poll_from(member, 100, FETCH_BYTES_MAX, &mut |from, run| {
+        runs.push((
+            from.topic.to_owned(),
+            from.partition,
+            from.high,
+            from.failure,
+            run.for_each(|_| ()).is_ok(),
+        ))
+    })
+    .unwrap();
+    runs.sort_by_key(|r| r.1);
+    assert_eq!(
+        runs,
+        vec![
+            ("t".to_owned(), 7, 3, None, true),
+            ("t".to_owned(), 998, 1, None, true)
+        ]
+    );
+}
+
+#[test]
 fn polls_interleave_partitions_so_none_starves() {
     let (_, mut log) = setup(3, 10);
     let member = log

@@ -11,7 +11,8 @@ import { emit, keyedMessages, label, payload, repeat, scaled } from "../lib/harn
 
 const GROUP = "Node, memory: consume";
 const SIZES = [100, 1024];
-const PARTITIONS = [1, 3, 12];
+// 1,000: a member owning many partitions, most of them with little to read per poll.
+const PARTITIONS = [1, 3, 12, 1000];
 
 function recordsFor(bytes) {
   return scaled(bytes > 100 ? 25_000 : 100_000, 1000);
@@ -100,7 +101,7 @@ try {
     const value = payload(bytes);
     const total = recordsFor(bytes);
     for (const partitions of PARTITIONS) {
-      const workload = `${label(bytes)} · ${partitions} partition${partitions > 1 ? "s" : ""} · ${total.toLocaleString("en")} records`;
+      const workload = `${label(bytes)} · ${partitions.toLocaleString("en")} partition${partitions > 1 ? "s" : ""} · ${total.toLocaleString("en")} records`;
       const base = { group: GROUP, workload, metric: "throughput", unit: "msgs/s", higher: true };
       const log = await filledLog(partitions, value, total);
       emit({

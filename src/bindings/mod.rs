@@ -24,7 +24,6 @@ use self::requests::{
     seek_request, topic_partition,
 };
 use self::views::{partitions_view, GroupView, LagView, OffsetsView, RecoveryView, TopicView};
-use crate::consumer_offsets::Failure;
 use crate::error::ErrorKind;
 #[cfg(feature = "files")]
 use crate::file_store::FileStore;
@@ -582,39 +581,30 @@ impl WasmLog {
             head = Vec::new();
         }
         let mut writer = PollWriter::reusing(head, leased);
-        // High watermarks are read before the read borrows the log: they are what the batch
-        // reports (eachBatch's highWatermark), and records cannot be added during the read.
-        // So are the delivery failures of each partition's record that failed last.
-        let mut highs: Vec<((String, u32), i64, Option<Failure>)> = Vec::new();
-        let group = self.log.member_group(member).map_err(to_js)?;
-        for (topic, partition) in self.log.assignment(member).map_err(to_js)? {
-            let high = self.log.watermarks(&topic, partition).map_err(to_js)?.1;
-            let failure = self.log.failure(&group, &topic, partition);
-            highs.push(((topic, partition), high, failure));
-        }
-        let mut current: Option<usize> = None;
-        let mut visit = |topic: &str, partition: u32, run: &crate::record_batch::RecordRun<'_>| {
-            let same = |index: usize| highs[index].0 .0 == topic && highs[index].0 .1 == partition;
-            if !current.is_some_and(same) {
-                current = highs
-                    .iter()
-                    .position(|h| h.0 .0 == topic && h.0 .1 == partition);
-            }
-            let (high, failure) =
-                current.map_or((0, None), |index| (highs[index].1, highs[index].2));
-            writer.run(topic, partition, high, failure.as_ref(), run)
+        // Each run comes with its partition's durable end (eachBatch's highWatermark) and
+        // the failures of its record that failed last, looked up by the core only for the
+        // partitions that have records: a member may own 10,000.
+        let mut visit = |from: &crate::group::FetchedFrom<'_>,
+                         run: &crate::record_batch::RecordRun<'_>| {
+            writer.run(
+                from.topic,
+                from.partition,
+                from.high,
+                from.failure.as_ref(),
+                run,
+            )
         };
         // A partition whose batches IndexedDB must load first is skipped; the caller sees
         // `hasPendingLoads`, awaits `loadPending` and reads again.
         if leased {
             let grant = self
                 .log
-                .fetch_lease(member, records_max, bytes_max, &mut visit)
+                .fetch_lease_from(member, records_max, bytes_max, &mut visit)
                 .map_err(to_js)?;
             writer.set_lease(grant.lease);
         } else {
             self.log
-                .poll(member, records_max, bytes_max, &mut visit)
+                .poll_from(member, records_max, bytes_max, &mut visit)
                 .map_err(to_js)?;
         }
         self.read = writer.finish_gathered();
