@@ -835,11 +835,11 @@ impl Groups {
         let start = state.cursor;
         let auto_commit = state.auto_commit && commit_delivered;
         let group = state.group.clone();
+        let count = state.assignment.len();
         let mut delivered: u32 = 0;
         let mut bytes: u64 = 0;
         let mut to_commit = Vec::new();
         let mut chunks = Vec::new();
-        let count = self.member(member)?.assignment.len();
         for step in 0..count {
             let index = (start + step) % count;
             // Only the partitions this fetch reaches are copied out, not the whole assignment
