@@ -633,10 +633,6 @@ impl Groups {
         })
     }
 
-    pub(crate) fn member_group(&self, member: MemberId) -> Result<String> {
-        Ok(self.member(member)?.group.clone())
-    }
-
     pub(crate) fn assignment_version(&self, member: MemberId) -> Result<u64> {
         Ok(self.member(member)?.assignment_version)
     }

@@ -1140,11 +1140,6 @@ impl Log {
     }
 
     /// The partitions a member owns now, sorted.
-    /// The group a member belongs to.
-    pub fn member_group(&self, member: MemberId) -> Result<String> {
-        self.groups.member_group(member)
-    }
-
     pub fn assignment(&self, member: MemberId) -> Result<Vec<TopicPartition>> {
         self.groups.assignment(member)
     }
